@@ -1,0 +1,47 @@
+"""The `payrace` command: one group, one module per subcommand, errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from harness import __version__
+from harness.errors import PayraceError
+
+# Subcommands live in their own modules and are imported only when named, so that
+# `payrace --help` and a fast command never pay for Locust, Hypothesis or SQLAlchemy.
+SUBCOMMANDS: dict[str, str] = {
+    "stand-in": "harness.cli.standin_cmd:stand_in",
+    "serve": "harness.cli.serve_cmd:serve",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PayraceError as exc:
+            click.echo(f"payrace: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="payrace")
+def main() -> None:
+    """payrace: find the ways your payment code can charge a customer twice."""
