@@ -1,0 +1,41 @@
+"""The operation history of a run: ops, the crash-safe recorder, the loader, pairing, outcomes."""
+
+from harness.history.classify import (
+    Classified,
+    classify_charge,
+    classify_exception,
+    classify_response,
+)
+from harness.history.ops import (
+    COMPLETION_TYPES,
+    FUNCTIONS,
+    OP_TYPES,
+    Op,
+    Operation,
+    OpType,
+    Outcome,
+    Pairing,
+    merge_histories,
+    pair_operations,
+)
+from harness.history.recorder import HistoryRecorder, LoadedHistory, load_history
+
+__all__ = [
+    "COMPLETION_TYPES",
+    "FUNCTIONS",
+    "OP_TYPES",
+    "Classified",
+    "HistoryRecorder",
+    "LoadedHistory",
+    "Op",
+    "OpType",
+    "Operation",
+    "Outcome",
+    "Pairing",
+    "classify_charge",
+    "classify_exception",
+    "classify_response",
+    "load_history",
+    "merge_histories",
+    "pair_operations",
+]

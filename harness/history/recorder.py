@@ -1,0 +1,199 @@
+"""A thread- and gevent-safe JSON Lines recorder that flushes each op, and its loader."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from harness.errors import UsageError
+from harness.history.classify import Classified
+from harness.history.ops import COMPLETION_TYPES, FUNCTIONS, OP_TYPES, Op, OpType, Outcome
+
+
+class HistoryRecorder:
+    """Appends ops to a JSON Lines file, one flushed line each, from many threads or greenlets.
+
+    One lock orders index, time and the write, so file order = index order = time order.
+    The lock is never held across anything that yields to gevent (a regular file write
+    does not), so it is safe under Locust with or without monkey-patching.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        origin: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        keep: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._wall = wall_clock
+        self._origin = clock() if origin is None else origin
+        self._lock = threading.Lock()
+        self._file = self.path.open("w", encoding="utf-8")
+        self._next = 0
+        self._keep = keep
+        self._ops: list[Op] = []
+        self._open: dict[str, Op] = {}
+
+    def record(
+        self,
+        process: str,
+        type: OpType,
+        f: str,
+        *,
+        payment_id: str | None = None,
+        idempotency_key: str | None = None,
+        value: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> Op:
+        """Append one event; prefer `invoke` and `complete`, which keep processes honest."""
+        if type not in OP_TYPES:
+            raise ValueError(f"type={type!r}, expected one of invoke, ok, fail, info")
+        if f not in FUNCTIONS:
+            raise ValueError(f"f={f!r}, expected one of create, charge, read, reconcile")
+        with self._lock:
+            if self._file.closed:
+                raise ValueError(f"HistoryRecorder({self.path}) is closed; record before close()")
+            op = Op(
+                self._next,
+                self._clock() - self._origin,
+                self._wall(),
+                process,
+                type,
+                f,
+                payment_id,
+                idempotency_key,
+                dict(value) if value is not None else None,
+                dict(error) if error is not None else None,
+            )
+            # default=str: a stray non-JSON value must not cost the run its evidence.
+            self._file.write(json.dumps(op.to_dict(), separators=(",", ":"), default=str) + "\n")
+            self._file.flush()
+            self._next += 1
+            if self._keep:
+                self._ops.append(op)
+            if type == "invoke":
+                self._open[process] = op
+            else:
+                self._open.pop(process, None)
+            return op
+
+    def invoke(
+        self,
+        process: str,
+        f: str,
+        *,
+        payment_id: str | None = None,
+        idempotency_key: str | None = None,
+        value: Mapping[str, Any] | None = None,
+    ) -> Op:
+        """Record that `process` starts `f`; complete it later with `complete`."""
+        return self.record(
+            process,
+            "invoke",
+            f,
+            payment_id=payment_id,
+            idempotency_key=idempotency_key,
+            value=value,
+        )
+
+    def complete(
+        self,
+        invoke: Op,
+        type: Outcome,
+        *,
+        value: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> Op:
+        """Record the ok / fail / info that ends `invoke`, from the same process."""
+        if type not in COMPLETION_TYPES:
+            raise ValueError(f"type={type!r}, expected one of ok, fail, info")
+        if invoke.type != "invoke":
+            raise ValueError(
+                f"complete() needs the invoke op, got a {invoke.type!r} op (index {invoke.index})"
+            )
+        return self.record(
+            invoke.process,
+            type,
+            invoke.f,
+            payment_id=invoke.payment_id,
+            idempotency_key=invoke.idempotency_key,
+            value=value,
+            error=error,
+        )
+
+    def complete_with(self, invoke: Op, outcome: Classified) -> Op:
+        """Record a classified outcome (from classify_charge / classify_response)."""
+        return self.complete(invoke, outcome.type, value=outcome.value, error=outcome.error)
+
+    def ops(self) -> list[Op]:
+        """A copy of every op recorded so far (empty when created with keep=False)."""
+        with self._lock:
+            return list(self._ops)
+
+    def open_operations(self) -> list[Op]:
+        """Invokes not yet completed: at the end of a run these count as `info`."""
+        with self._lock:
+            return sorted(self._open.values(), key=lambda op: op.index)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+    def __enter__(self) -> HistoryRecorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LoadedHistory(list[Op]):
+    """A loaded history: a plain list of ops that also says how many torn lines were dropped."""
+
+    torn_lines: int = 0
+
+
+def load_history(path: str | Path) -> LoadedHistory:
+    """Read a history file back; a torn last line (the run died mid-write) is ignored and counted.
+
+    Any other unreadable line is corruption, not a crash, and raises UsageError naming it.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"Cannot read the history file {source}: {exc.strerror or exc}") from exc
+    lines = text.split("\n")
+    # Only the very last line can be torn: the recorder writes whole lines and flushes each.
+    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
+    history = LoadedHistory()
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            history.append(Op.from_dict(data))
+        except (ValueError, TypeError) as exc:
+            if n == last:
+                history.torn_lines += 1
+                continue
+            raise UsageError(
+                f"{source} line {n + 1} is not a history op ({exc}); only the last line may be torn"
+            ) from exc
+    return history
