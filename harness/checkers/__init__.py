@@ -1,0 +1,21 @@
+"""Checkers: pure functions from a run's evidence to three-state results with evidence."""
+
+from harness.checkers.compose import Checker, check_safe, checker_name, compose, verdict
+from harness.checkers.evidence import Evidence, load_evidence
+from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
+from harness.checkers.result import CheckResult, Severity, Validity, Violation
+
+__all__ = [
+    "CheckResult",
+    "Checker",
+    "Evidence",
+    "Severity",
+    "Validity",
+    "Violation",
+    "check_no_duplicate_charge",
+    "check_safe",
+    "checker_name",
+    "compose",
+    "load_evidence",
+    "verdict",
+]

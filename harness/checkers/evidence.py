@@ -1,0 +1,217 @@
+"""The evidence a checker reads: history, ledger, DB snapshot, and indexes built in linear time."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.history import Op, Operation, Pairing, load_history, pair_operations
+
+LedgerEntry = Mapping[str, Any]
+DbRow = Mapping[str, Any]
+
+# POST endpoints that can move money; retries to them must reuse one idempotency key.
+CHARGE_PATHS = ("/v1/charges", "/v1/payment_intents")
+
+
+def charge_endpoint(method: Any, path: Any) -> str | None:
+    """The money-moving endpoint a request hit (all confirms as one), or None."""
+    if method != "POST" or not isinstance(path, str):
+        return None
+    path = path.rstrip("/")
+    if path in CHARGE_PATHS:
+        return str(path)
+    parts = path.split("/")
+    if len(parts) == 5 and parts[1:3] == ["v1", "payment_intents"] and parts[4] == "confirm":
+        return "/v1/payment_intents/*/confirm"
+    return None
+
+
+def is_money_charge(entry: LedgerEntry) -> bool:
+    """A `charge` entry that took money: status succeeded (or missing), never a replay."""
+    return (
+        entry.get("kind") == "charge"
+        and entry.get("status", "succeeded") == "succeeded"
+        and not entry.get("replayed", False)
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """Everything a run produced that checkers judge; derived indexes are computed once, lazily.
+
+    `reconciled` says the target was quiesced and its reconciler ran before the DB snapshot,
+    so a charge whose payment is still not completed is a loss, not work in progress.
+    """
+
+    history: Sequence[Op] = field(default_factory=list)
+    ledger: Sequence[LedgerEntry] = field(default_factory=list)
+    db: Sequence[DbRow] | None = None
+    reconciled: bool = False
+
+    @cached_property
+    def origin(self) -> float | None:
+        """Wall time of the history's t=0: maps ledger wall times onto the history's clock."""
+        if self.history:
+            first = self.history[0]
+            return first.wall - first.time
+        for entry in self.ledger:
+            if isinstance(entry.get("time"), int | float):
+                return float(entry["time"])
+        return None
+
+    def rel(self, wall: Any) -> float | None:
+        """A ledger wall time on the history's clock (seconds since the run started)."""
+        if not isinstance(wall, int | float) or self.origin is None:
+            return None
+        return round(float(wall) - self.origin, 6)
+
+    @cached_property
+    def pairing(self) -> Pairing:
+        return pair_operations(self.history)
+
+    @cached_property
+    def ops_by_payment(self) -> dict[str, list[Op]]:
+        """Every op (invokes and completions) per payment id, in history order."""
+        index: dict[str, list[Op]] = defaultdict(list)
+        for op in self.history:
+            if op.payment_id is not None:
+                index[op.payment_id].append(op)
+        return dict(index)
+
+    @cached_property
+    def charge_ops_by_payment(self) -> dict[str, list[Operation]]:
+        """Paired `charge` operations per payment id, in invoke order."""
+        index: dict[str, list[Operation]] = defaultdict(list)
+        for operation in self.pairing.operations:
+            if operation.invoke.f == "charge" and operation.invoke.payment_id is not None:
+                index[operation.invoke.payment_id].append(operation)
+        return dict(index)
+
+    @cached_property
+    def history_payments(self) -> frozenset[str]:
+        """Payment ids the history mentions at all (a set, cheaper than the full index)."""
+        ids = {op.payment_id for op in self.history}
+        ids.discard(None)
+        return frozenset(i for i in ids if i is not None)
+
+    @cached_property
+    def charges(self) -> list[LedgerEntry]:
+        """Money-moving charge entries, one per charge id, in ledger order."""
+        seen: set[Any] = set()
+        out: list[LedgerEntry] = []
+        for entry in self.ledger:
+            if not is_money_charge(entry):
+                continue
+            key = entry.get("id") or ("seq", entry.get("seq"))
+            if key in seen:  # the same money movement written twice is still one charge
+                continue
+            seen.add(key)
+            out.append(entry)
+        return out
+
+    @cached_property
+    def charges_by_payment(self) -> dict[str, list[LedgerEntry]]:
+        """Charges per `metadata.payment_id`; unattributed ones are in `unattributed_charges`."""
+        index: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for entry in self.charges:
+            payment_id = entry.get("payment_id")
+            if payment_id is not None:
+                index[payment_id].append(entry)
+        return dict(index)
+
+    @cached_property
+    def unattributed_charges(self) -> list[LedgerEntry]:
+        """Charges made without `metadata.payment_id`: no checker can tell whose money they took."""
+        return [entry for entry in self.charges if entry.get("payment_id") is None]
+
+    @cached_property
+    def charge_by_id(self) -> dict[Any, LedgerEntry]:
+        """Charges by every id a service may have stored: the entry's id and its latest charge."""
+        index: dict[Any, LedgerEntry] = {}
+        for entry in self.charges:
+            for key in ("id", "latest_charge", "charge"):
+                value = entry.get(key)
+                if isinstance(value, str) and value not in index:
+                    index[value] = entry
+        return index
+
+    @cached_property
+    def refunds_by_charge(self) -> dict[Any, list[LedgerEntry]]:
+        index: dict[Any, list[LedgerEntry]] = defaultdict(list)
+        for entry in self.ledger:
+            if entry.get("kind") == "refund":
+                index[entry.get("charge")].append(entry)
+        return dict(index)
+
+    @cached_property
+    def db_by_id(self) -> dict[Any, DbRow]:
+        return {row.get("id"): row for row in self.db or ()}
+
+
+def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            if n == last:  # torn by a crash mid-write, like the history's last line
+                continue
+            raise UsageError(f"{path} line {n + 1} is not a {what} entry: {exc}") from exc
+        if not isinstance(row, dict):
+            raise UsageError(f"{path} line {n + 1} is not a {what} entry: expected a JSON object")
+        rows.append(row)
+    return rows
+
+
+def load_evidence(run_dir: str | Path, *, reconciled: bool = True) -> Evidence:
+    """Read `history.jsonl`, `ledger.jsonl` and (when present) `db.json` from a run directory."""
+    root = Path(run_dir)
+    history_path, ledger_path, db_path = (
+        root / "history.jsonl",
+        root / "ledger.jsonl",
+        root / "db.json",
+    )
+    for needed in (history_path, ledger_path):
+        if not needed.is_file():
+            raise UsageError(f"{root} is not a run directory: {needed.name} is missing")
+    db: list[dict[str, Any]] | None = None
+    if db_path.is_file():
+        try:
+            loaded = json.loads(db_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise UsageError(f"{db_path} is not JSON: {exc}") from exc
+        if isinstance(loaded, dict) and isinstance(loaded.get("payments"), list):
+            loaded = loaded["payments"]
+        if not isinstance(loaded, list):
+            raise UsageError(
+                f"{db_path} must hold a list of payment rows, got {type(loaded).__name__}"
+            )
+        db = loaded
+    return Evidence(
+        history=load_history(history_path),
+        ledger=_read_jsonl(ledger_path, "ledger"),
+        db=db,
+        reconciled=reconciled,
+    )
+
+
+__all__ = [
+    "CHARGE_PATHS",
+    "DbRow",
+    "Evidence",
+    "LedgerEntry",
+    "charge_endpoint",
+    "is_money_charge",
+    "load_evidence",
+]
