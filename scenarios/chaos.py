@@ -1,0 +1,170 @@
+"""chaos: steady load while a nemesis drops database connections, SIGKILLs workers and bursts 5xx.
+
+The race it hunts: "the card was charged, then the service lost its footing" — the charge
+succeeded but the commit never happened (the database connection dropped at
+`before_commit`, the worker process was killed mid-request, the process crashed right after
+the provider answered), or the provider itself answered 500 after charging. PR #145 rolls
+back and the client's retry charges again; `safe` leaves the payment `processing` under a
+lease and its reconciler finishes it with the same idempotency key.
+
+The nemesis runs in the coordinating Locust process on a seeded schedule, one fault every
+`PAYRACE_NEMESIS_INTERVAL` seconds (default 1.0), cycling through the kinds it can reach:
+- stand-in 5xx burst (`error_after` 500 and `error_before` 503) — needs `PAYRACE_STANDIN_URL`;
+- failpoints on the target (`POST /_admin/failpoints`): `before_commit` drop_connection,
+  `after_charge` crash — needs a target that offers them (reference variants with failpoints on);
+- SIGKILL of one worker process of `PAYRACE_SERVICE_PID` (the service's supervisor);
+- `pg_terminate_backend` on every connection to `PAYRACE_DATABASE_URL`.
+
+Run it alone: `PAYRACE_HISTORY=h.jsonl PAYRACE_STANDIN_URL=… PAYRACE_SERVICE_PID=… \\
+locust -f scenarios/chaos.py --headless -u 16 -r 16 -t 20s --host http://127.0.0.1:8000`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import psutil
+from locust import events
+from locust.env import Environment
+
+import scenarios.steady as steady
+from scenarios.common import (
+    ENV_CLIENT_TIMEOUT,
+    RECORDING,
+    arm_faults,
+    env_float,
+    env_int,
+    is_coordinator,
+    listen,
+    log,
+    seed,
+    standin_url,
+)
+
+INTERVAL_S = env_float("PAYRACE_NEMESIS_INTERVAL", 1.0)
+SERVICE_PID = env_int("PAYRACE_SERVICE_PID", 0)
+DATABASE_URL = os.environ.get("PAYRACE_DATABASE_URL", "").strip()
+
+Action = Callable[[Environment], dict[str, Any] | None]
+
+
+def _post_json(url: str, body: dict[str, Any], timeout: float = 3.0) -> int:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def standin_5xx_burst(environment: Environment) -> dict[str, Any] | None:
+    """The provider fails a few requests: 500 after charging (stored on the key), 503 before."""
+    rules = [{"action": "error_after", "status": 500, "count": 3},
+             {"action": "error_before", "status": 503, "count": 3, "should_retry": True}]
+    return {"rules": rules} if arm_faults(rules) else None
+
+
+def _failpoint(name: str, action: str, count: int) -> Action:
+    def arm(environment: Environment) -> dict[str, Any] | None:
+        status = _post_json(f"{environment.host}/_admin/failpoints",
+                            {"name": name, "action": action, "count": count})
+        return {"failpoint": name, "fp_action": action, "count": count} if status < 300 else None
+
+    arm.__name__ = f"failpoint_{name}_{action}"
+    return arm
+
+
+def kill_worker(environment: Environment) -> dict[str, Any] | None:
+    """SIGKILL one worker of the service: no cleanup, no rollback message, just gone."""
+    try:
+        workers = psutil.Process(SERVICE_PID).children()
+    except psutil.Error:
+        return None
+    if not workers:
+        return None
+    victim = _rng.choice(sorted(workers, key=lambda p: p.pid))
+    try:
+        os.kill(victim.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    return {"pid": victim.pid, "signal": "SIGKILL"}
+
+
+def terminate_db_connections(environment: Environment) -> dict[str, Any] | None:
+    """Cut every connection to the service's database from the server side."""
+    import psycopg  # only this nemesis needs a database driver
+
+    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=3) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+    return {"terminated": sum(1 for (done,) in rows if done)}
+
+
+def _available() -> list[tuple[str, Action]]:
+    actions: list[tuple[str, Action]] = []
+    if standin_url() is not None:
+        actions.append(("standin-5xx-burst", standin_5xx_burst))
+    actions.append(("db-drop-before-commit", _failpoint("before_commit", "drop_connection", 2)))
+    actions.append(("crash-after-charge", _failpoint("after_charge", "crash", 1)))
+    if SERVICE_PID:
+        actions.append(("sigkill-worker", kill_worker))
+    if DATABASE_URL:
+        actions.append(("terminate-db-connections", terminate_db_connections))
+    return actions
+
+
+_rng = random.Random(seed())
+_nemesis: list[gevent.Greenlet] = []
+
+
+def _schedule(environment: Environment) -> None:
+    actions = _available()
+    unreachable: set[str] = set()
+    while True:
+        # A shuffled round: every kind of fault happens even in a short run.
+        for kind, action in _rng.sample(actions, len(actions)):
+            gevent.sleep(INTERVAL_S)
+            if kind in unreachable:
+                continue
+            try:
+                detail = action(environment)
+            except Exception as exc:  # a fault that cannot be injected is logged, not fatal
+                detail, error = None, f"{type(exc).__name__}: {exc}"
+                log.warning("nemesis %s failed: %s", kind, error)
+                RECORDING.note_fault(kind, skipped=error)
+                continue
+            if detail is None:
+                unreachable.add(kind)  # e.g. the target has no failpoints: stop asking
+                RECORDING.note_fault(kind, skipped="not offered by this target")
+            else:
+                RECORDING.note_fault(kind, **detail)
+
+
+def _start_nemesis(environment: Environment, **_kwargs: Any) -> None:
+    if is_coordinator(environment):
+        _nemesis.append(gevent.spawn(_schedule, environment))
+
+
+def _stop_nemesis(environment: Environment, **_kwargs: Any) -> None:
+    while _nemesis:
+        _nemesis.pop().kill(block=False)
+
+
+listen(events.test_start, _start_nemesis)
+listen(events.test_stopping, _stop_nemesis)
+
+
+class ChaosUser(steady.SteadyUser):
+    """The steady mix with impatient clients: short timeouts, retries on every unknown."""
+
+    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 2.0)

@@ -1,0 +1,327 @@
+"""Shared by payrace's locustfiles: a FastHttpUser that records every operation into the history.
+
+Environment (all optional, so each locustfile also runs under plain `locust -f … --host URL`):
+
+- `PAYRACE_HISTORY`: the history file (JSON Lines, docs/CONTRACTS.md); unset → nothing recorded.
+  With `--processes P` (or Locust workers) each process writes `<file>.part-<host>-<pid>` and the
+  master merges them into `<file>` when it exits (`python -m harness.runner.parts <file>` by hand).
+- `PAYRACE_STANDIN_URL`: the Stripe stand-in whose admin API arms the scenario's faults;
+  unset → no faults.
+- `PAYRACE_FAULTS`: where the faults a scenario arms are logged (default `faults.jsonl` beside
+  the history).
+- `PAYRACE_SEED` (default 0), `PAYRACE_ORIGIN` (monotonic clock origin shared with `payrace run`),
+  `PAYRACE_CLIENT_TIMEOUT` (seconds; each scenario has its own default).
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+from gevent import GreenletExit
+from gevent.pool import Group
+from locust import FastHttpUser, events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.history import Classified, HistoryRecorder, classify_exception, classify_response
+from harness.runner.parts import merge_parts, part_path
+
+ENV_HISTORY = "PAYRACE_HISTORY"
+ENV_STANDIN = "PAYRACE_STANDIN_URL"
+ENV_FAULTS = "PAYRACE_FAULTS"
+ENV_SEED = "PAYRACE_SEED"
+ENV_ORIGIN = "PAYRACE_ORIGIN"
+ENV_CLIENT_TIMEOUT = "PAYRACE_CLIENT_TIMEOUT"
+
+log = logging.getLogger("payrace.scenario")
+T = TypeVar("T")
+
+# Taken at import, before Locust forks its `--processes` workers, so every process of one
+# run measures `time` from the same instant unless the runner hands its own origin down.
+_IMPORT_ORIGIN = time.monotonic()
+
+
+def env_float(name: str, default: float) -> float:
+    """A float from the environment, or `default`; a malformed value is named, not ignored."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"payrace scenario: {name}={raw!r} is not a number") from None
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer from the environment, or `default`."""
+    return int(env_float(name, float(default)))
+
+
+def seed() -> int:
+    """The run's seed: every random choice a scenario makes derives from it."""
+    return env_int(ENV_SEED, 0)
+
+
+def origin() -> float:
+    """The monotonic instant ops' `time` counts from, shared by every process of the run."""
+    return env_float(ENV_ORIGIN, _IMPORT_ORIGIN)
+
+
+def standin_url() -> str | None:
+    """The stand-in's base URL when faults are wanted, else None."""
+    return os.environ.get(ENV_STANDIN, "").strip().rstrip("/") or None
+
+
+class Recording:
+    """This process's share of the evidence: its history recorder and the fault log."""
+
+    def __init__(self) -> None:
+        self.recorder: HistoryRecorder | None = None
+        self.faults_path: Path | None = None
+        self.tag = str(os.getpid())
+        self._users = itertools.count()
+        self._faults_lock = threading.Lock()
+
+    def next_process(self) -> str:
+        """A fresh Jepsen process name: one per user, unique across Locust processes."""
+        return f"{self.tag}-u{next(self._users)}"
+
+    def note_fault(self, action: str, **detail: Any) -> None:
+        """Log one fault the scenario injected, with its time on the run's clock."""
+        if self.faults_path is None:
+            return
+        line = {"time": round(time.monotonic() - origin(), 6), "wall": time.time(),
+                "action": action, **detail}
+        with self._faults_lock, self.faults_path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, default=str) + "\n")
+
+
+RECORDING = Recording()
+
+
+def is_worker(environment: Environment) -> bool:
+    """True in a process that only runs users (a Locust worker, forked or remote)."""
+    return isinstance(environment.runner, WorkerRunner)
+
+
+def is_coordinator(environment: Environment) -> bool:
+    """True in the one process that arms faults and runs a nemesis: the master or the only one."""
+    return not is_worker(environment)
+
+
+def _open_history(environment: Environment, **_kwargs: Any) -> None:
+    RECORDING.tag = str(os.getpid())
+    path = os.environ.get(ENV_HISTORY, "").strip()
+    faults = os.environ.get(ENV_FAULTS, "").strip()
+    if is_coordinator(environment):
+        if faults:
+            RECORDING.faults_path = Path(faults)
+        elif path:
+            RECORDING.faults_path = Path(path).with_name("faults.jsonl")
+    if not path:
+        return
+    if isinstance(environment.runner, MasterRunner):
+        # The master runs no users; it merges the workers' parts once they have exited.
+        atexit.register(_merge_after_workers, path)
+        return
+    target = part_path(path) if is_worker(environment) else Path(path)
+    RECORDING.recorder = HistoryRecorder(target, origin=origin(), keep=False)
+
+
+def _close_history(**_kwargs: Any) -> None:
+    if RECORDING.recorder is not None:
+        RECORDING.recorder.close()
+
+
+def listen(event: Any, listener: Callable[..., None]) -> None:
+    """Attach a listener to a Locust event (typed as Any: Locust's add_listener has no hints)."""
+    event.add_listener(listener)
+
+
+listen(events.init, _open_history)
+listen(events.quitting, _close_history)
+
+
+def _merge_after_workers(path: str) -> None:
+    # Forked workers flush every line but may still be finishing their last operation.
+    children = psutil.Process().children()
+    psutil.wait_procs(children, timeout=15)
+    try:
+        merge_parts(path)
+    except Exception as exc:  # a failed merge must not hide the run; the parts stay on disk
+        log.error("could not merge history parts into %s: %s", path, exc)
+
+
+def arm_faults(rules: Sequence[Mapping[str, Any]], *, note: str | None = None) -> bool:
+    """Arm stand-in fault rules when a stand-in is configured; returns whether it did."""
+    url = standin_url()
+    if url is None:
+        return False
+    from harness.stripe_standin import StandinAdmin  # only scenarios with faults need it
+
+    StandinAdmin(url).arm([dict(rule) for rule in rules])
+    if note is not None:
+        RECORDING.note_fault(note, rules=[dict(rule) for rule in rules])
+    return True
+
+
+def clear_faults() -> None:
+    """Disarm every stand-in fault (so a shared stand-in is not left hanging requests)."""
+    url = standin_url()
+    if url is not None:
+        from harness.stripe_standin import StandinAdmin
+
+        StandinAdmin(url).clear_faults()
+
+
+def _stopped(exc: BaseException) -> Classified:
+    kind = "stopped" if isinstance(exc, GreenletExit) else "exception"
+    message = f"{type(exc).__name__}: {exc}"[:500] or kind
+    return Classified("info", None, {"kind": kind, "status": None, "message": message})
+
+
+class PayraceUser(FastHttpUser):
+    """A user of the target contract (DESIGN §4) whose every call is an op in the history."""
+
+    abstract = True
+    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 10.0)
+    connection_timeout = 5.0
+    # Room for a burst of concurrent charges from one user (double_click, the PR's proof).
+    concurrency = 128
+
+    def on_start(self) -> None:
+        self.process = RECORDING.next_process()
+        self.rng = random.Random(f"{seed()}:{self.process.split('-', 1)[1]}")
+
+    # -- one op each ---------------------------------------------------------------------
+
+    def create_payment(self, *, process: str | None = None,
+                       amount: int | None = None) -> str | None:
+        """POST /payments; returns the new payment's id, or None when it was not created."""
+        body = {"amount": amount or self.rng.randrange(100, 20_000), "currency": "usd",
+                "customer": f"cus_{self.process}"}
+        outcome = self._call("create", "POST", "/payments", process, body=body,
+                             name="POST /payments")
+        if outcome.type == "ok" and outcome.value is not None:
+            payment_id = outcome.value.get("id")
+            return str(payment_id) if payment_id else None
+        return None
+
+    def charge(self, payment_id: str, key: str | None = None, *,
+               process: str | None = None) -> Classified:
+        """POST /payments/{id}/charge, with the client's Idempotency-Key when given."""
+        return self._call("charge", "POST", f"/payments/{payment_id}/charge", process,
+                          payment_id=payment_id, key=key, name="POST /payments/[id]/charge")
+
+    def read(self, payment_id: str, *, process: str | None = None) -> Classified:
+        """GET /payments/{id}."""
+        return self._call("read", "GET", f"/payments/{payment_id}", process,
+                          payment_id=payment_id, name="GET /payments/[id]")
+
+    def at_once(self, calls: Sequence[Callable[[str], T]]) -> list[T | None]:
+        """Run the calls concurrently, each in its own greenlet and Jepsen process; wait for all."""
+        group = Group()
+        greenlets = [group.spawn(call, f"{self.process}.{k}") for k, call in enumerate(calls)]
+        try:
+            group.join()
+        finally:
+            # Stopping the user must not leave its charges running past the end of the run.
+            group.kill(block=True)
+        return [g.value for g in greenlets]
+
+    def charge_with_retries(self, payment_id: str, policy: str, attempts: int,
+                            backoff: float, *, process: str | None = None) -> list[Classified]:
+        """Charge until an answer is known: retry on `info` with the key `policy` says.
+
+        `same`: one client key for every attempt; `new`: a fresh key per attempt; `none`: no key.
+        """
+        fixed = f"ck-{payment_id}-{self.rng.getrandbits(32):08x}"
+        outcomes: list[Classified] = []
+        for attempt in range(attempts):
+            key = {"same": fixed, "new": f"{fixed}-{attempt}", "none": None}[policy]
+            outcome = self.charge(payment_id, key, process=process)
+            outcomes.append(outcome)
+            if outcome.type != "info":
+                break
+            time.sleep(backoff * (attempt + 1) * (0.5 + self.rng.random()))
+        return outcomes
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _call(self, f: str, method: str, path: str, process: str | None, *,
+              payment_id: str | None = None, key: str | None = None,
+              body: dict[str, Any] | None = None, name: str) -> Classified:
+        recorder = RECORDING.recorder
+        proc = process or self.process
+        invoke = (recorder.invoke(proc, f, payment_id=payment_id, idempotency_key=key, value=body)
+                  if recorder is not None else None)
+        outcome: Classified | None = None
+        try:
+            outcome = self._request(f, method, path, body, key, name)
+            return outcome
+        except BaseException as exc:  # GreenletExit when the run stops: the outcome is unknown
+            outcome = _stopped(exc)
+            raise
+        finally:
+            if recorder is not None and invoke is not None and outcome is not None:
+                made = outcome.value.get("id") if f == "create" and outcome.value else None
+                recorder.record(proc, outcome.type, f, payment_id=payment_id or made,
+                                idempotency_key=key, value=outcome.value, error=outcome.error)
+
+    def _request(self, f: str, method: str, path: str, body: dict[str, Any] | None,
+                 key: str | None, name: str) -> Classified:
+        headers = {"Idempotency-Key": key} if key else None
+        with self.client.request(method, path, json=body, headers=headers, name=name,
+                                 catch_response=True) as resp:
+            status = resp.status_code
+            if status:
+                try:
+                    data = resp.json()
+                except Exception:  # a body that is not JSON is still an answer with a status
+                    data = None
+                outcome = classify_response(f, status, data if isinstance(data, dict) else None)
+            else:
+                error = getattr(resp, "error", None) or ConnectionError("no response")
+                outcome = classify_exception(error)
+            if outcome.type == "info":
+                resp.failure((outcome.error or {}).get("message", "unknown outcome"))
+            else:
+                # 402 and 409 are answers the contract promises: Locust counts them as successes.
+                resp.success()
+        return outcome
+
+
+def run_once_at_start(fn: Callable[[Environment], None]) -> Callable[[Environment], None]:
+    """Register `fn` to run once per test, in the coordinating process only (not per worker)."""
+
+    def _start(environment: Environment, **_kwargs: Any) -> None:
+        if is_coordinator(environment):
+            try:
+                fn(environment)
+            except Exception as exc:  # a scenario that cannot arm its faults must say so loudly
+                log.error("payrace scenario setup failed: %s", exc)
+                environment.process_exit_code = 3
+                if environment.runner is not None:
+                    environment.runner.quit()
+
+    def _stop(environment: Environment, **_kwargs: Any) -> None:
+        if is_coordinator(environment):
+            try:
+                clear_faults()
+            except Exception as exc:
+                log.warning("could not clear stand-in faults: %s", exc)
+
+    listen(events.test_start, _start)
+    listen(events.test_stop, _stop)
+    return fn

@@ -1,0 +1,64 @@
+"""retry_storm: impatient clients retrying charges whose responses were lost on the way back.
+
+The race it hunts: "the provider charged the card, but we never heard". The stand-in adds
+latency, charges and then drops the connection (`drop_after`), or charges and holds the
+response past everyone's patience (`hang_after`). Clients time out quickly and retry — with
+the same Idempotency-Key, a new one per attempt, or none. An implementation that sends the
+provider no idempotency key and treats "no answer" as "not charged" (PR #145: the
+transaction rolls back, the payment is still `pending`) charges the card again on the retry.
+`safe` sends one deterministic key per payment, so every retry replays the first charge.
+
+Run it alone: `PAYRACE_HISTORY=h.jsonl PAYRACE_STANDIN_URL=http://127.0.0.1:12111 \\
+locust -f scenarios/retry_storm.py --headless -u 8 -r 8 -t 10s --host http://127.0.0.1:8000`
+(`PAYRACE_CLIENT_TIMEOUT` default 1.0 s; `PAYRACE_DROP_P` default 0.15; `PAYRACE_HANG_P`
+default 0.05; `PAYRACE_HANG_MS` default 2500; `PAYRACE_PROVIDER_LATENCY_MS` default 30).
+"""
+
+from __future__ import annotations
+
+from locust import between, task
+from locust.env import Environment
+
+from scenarios.common import (
+    ENV_CLIENT_TIMEOUT,
+    PayraceUser,
+    arm_faults,
+    env_float,
+    env_int,
+    run_once_at_start,
+    seed,
+)
+
+CLIENT_TIMEOUT = env_float(ENV_CLIENT_TIMEOUT, 1.0)
+DROP_P = env_float("PAYRACE_DROP_P", 0.15)
+HANG_P = env_float("PAYRACE_HANG_P", 0.05)
+HANG_MS = env_int("PAYRACE_HANG_MS", 2500)
+LATENCY_MS = env_int("PAYRACE_PROVIDER_LATENCY_MS", 30)
+ATTEMPTS = env_int("PAYRACE_ATTEMPTS", 4)
+POLICIES = ("same", "new", "none")
+
+
+@run_once_at_start
+def _arm_lost_responses(environment: Environment) -> None:
+    # No `path`: every POST under /v1/ (Charges and PaymentIntents alike) can lose its answer.
+    arm_faults([
+        {"action": "latency", "ms": LATENCY_MS, "jitter_ms": LATENCY_MS},
+        {"action": "drop_after", "probability": DROP_P, "seed": seed()},
+        {"action": "hang_after", "probability": HANG_P, "seed": seed() + 1, "ms": HANG_MS},
+    ], note="lost responses")
+
+
+class RetryStormUser(PayraceUser):
+    """Creates a payment and charges it until it hears an answer, retrying on every unknown."""
+
+    wait_time = between(0.0, 0.1)
+    network_timeout = CLIENT_TIMEOUT
+
+    @task
+    def pay_impatiently(self) -> None:
+        payment_id = self.create_payment()
+        if payment_id is None:
+            return
+        policy = self.rng.choice(POLICIES)
+        self.charge_with_retries(payment_id, policy, ATTEMPTS, backoff=0.05)
+        self.read(payment_id)
