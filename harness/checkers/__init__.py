@@ -1,5 +1,6 @@
 """Checkers: pure functions from a run's evidence to three-state results with evidence."""
 
+from harness.checkers.charge_bounds import check_charge_bounds
 from harness.checkers.compose import Checker, check_safe, checker_name, compose, verdict
 from harness.checkers.evidence import Evidence, load_evidence
 from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
@@ -12,6 +13,7 @@ __all__ = [
     "Severity",
     "Validity",
     "Violation",
+    "check_charge_bounds",
     "check_no_duplicate_charge",
     "check_safe",
     "checker_name",

@@ -95,6 +95,15 @@ class Evidence:
         return dict(index)
 
     @cached_property
+    def orphans_by_payment(self) -> dict[str, list[Op]]:
+        """`charge` completions that matched no invoke: they still say how the charge ended."""
+        index: dict[str, list[Op]] = defaultdict(list)
+        for op in self.pairing.orphans:
+            if op.f == "charge" and op.payment_id is not None:
+                index[op.payment_id].append(op)
+        return dict(index)
+
+    @cached_property
     def history_payments(self) -> frozenset[str]:
         """Payment ids the history mentions at all (a set, cheaper than the full index)."""
         ids = {op.payment_id for op in self.history}

@@ -1,0 +1,150 @@
+"""charge-bounds: per payment, the charges the ledger holds must fit what the client was told."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from harness.checkers._describe import error_kind, first_worst_last, make_violation, plural
+from harness.checkers.evidence import Evidence
+from harness.checkers.result import CheckResult, Violation
+from harness.history import Op
+
+NAME = "charge-bounds"
+
+
+class Bound(NamedTuple):
+    """What a payment's client outcomes allow: low..high charges, and why."""
+
+    low: int
+    high: int
+    why: str
+    deciding: list[Op]
+    label: str  # ok, info, fail or never_asked
+
+
+def _outcomes(ops: Iterable[Op]) -> str:
+    """`ok at op 5, info at op 3 (timeout)`: the completions that set the bound."""
+    return ", ".join(
+        f"{op.type} at op {op.index}" + (f" ({error_kind(op)})" if op.type != "ok" else "")
+        for op in ops
+    )
+
+
+def _bound(evidence: Evidence, payment_id: str) -> Bound | None:
+    """(low, high, why, deciding ops) for a payment, or None when the history never saw it.
+
+    Jepsen's counter checker per payment: ok → exactly 1; only fail → 0; any info → 0..1.
+    An invoke that never completed is info; an orphan completion still counts by its type.
+    """
+    operations = evidence.charge_ops_by_payment.get(payment_id, [])
+    oks: list[Op] = []
+    infos: list[Op] = []
+    fails: list[Op] = []
+    for operation in operations:
+        done = operation.completion or operation.invoke
+        {"ok": oks, "info": infos, "fail": fails}[operation.type].append(done)
+    for orphan in evidence.orphans_by_payment.get(payment_id, []):
+        {"ok": oks, "info": infos, "fail": fails}.get(orphan.type, infos).append(orphan)
+    if oks:
+        return Bound(
+            1, 1, f"the client saw ok ({_outcomes(oks[:3])}), which allows exactly 1", oks, "ok"
+        )
+    if infos:
+        opens = [op for op in infos if op.type == "invoke"]
+        seen = [op for op in infos if op.type != "invoke"]
+        parts = ([_outcomes(seen[:3])] if seen else []) + [
+            f"op {op.index} never completed" for op in opens[:3]
+        ]
+        why = f"its outcomes are unknown ({', '.join(parts)}), which allows at most 1"
+        return Bound(0, 1, why, infos, "info")
+    if fails:
+        why = f"every charge request failed ({_outcomes(fails[:3])}), which allows none"
+        return Bound(0, 0, why, fails, "fail")
+    if payment_id in evidence.history_payments:
+        return Bound(
+            0, 0, "the client never asked to charge it, which allows none", [], "never_asked"
+        )
+    return None
+
+
+_KINDS = {
+    "ok": "too-many-charges",
+    "info": "too-many-charges",
+    "fail": "charge-after-fail",
+    "never_asked": "charge-without-request",
+}
+
+
+def _violation(evidence: Evidence, payment_id: str, charges: int, bound: Bound) -> Violation:
+    entries = evidence.charges_by_payment.get(payment_id, [])
+    low, high, why, deciding, label = bound
+    listed = ", ".join(str(e.get("id")) for e in entries)
+    if charges == 0:
+        because = f"payment {payment_id} has no charge in the ledger but {why}"
+        kind = "ok-without-charge"
+    elif charges == 1:
+        because = f"payment {payment_id} was charged once ({listed}) but {why}"
+        kind = _KINDS[label]
+    else:
+        because = f"payment {payment_id} was charged {charges} times ({listed}) but {why}"
+        kind = _KINDS[label]
+    return make_violation(
+        evidence,
+        NAME,
+        payment_id,
+        because,
+        ops=evidence.ops_by_payment.get(payment_id, []),
+        ledger=entries,
+        kind=kind,
+        details={
+            "charges": charges,
+            "allowed": [low, high],
+            "deciding_ops": [op.index for op in deciding],
+            "excess": charges - high if charges > high else low - charges,
+        },
+    )
+
+
+def check_charge_bounds(evidence: Evidence) -> CheckResult:
+    """Invalid when a payment's charge count falls outside what its client outcomes allow."""
+    counts = {"ok": 0, "info": 0, "fail": 0, "never_asked": 0, "outside_history": 0}
+    violations: list[Violation] = []
+    payments = set(evidence.charge_ops_by_payment).union(evidence.charges_by_payment)
+    payments.update(evidence.orphans_by_payment)
+    for payment_id in payments:
+        bound = _bound(evidence, payment_id)
+        if bound is None:
+            # Charged, yet the history never mentions it: another run's payment, not ours to bound.
+            counts["outside_history"] += 1
+            continue
+        counts[bound.label] += 1
+        charges = len(evidence.charges_by_payment.get(payment_id, []))
+        if not bound.low <= charges <= bound.high:
+            violations.append(_violation(evidence, payment_id, charges, bound))
+    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    checked = len(payments) - counts["outside_history"]
+    stats = {
+        "payments": checked,
+        "ok": counts["ok"],
+        "info": counts["info"],
+        "fail": counts["fail"],
+        "never_asked": counts["never_asked"],
+        "outside_history": counts["outside_history"],
+        "violations": len(violations),
+        **first_worst_last(violations, lambda v: float(v.details["excess"])),
+    }
+    if violations:
+        summary = (
+            f"{plural(len(violations), 'payment')} of {checked} charged outside the bounds "
+            f"their client outcomes allow; first {violations[0].payment_id}"
+        )
+        return CheckResult(NAME, "invalid", "error", summary, violations, stats)
+    summary = (
+        f"{plural(checked, 'payment')} within bounds ({counts['ok']} ok → exactly 1, "
+        f"{counts['info']} info → at most 1, {counts['fail']} fail → none)"
+    )
+    return CheckResult(NAME, "valid", "error", summary, [], stats)
+
+
+__all__ = ["NAME", "check_charge_bounds"]
