@@ -1,0 +1,1 @@
+"""Provisioning of real parts: PostgreSQL (`postgres`) and the reference service (`service`)."""

@@ -1,0 +1,66 @@
+"""The four reference variants by name, built through `load(name, config)` (docs/CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # kept out of import time so the CLI can list variants cheaply
+    from sqlalchemy import Engine
+
+    from reference_impl.config import ServiceConfig
+    from reference_impl.failpoints import Failpoints
+    from reference_impl.store import PaymentStore
+
+# name -> "module:class"; modules are imported only when their variant is loaded.
+VARIANTS: dict[str, str] = {
+    "naive": "reference_impl.variants.naive:Naive",
+    "mutex": "reference_impl.variants.mutex:Mutex",
+    "pr145": "reference_impl.variants.pr145:Pr145",
+    "safe": "reference_impl.variants.safe:Safe",
+}
+
+
+class Variant(Protocol):
+    """One simulated worker process of the reference service; every method is thread-safe."""
+
+    name: str
+    engine: Engine
+    store: PaymentStore
+    failpoints: Failpoints
+
+    def create_payment(
+        self, amount: int, currency: str, customer: str | None
+    ) -> dict[str, Any]: ...
+
+    def charge(
+        self, payment_id: str, idempotency_key: str | None
+    ) -> tuple[int, dict[str, Any]]: ...
+
+    def get_payment(self, payment_id: str) -> dict[str, Any] | None: ...
+
+    def reconcile(self, force: bool = False) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+class UnknownVariantError(ValueError):
+    """A variant name that is not one of VARIANTS."""
+
+
+def unknown_variant_message(name: str) -> str:
+    return f"Unknown variant {name!r}; choose one of: {', '.join(VARIANTS)}"
+
+
+def load(name: str, config: ServiceConfig) -> Variant:
+    """Build one instance of the named variant."""
+    target = VARIANTS.get(name)
+    if target is None:
+        raise UnknownVariantError(unknown_variant_message(name))
+    module_name, class_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    variant: Variant = cls(config)
+    return variant
+
+
+__all__ = ["VARIANTS", "UnknownVariantError", "Variant", "load", "unknown_variant_message"]

@@ -1,0 +1,59 @@
+"""Run the reference service under uvicorn's worker supervisor: `python -m reference_impl.launcher`.
+
+Why not the `uvicorn` command: with `--workers 1` uvicorn runs without its
+supervisor, so a `crash` failpoint would end the whole service instead of one
+worker that gets restarted, and it cannot report the port it bound when asked
+for port 0. This launcher always supervises (a dead worker is replaced, as in
+production) and writes the bound port to `<state-dir>/port` so the harness
+never races for a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from reference_impl.config import ENV_READY_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reference_impl.launcher")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+
+    os.environ[ENV_READY_DIR] = str(args.state_dir)  # inherited by every worker
+    config = uvicorn.Config(
+        "reference_impl.asgi:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
+    sock = config.bind_socket()
+    port = sock.getsockname()[1]
+    (args.state_dir / "port.tmp").write_text(str(port))
+    (args.state_dir / "port.tmp").replace(args.state_dir / "port")
+    supervisor_cls = cast(Any, Multiprocess)
+    try:
+        supervisor = supervisor_cls(config, sockets=[sock])
+    except TypeError:  # older uvicorn versions take the worker target explicitly
+        supervisor = supervisor_cls(config, target=uvicorn.Server(config).run, sockets=[sock])
+    supervisor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

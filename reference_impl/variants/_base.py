@@ -1,0 +1,39 @@
+"""What every variant shares: engine, store, failpoints, provider and the read-only methods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_impl.config import ServiceConfig
+from reference_impl.failpoints import Failpoints
+from reference_impl.provider import Provider
+from reference_impl.store import PaymentStore, new_engine, public_view
+
+NO_RECONCILER = {"redriven": 0, "completed": 0, "failed": 0}
+
+
+class VariantBase:
+    """One instance = one simulated worker process: its own pool, locks and provider client."""
+
+    name = "base"
+
+    def __init__(self, config: ServiceConfig, *, max_network_retries: int) -> None:
+        self.config = config
+        self.engine = new_engine(config)
+        self.store = PaymentStore(self.engine)
+        self.failpoints = Failpoints(self.engine, enabled=config.failpoints)
+        self.provider = Provider(config, max_network_retries=max_network_retries)
+
+    def create_payment(self, amount: int, currency: str, customer: str | None) -> dict[str, Any]:
+        return public_view(self.store.create(amount, currency, customer))
+
+    def get_payment(self, payment_id: str) -> dict[str, Any] | None:
+        row = self.store.get(payment_id)
+        return None if row is None else public_view(row)
+
+    def reconcile(self, force: bool = False) -> dict[str, int]:
+        """Variants without a reconciler have nothing to re-drive."""
+        return dict(NO_RECONCILER)
+
+    def close(self) -> None:
+        self.store.close()
