@@ -2,6 +2,7 @@
 
 from harness.checkers.charge_bounds import check_charge_bounds
 from harness.checkers.compose import Checker, check_safe, checker_name, compose, verdict
+from harness.checkers.db_consistency import check_db_consistency
 from harness.checkers.evidence import Evidence, load_evidence
 from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
 from harness.checkers.result import CheckResult, Severity, Validity, Violation
@@ -14,6 +15,7 @@ __all__ = [
     "Validity",
     "Violation",
     "check_charge_bounds",
+    "check_db_consistency",
     "check_no_duplicate_charge",
     "check_safe",
     "checker_name",
