@@ -1,0 +1,92 @@
+"""`payrace stand-in`: run the Stripe stand-in alone, for a service you point at it yourself."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from harness.errors import PayraceError, ProvisionError, UsageError
+
+
+def _check_upstream(url: str) -> None:
+    """Refuse a malformed upstream URL (exit 2) or one nothing answers at (exit 3)."""
+    import httpx
+
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"--upstream expects an http(s) URL of a stripe-mock, or 'docker', got {url!r}"
+        )
+    try:
+        httpx.get(url.rstrip("/") + "/v1/charges", timeout=5,
+                  headers={"Authorization": "Bearer sk_test_payrace"})
+    except httpx.HTTPError as exc:
+        raise ProvisionError(f"--upstream {url}: nothing answered ({type(exc).__name__})") from None
+
+
+def run_standin(
+    host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
+    exit_with_stdin: bool,
+) -> None:
+    """Start the upstream if asked, then serve in the foreground until interrupted."""
+    from harness.stripe_standin import TEST_API_KEY
+    from harness.stripe_standin.server import default_state, serve
+
+    container: Any = None
+    if upstream == "docker":
+        from harness.stripe_standin.upstream import start_stripe_mock
+
+        upstream, container = start_stripe_mock()
+    elif upstream is not None:
+        _check_upstream(upstream)
+
+    def announce(url: str) -> None:
+        click.echo(
+            f"payrace stand-in listening on {url} (API key {TEST_API_KEY} or any sk_test_…; "
+            f"admin {url}/_standin/health)"
+            + (f"; validating against {upstream}" if upstream else "")
+        )
+        sys.stdout.flush()
+
+    try:
+        serve(host, port, default_state(seed, ledger, upstream), announce,
+              exit_with_stdin=exit_with_stdin)
+    finally:
+        if container is not None:
+            container.stop()
+
+
+@click.command("stand-in")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=12111, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Default seed of probabilistic fault rules.")
+@click.option("--ledger", "ledger", default=None, metavar="FILE",
+              help="Write the ledger as JSON Lines here on shutdown and on "
+              "POST /_standin/ledger/dump.")
+@click.option("--upstream", default=None, metavar="URL|docker",
+              help="Validate each request against stripe-mock at URL first ('docker' starts one).")
+@click.option("--exit-with-stdin", is_flag=True, hidden=True,
+              help="Stop when stdin closes (how running_standin() avoids orphans).")
+def stand_in(
+    host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
+    exit_with_stdin: bool,
+) -> None:
+    """Run payrace's Stripe stand-in: Stripe's API with exact idempotency, a ledger and faults."""
+    run_standin(host, port, seed, ledger, upstream, exit_with_stdin)
+
+
+def main() -> None:
+    """Entry point of `python -m harness.stripe_standin`: errors as one line and an exit code."""
+    try:
+        stand_in.main(prog_name="python -m harness.stripe_standin", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except PayraceError as exc:
+        click.echo(f"payrace: {exc}", err=True)
+        sys.exit(exc.exit_code)

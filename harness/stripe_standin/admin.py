@@ -1,0 +1,121 @@
+"""The admin API (`/_standin/…`): health, faults, ledger, reset and the clock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from harness import __version__
+from harness.stripe_standin.api import json_response
+from harness.stripe_standin.faults import FaultRuleError, parse_rules
+from harness.stripe_standin.state import StandinState
+from harness.stripe_standin.wire import StripeError
+
+
+def _error(status: int, message: str, param: str | None = None) -> web.Response:
+    return json_response(status, StripeError(status, message, param=param).body(), {})
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps(StripeError(400, f"Invalid JSON body: {exc}").body()),
+            content_type="application/json",
+        ) from None
+
+
+def _int_query(request: web.Request, name: str, default: int | None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise web.HTTPBadRequest(
+            text=json.dumps(
+                StripeError(400, f"{name} must be a non-negative integer, got {raw!r}",
+                            param=name).body()
+            ),
+            content_type="application/json",
+        )
+    return int(raw)
+
+
+def admin_routes(state: StandinState) -> list[web.RouteDef]:
+    """The `/_standin/` routes bound to one state."""
+
+    async def health(_request: web.Request) -> web.Response:
+        return json_response(200, {
+            "ok": True, "standin": "payrace", "version": __version__, "seed": state.seed,
+            "ledger_entries": len(state.ledger), "upstream": state.upstream_url,
+            "now": state.clock.now(),
+        }, {})
+
+    async def arm(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        try:
+            rules = parse_rules(body, state.seed)
+        except FaultRuleError as exc:
+            return _error(400, str(exc), exc.field)
+        state.faults.arm(rules)
+        return json_response(200, {"armed": len(rules), "total": len(state.faults.rules)}, {})
+
+    async def list_faults(_request: web.Request) -> web.Response:
+        return json_response(200, {"rules": [r.describe() for r in state.faults.rules]}, {})
+
+    async def clear_faults(_request: web.Request) -> web.Response:
+        cleared = len(state.faults.rules)
+        state.faults.clear()
+        return json_response(200, {"cleared": cleared}, {})
+
+    async def ledger(request: web.Request) -> web.Response:
+        cursor = _int_query(request, "cursor", 0) or 0
+        limit = _int_query(request, "limit", None)
+        entries, next_cursor = state.ledger.read(cursor, limit)
+        return json_response(200, {"entries": entries, "next_cursor": next_cursor}, {})
+
+    async def dump(request: web.Request) -> web.Response:
+        body = await _json_body(request) or {}
+        raw_path = body.get("path") if isinstance(body, dict) else None
+        if raw_path is None and state.ledger_path is None:
+            return _error(400, 'Expected {"path": "FILE"} (no --ledger FILE was given).', "path")
+        if raw_path is not None and (not isinstance(raw_path, str) or not raw_path):
+            return _error(400, f"path must be a file name, got {raw_path!r}", "path")
+        path = Path(raw_path) if raw_path else state.ledger_path
+        assert path is not None
+        try:
+            count = state.ledger.dump(path)
+        except OSError as exc:
+            return _error(400, f"Cannot write the ledger to {str(path)!r}: {exc.strerror}", "path")
+        return json_response(200, {"path": str(path), "entries": count}, {})
+
+    async def reset(_request: web.Request) -> web.Response:
+        state.reset()
+        return json_response(200, {"ok": True}, {})
+
+    async def clock(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        seconds = body.get("advance_seconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            return _error(
+                400, f'Expected {{"advance_seconds": N}} with N >= 0, got {body!r}',
+                "advance_seconds",
+            )
+        return json_response(200, {"now": state.clock.advance(seconds)}, {})
+
+    return [
+        web.get("/_standin/health", health),
+        web.post("/_standin/faults", arm),
+        web.get("/_standin/faults", list_faults),
+        web.delete("/_standin/faults", clear_faults),
+        web.get("/_standin/ledger", ledger),
+        web.post("/_standin/ledger/dump", dump),
+        web.post("/_standin/reset", reset),
+        web.post("/_standin/clock", clock),
+    ]

@@ -1,0 +1,240 @@
+"""The `/v1/` pipeline: auth, decoding, validation, faults, idempotency, execution, ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from harness.safety import is_live_key
+from harness.stripe_standin import faults as faults_mod
+from harness.stripe_standin.endpoints import route
+from harness.stripe_standin.resources import Context
+from harness.stripe_standin.state import StandinState
+from harness.stripe_standin.upstream import Upstream
+from harness.stripe_standin.wire import (
+    API_ERROR,
+    StripeError,
+    decode_form,
+    new_request_id,
+    params_digest,
+    unrecognized_url,
+)
+
+log = logging.getLogger("payrace.standin")
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Answer:
+    """The response being built, and what the ledger will say about it."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    hold: float = 0.0  # seconds to sit on the response after the ledger has it (hang_after)
+
+
+class Dropped(Exception):
+    """The request executed and its connection was reset on purpose (`drop_after`)."""
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> web.Response:
+    """A JSON response whose bytes are encoded once (cheaper than web.json_response's checks)."""
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type=_JSON, headers=headers
+    )
+
+
+def _api_key(request: web.Request) -> str:
+    """The caller's secret key (Bearer, or Basic as Stripe also accepts), or Stripe's 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credential = header.partition(" ")
+    key = ""
+    if scheme.lower() == "bearer":
+        key = credential.strip()
+    elif scheme.lower() == "basic":
+        try:
+            key = base64.b64decode(credential).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            key = ""
+    if not key:
+        raise StripeError(
+            401,
+            "You did not provide an API key. You need to provide your API key in the "
+            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+            "YOUR_SECRET_KEY'). The payrace stand-in accepts any test key (sk_test_…).",
+        )
+    if is_live_key(key):
+        raise StripeError(
+            401,
+            f"Refusing the live-mode key {key[:8]}…: payrace never talks to live mode. "
+            "Use a test key (sk_test_…).",
+        )
+    if not key.startswith(("sk_test_", "rk_test_")):
+        raise StripeError(
+            401, f"Invalid API Key provided: {key[:8]}***. Expected a test key (sk_test_…)."
+        )
+    return key
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Decoded parameters: the form body of a POST, the query string of a GET."""
+    if request.method != "POST":
+        return decode_form(request.query_string.encode())
+    raw = await request.read()
+    ctype = request.content_type
+    if raw and ctype not in (_FORM, "application/octet-stream"):
+        raise StripeError(
+            400,
+            f"Invalid request: expected a form-encoded body ({_FORM}) as Stripe's v1 API "
+            f"takes, got Content-Type {ctype or 'none'}.",
+        )
+    return decode_form(raw)
+
+
+def _fault_error(rule: faults_mod.Rule, executed: bool) -> Answer:
+    """The error response an `error_before` / `error_after` / `rate_limit` rule sends."""
+    if rule.action == "rate_limit":
+        message = (
+            "Too many requests hit the API too quickly. We recommend an exponential backoff "
+            "of your requests. (payrace fault rate_limit: nothing executed)"
+        )
+    elif executed:
+        message = (
+            "An unknown error occurred while processing this request. (payrace fault "
+            "error_after: the request executed, this error is stored on its key)"
+        )
+    else:
+        message = "An unknown error occurred. (payrace fault error_before: nothing executed)"
+    err = StripeError(rule.status, message, type=rule.type, code=rule.code)
+    headers = {}
+    if rule.should_retry is not None:
+        headers["Stripe-Should-Retry"] = "true" if rule.should_retry else "false"
+    return Answer(rule.status, err.body(), headers)
+
+
+def reset_connection(request: web.Request) -> None:
+    """Close the client's connection with a TCP RST and no response bytes at all."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # SO_LINGER with a zero timeout turns close() into a reset, as a crashed proxy would.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class ApiHandler:
+    """Serves every `/v1/` request against one StandinState."""
+
+    def __init__(self, state: StandinState, upstream: Upstream | None) -> None:
+        self.state = state
+        self.upstream = upstream
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        state = self.state
+        rid = new_request_id()
+        entry: dict[str, Any] = {
+            "time": state.clock.now(), "method": request.method, "path": request.path,
+            "idempotency_key": None, "params_digest": None, "status": 0, "replayed": False,
+            "request_id": rid, "fault": None, "payment_id": None, "api_key": None,
+        }
+        try:
+            answer = await self._answer(request, entry)
+        except StripeError as err:
+            answer = Answer(err.status, err.body(), dict(err.headers))
+        except Dropped:
+            state.ledger.append("request", **entry)
+            reset_connection(request)
+            raise web.HTTPException() from None  # aiohttp writes nothing to an aborted transport
+        entry["status"] = answer.status
+        state.ledger.append("request", **entry)
+        answer.headers["Request-Id"] = rid
+        if answer.hold:
+            await asyncio.sleep(answer.hold)
+        return json_response(answer.status, answer.body, answer.headers)
+
+    async def _answer(self, request: web.Request, entry: dict[str, Any]) -> Answer:
+        state = self.state
+        found = route(request.method, request.path)
+        if found is None:
+            raise unrecognized_url(request.method, request.path)
+        endpoint, groups = found
+        api_key = _api_key(request)
+        entry["api_key"] = api_key
+        params = await _params(request)
+        entry["params_digest"] = digest = params_digest(params)
+        if self.upstream is not None:
+            rejected = await self.upstream.check(request, await request.read())
+            if rejected is not None:
+                return rejected
+        args = endpoint.validate(params)
+        payment_id = endpoint.payment_id(state.resources, args, groups)
+        entry["payment_id"] = payment_id
+        plan = state.faults.plan(request.method, request.path, payment_id)
+        entry["fault"] = plan.label
+        if plan.before is not None:
+            return _fault_error(plan.before, executed=False)
+        if plan.gate is not None:
+            await faults_mod.pass_gate(plan.gate, payment_id)
+
+        key = request.headers.get("Idempotency-Key") if endpoint.mutates else None
+        if key is not None:
+            state.keys.validate_key(key)
+            entry["idempotency_key"] = key
+            stored = state.keys.begin(
+                api_key, key, f"{request.method} {request.path}", digest, state.clock.now()
+            )
+            if stored is not None:
+                entry["replayed"] = True
+                if plan.latency:
+                    await asyncio.sleep(plan.latency)
+                assert stored.status is not None and stored.body is not None
+                headers = dict(stored.headers)
+                headers.update({"Idempotent-Replayed": "true", "Idempotency-Key": key})
+                return Answer(stored.status, stored.body, headers)
+        # The key is claimed: from here the endpoint "executes", and its first answer is stored.
+        if plan.latency:
+            await asyncio.sleep(plan.latency)
+        elif key is not None:
+            # Let requests released together see this one in flight, as at Stripe.
+            await asyncio.sleep(0)
+        answer = self._execute(endpoint.run, args, groups, api_key, key, entry)
+        after = plan.after
+        if after is not None and after.action == "error_after":
+            answer = _fault_error(after, executed=True)
+        if key is not None:
+            state.keys.finish(api_key, key, answer.status, answer.body, answer.headers)
+            answer.headers["Idempotency-Key"] = key
+        if after is not None and after.action == "drop_after":
+            entry["status"] = answer.status
+            raise Dropped()
+        if after is not None and after.action == "hang_after":
+            answer.hold = after.delay_seconds()
+        return answer
+
+    def _execute(
+        self, run: Any, args: dict[str, Any], groups: dict[str, str], api_key: str,
+        key: str | None, entry: dict[str, Any],
+    ) -> Answer:
+        """Run the endpoint atomically (no await inside), turning every outcome into an answer."""
+        ctx = Context(self.state.clock.now(), entry["request_id"], key, api_key)
+        try:
+            return Answer(200, run(self.state.resources, args, groups, ctx), {})
+        except StripeError as err:
+            return Answer(err.status, err.body(), dict(err.headers))
+        except Exception:  # a stand-in bug must still answer like Stripe's 500, and be stored
+            log.exception("stand-in failed while executing %s", entry["path"])
+            body = StripeError(500, "An unknown error occurred in the payrace stand-in.",
+                               type=API_ERROR).body()
+            return Answer(500, body, {})

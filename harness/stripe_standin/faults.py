@@ -1,0 +1,275 @@
+"""Fault rules armed over the admin API: which requests they match, what each action does."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIONS = (
+    "latency", "error_before", "error_after", "drop_after", "hang_after", "gate", "rate_limit",
+)
+_MATCH_FIELDS = ("action", "method", "path", "payment_id", "nth", "count", "probability", "seed")
+# Which optional fields each action accepts besides the matching ones.
+ACTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "latency": ("ms", "jitter_ms"),
+    "error_before": ("status", "type", "code", "should_retry"),
+    "error_after": ("status", "type", "code", "should_retry"),
+    "drop_after": (),
+    "hang_after": ("ms", "jitter_ms"),
+    "gate": ("n", "timeout_ms"),
+    "rate_limit": ("should_retry",),
+}
+ALL_FIELDS = frozenset(_MATCH_FIELDS).union(*ACTION_FIELDS.values())
+_BEFORE = ("error_before", "rate_limit")
+_AFTER = ("error_after", "drop_after", "hang_after")
+_DEFAULT_MS = {"latency": 500, "hang_after": 10_000}
+_METHODS = ("GET", "POST", "DELETE", "*")
+
+
+class FaultRuleError(ValueError):
+    """A rule the stand-in will not arm; `field` names the offending field."""
+
+    def __init__(self, index: int, field: str, message: str) -> None:
+        super().__init__(f"Fault rule {index}: {message}")
+        self.field = field
+
+
+@dataclass
+class Gate:
+    """Requests for one payment waiting at a gate, and the timer that frees them."""
+
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+    def release(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+
+@dataclass
+class Rule:
+    """One armed rule, with the counters that make `nth` and `count` exact."""
+
+    action: str
+    method: str = "POST"
+    path: str = "/v1/"
+    payment_id: str | None = None
+    nth: int | None = None
+    count: int | None = None
+    probability: float | None = None
+    seed: int = 0
+    ms: int = 0
+    jitter_ms: int = 0
+    status: int = 500
+    type: str = "api_error"
+    code: str | None = None
+    should_retry: bool | None = None
+    n: int = 2
+    timeout_ms: int = 5_000
+    matched: int = 0
+    fired: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+    gates: dict[str, Gate] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str, payment_id: str | None) -> bool:
+        """The rule's filter only; `nth`, `count` and `probability` are decided in `fire`."""
+        if self.method != "*" and self.method != method:
+            return False
+        if not path.startswith(self.path):
+            return False
+        return self.payment_id is None or self.payment_id == payment_id
+
+    def fire(self) -> bool:
+        """Count one matching request and say whether the rule acts on it."""
+        self.matched += 1
+        if self.nth is not None and self.matched != self.nth:
+            return False
+        if self.count is not None and self.fired >= self.count:
+            return False
+        return self.probability is None or self.rng.random() < self.probability
+
+    def delay_seconds(self) -> float:
+        """`ms` plus a uniform jitter in [0, jitter_ms], from the rule's own seeded RNG."""
+        jitter = self.rng.uniform(0, self.jitter_ms) if self.jitter_ms else 0.0
+        return (self.ms + jitter) / 1000.0
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as armed, with its counters, for `GET /_standin/faults`."""
+        keys = ("action", "method", "path", "payment_id", "nth", "count", "probability", "seed")
+        out = {k: getattr(self, k) for k in keys}
+        for name in ACTION_FIELDS[self.action]:
+            out[name] = getattr(self, name)
+        out.update(matched=self.matched, fired=self.fired)
+        return out
+
+
+@dataclass
+class Plan:
+    """What the rules decided for one request."""
+
+    latency: float = 0.0
+    before: Rule | None = None
+    gate: Rule | None = None
+    after: Rule | None = None
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str | None:
+        """The ledger's `fault` field: the action, or actions joined by `+`, or None."""
+        return "+".join(self.names) or None
+
+
+def _int(index: int, rule: dict[str, Any], name: str, low: int, high: int | None = None) -> int:
+    value = rule[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+        high is not None and value > high
+    ):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise FaultRuleError(index, name, f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _str(index: int, rule: dict[str, Any], name: str) -> str:
+    value = rule[name]
+    if not isinstance(value, str) or not value:
+        raise FaultRuleError(index, name, f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def parse_rule(index: int, raw: Any, default_seed: int) -> Rule:
+    """Validate one JSON rule; an unknown field or action, or a bad value, raises naming it."""
+    if not isinstance(raw, dict):
+        raise FaultRuleError(index, "rule", f"expected a JSON object, got {raw!r}")
+    action = raw.get("action")
+    if action not in ACTIONS:
+        raise FaultRuleError(
+            index, "action", f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}"
+        )
+    for name in raw:
+        if name not in ALL_FIELDS:
+            raise FaultRuleError(
+                index, name,
+                f"unknown field {name!r}; accepted fields: {', '.join(sorted(ALL_FIELDS))}",
+            )
+        if name not in _MATCH_FIELDS and name not in ACTION_FIELDS[action]:
+            accepted = ", ".join(ACTION_FIELDS[action]) or "none"
+            raise FaultRuleError(
+                index, name,
+                f"field {name!r} does not apply to action {action!r} (its fields: {accepted})",
+            )
+    rule = Rule(action=action, ms=_DEFAULT_MS.get(action, 0))
+    if action == "rate_limit":
+        rule.status, rule.type, rule.code = 429, "invalid_request_error", "rate_limit"
+    if "method" in raw:
+        method = _str(index, raw, "method").upper()
+        if method not in _METHODS:
+            raise FaultRuleError(
+                index, "method", f"method must be one of {_METHODS}, got {method!r}"
+            )
+        rule.method = method
+    if "path" in raw:
+        rule.path = _str(index, raw, "path")
+        if not rule.path.startswith("/"):
+            raise FaultRuleError(index, "path", f"path must start with '/', got {rule.path!r}")
+    if "payment_id" in raw:
+        rule.payment_id = _str(index, raw, "payment_id")
+    for name, low, high in (("nth", 1, None), ("count", 0, None), ("ms", 0, 3_600_000),
+                            ("jitter_ms", 0, 3_600_000), ("status", 400, 599), ("n", 1, 10_000),
+                            ("timeout_ms", 0, 3_600_000)):
+        if name in raw:
+            setattr(rule, name, _int(index, raw, name, low, high))
+    for name in ("type", "code"):
+        if name in raw:
+            setattr(rule, name, _str(index, raw, name))
+    if "should_retry" in raw:
+        if not isinstance(raw["should_retry"], bool):
+            raise FaultRuleError(index, "should_retry",
+                                 f"should_retry must be true or false, got {raw['should_retry']!r}")
+        rule.should_retry = raw["should_retry"]
+    if "probability" in raw:
+        p = raw["probability"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise FaultRuleError(index, "probability", f"probability must be in [0, 1], got {p!r}")
+        rule.probability = float(p)
+    rule.seed = _int(index, raw, "seed", -(2**63)) if "seed" in raw else default_seed
+    rule.rng = random.Random(rule.seed)
+    return rule
+
+
+def parse_rules(body: Any, default_seed: int) -> list[Rule]:
+    """A JSON list of rules, or `{"rules": [...]}`; all or nothing."""
+    if isinstance(body, dict) and set(body) == {"rules"}:
+        body = body["rules"]
+    if not isinstance(body, list):
+        raise FaultRuleError(0, "rules", 'expected a JSON list of rules or {"rules": [...]}')
+    return [parse_rule(i, raw, default_seed) for i, raw in enumerate(body)]
+
+
+class Faults:
+    """The armed rules, consulted once per request in arming order."""
+
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+
+    def arm(self, rules: list[Rule]) -> None:
+        self.rules.extend(rules)
+
+    def clear(self) -> None:
+        """Disarm every rule and let any request waiting at a gate through."""
+        for rule in self.rules:
+            for gate in rule.gates.values():
+                gate.release()
+            rule.gates.clear()
+        self.rules = []
+
+    def plan(self, method: str, path: str, payment_id: str | None) -> Plan:
+        """Decide every action for one request; the first rule to claim a slot wins it."""
+        plan = Plan()
+        for rule in self.rules:
+            if not rule.matches(method, path, payment_id) or not rule.fire():
+                continue
+            if rule.action == "latency":
+                plan.latency += rule.delay_seconds()
+            elif rule.action in _BEFORE and plan.before is None:
+                plan.before = rule
+            elif rule.action in _AFTER and plan.after is None:
+                plan.after = rule
+            elif rule.action == "gate" and plan.gate is None:
+                plan.gate = rule
+            else:
+                continue
+            rule.fired += 1
+            plan.names.append(rule.action)
+        return plan
+
+
+async def pass_gate(rule: Rule, payment_id: str | None) -> None:
+    """Hold this request until `n` requests for the same payment wait here, or the timeout passes.
+
+    Released together, they reach the idempotency check in the same event-loop turn, so the
+    race the gate exists for happens every time.
+    """
+    key = payment_id or ""
+    loop = asyncio.get_running_loop()
+    gate = rule.gates.get(key)
+    if gate is None:
+        gate = rule.gates[key] = Gate()
+        gate.timer = loop.call_later(rule.timeout_ms / 1000.0, _open, rule, key, gate)
+    mine: asyncio.Future[None] = loop.create_future()
+    gate.waiters.append(mine)
+    if len(gate.waiters) >= rule.n:
+        _open(rule, key, gate)
+    await mine
+
+
+def _open(rule: Rule, key: str, gate: Gate) -> None:
+    """Let every waiter through; the next request for this payment starts a new batch."""
+    if rule.gates.get(key) is gate:
+        del rule.gates[key]
+    gate.release()

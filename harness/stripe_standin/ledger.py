@@ -1,0 +1,52 @@
+"""The ledger: append-only, cursor-readable record of every request and every money movement."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class Ledger:
+    """Entries numbered by `seq` from 1; readers page with a cursor (the last seq seen)."""
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+
+    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Add one entry and return it; the caller never mutates it afterwards."""
+        entry: dict[str, Any] = {"seq": len(self._entries) + 1, "kind": kind, **fields}
+        self._entries.append(entry)
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def read(self, cursor: int = 0, limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Entries with seq > cursor (at most `limit`) and the cursor to pass next time."""
+        start = max(cursor, 0)
+        end = len(self._entries) if limit is None else min(len(self._entries), start + limit)
+        page = self._entries[start:end]
+        return page, (page[-1]["seq"] if page else start)
+
+    def entries(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """All entries, or those of one kind."""
+        if kind is None:
+            return list(self._entries)
+        return [e for e in self._entries if e["kind"] == kind]
+
+    def dump(self, path: str | Path) -> int:
+        """Write every entry as JSON Lines, atomically (temp file then rename); return the count."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for entry in self._entries:
+                handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        os.replace(tmp, target)
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget everything (only `POST /_standin/reset` does this)."""
+        self._entries = []

@@ -1,0 +1,37 @@
+"""Everything one stand-in holds: clock, ledger, keys, objects and armed faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.stripe_standin.clock import Clock
+from harness.stripe_standin.faults import Faults
+from harness.stripe_standin.idempotency import IdempotencyStore
+from harness.stripe_standin.ledger import Ledger
+from harness.stripe_standin.resources import Resources
+
+
+@dataclass
+class StandinState:
+    """One context object instead of globals; `reset()` empties it all."""
+
+    seed: int = 0
+    ledger_path: Path | None = None
+    upstream_url: str | None = None
+    clock: Clock = field(default_factory=Clock)
+    ledger: Ledger = field(default_factory=Ledger)
+    keys: IdempotencyStore = field(default_factory=IdempotencyStore)
+    faults: Faults = field(default_factory=Faults)
+    resources: Resources = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resources = Resources(self.ledger)
+
+    def reset(self) -> None:
+        """Forget objects, keys, faults (freeing gated requests), the ledger, the clock offset."""
+        self.faults.clear()
+        self.resources.clear()
+        self.keys.clear()
+        self.ledger.clear()
+        self.clock.reset()

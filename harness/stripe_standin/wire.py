@@ -1,0 +1,241 @@
+"""Stripe's wire format: bracket-syntax forms, typed parameters, ids and the error envelope."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl
+
+# Stripe's error types, as the SDK maps them to exception classes.
+INVALID_REQUEST = "invalid_request_error"
+API_ERROR = "api_error"
+CARD_ERROR = "card_error"
+IDEMPOTENCY_ERROR = "idempotency_error"
+
+_KEY_PART = re.compile(r"\[([^\[\]]*)\]")
+
+
+class StripeError(Exception):
+    """An answer in Stripe's error envelope, with its HTTP status and extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = INVALID_REQUEST,
+        code: str | None = None,
+        param: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body Stripe sends: `{"error": {...}}` with only the fields that apply."""
+        error: dict[str, Any] = {"message": self.message, "type": self.type}
+        if self.code is not None:
+            error["code"] = self.code
+            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+        if self.param is not None:
+            error["param"] = self.param
+        error.update(self.extra)
+        return {"error": error}
+
+
+def new_id(prefix: str) -> str:
+    """A Stripe-looking object id such as `ch_3Q…` (24 random characters after the prefix)."""
+    return f"{prefix}_{secrets.token_urlsafe(18).replace('-', 'A').replace('_', 'B')}"
+
+
+def new_request_id() -> str:
+    """A `req_…` id for the Request-Id header."""
+    return "req_" + secrets.token_hex(7)
+
+
+def params_digest(params: dict[str, Any]) -> str:
+    """A stable sha256 of the decoded parameters: how a key's reuse is compared."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _split_key(key: str) -> list[str]:
+    """`metadata[payment_id]` → `["metadata", "payment_id"]`; raise on unbalanced brackets."""
+    head, bracket, rest = key.partition("[")
+    if not head or "]" in head:
+        raise _bad_key(key)
+    parts = [head]
+    if bracket:
+        rest = "[" + rest
+        consumed = 0
+        for match in _KEY_PART.finditer(rest):
+            if match.start() != consumed:
+                raise _bad_key(key)
+            parts.append(match.group(1))
+            consumed = match.end()
+        if consumed != len(rest):
+            raise _bad_key(key)
+    return parts
+
+
+def _bad_key(key: str) -> StripeError:
+    return StripeError(
+        400,
+        f"Invalid request: unable to parse the parameter name {key!r}; expected names like "
+        "`amount`, `metadata[payment_id]` or `expand[]`.",
+        param=key,
+    )
+
+
+def decode_form(raw: bytes) -> dict[str, Any]:
+    """Decode an `application/x-www-form-urlencoded` body with Stripe's bracket syntax."""
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StripeError(
+            400,
+            "Invalid request: the body is not valid form encoding "
+            f"(application/x-www-form-urlencoded, UTF-8): {exc}",
+        ) from exc
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        _assign(result, _split_key(key), value, key)
+    return _lists_from_indexes(result)
+
+
+def _assign(target: dict[str, Any], parts: list[str], value: str, key: str) -> None:
+    node = target
+    for index, part in enumerate(parts[:-1]):
+        nxt = parts[index + 1]
+        existing = node.get(part)
+        if existing is None:
+            existing = [] if nxt == "" else {}
+            node[part] = existing
+        if isinstance(existing, list):
+            if nxt != "" or index + 1 != len(parts) - 1:
+                raise _conflict(key)
+            existing.append(value)
+            return
+        if not isinstance(existing, dict):
+            raise _conflict(key)
+        node = existing
+    last = parts[-1]
+    if last in node and isinstance(node[last], (dict, list)):
+        raise _conflict(key)
+    node[last] = value
+
+
+def _conflict(key: str) -> StripeError:
+    return StripeError(
+        400,
+        f"Invalid request: parameter {key!r} mixes a value with a hash or an array.",
+        param=key.partition("[")[0],
+    )
+
+
+def _lists_from_indexes(node: dict[str, Any]) -> dict[str, Any]:
+    """Turn `{"0": a, "1": b}` (from `items[0]=a`) into a list, as Stripe's parser does."""
+    for key, value in list(node.items()):
+        if isinstance(value, dict):
+            _lists_from_indexes(value)
+            if value and all(k.isdigit() for k in value):
+                node[key] = [value[k] for k in sorted(value, key=int)]
+    return node
+
+
+def require(params: dict[str, Any], name: str) -> Any:
+    """The value of a required parameter, or Stripe's `parameter_missing` naming it."""
+    value = params.get(name)
+    if value is None or value == "":
+        raise StripeError(
+            400, f"Missing required param: {name}.", code="parameter_missing", param=name
+        )
+    return value
+
+
+def as_positive_int(value: Any, name: str) -> int:
+    """A positive integer parameter (`amount`), else `parameter_invalid_integer` naming it."""
+    text = value if isinstance(value, str) else None
+    if text is None or not re.fullmatch(r"-?\d+", text):
+        raise StripeError(
+            400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=name
+        )
+    number = int(text)
+    if number <= 0:
+        raise StripeError(
+            400,
+            f"Invalid positive integer: {name} must be at least 1 (in the smallest currency unit), "
+            f"got {number}.",
+            code="parameter_invalid_integer",
+            param=name,
+        )
+    return number
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """A boolean parameter sent as `true`/`false`, else `parameter_invalid_boolean` naming it."""
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise StripeError(
+        400,
+        f"Invalid boolean: {value!r}; expected true or false.",
+        code="parameter_invalid_boolean",
+        param=name,
+    )
+
+
+def as_currency(value: Any, name: str = "currency") -> str:
+    """A three-letter ISO currency code, lower-cased as Stripe returns it."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value):
+        return value.lower()
+    raise StripeError(
+        400,
+        f"Invalid currency: {value}. Expected a three-letter ISO code such as usd or eur.",
+        code="parameter_invalid_string",
+        param=name,
+    )
+
+
+def as_metadata(value: Any) -> dict[str, str]:
+    """`metadata[...]` as a flat dict of strings; Stripe refuses nested or scalar metadata."""
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise StripeError(
+            400,
+            "Invalid hash: metadata must be key-value pairs such as metadata[payment_id]=pay_1.",
+            param="metadata",
+        )
+    return dict(value)
+
+
+def reject_unknown(params: dict[str, Any], allowed: frozenset[str]) -> None:
+    """Stripe's `parameter_unknown` for a top-level parameter the endpoint does not take."""
+    for name in params:
+        if name not in allowed:
+            raise StripeError(
+                400,
+                f"Received unknown parameter: {name}",
+                code="parameter_unknown",
+                param=name,
+            )
+
+
+def unrecognized_url(method: str, path: str) -> StripeError:
+    """Stripe's 404 for a URL no endpoint serves."""
+    return StripeError(
+        404,
+        f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+        "or we can help at https://support.stripe.com/.",
+    )
