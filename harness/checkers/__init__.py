@@ -6,6 +6,7 @@ from harness.checkers.db_consistency import check_db_consistency
 from harness.checkers.evidence import Evidence, load_evidence
 from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
 from harness.checkers.result import CheckResult, Severity, Validity, Violation
+from harness.checkers.retry_key_stability import check_retry_key_stability
 
 __all__ = [
     "CheckResult",
@@ -17,6 +18,7 @@ __all__ = [
     "check_charge_bounds",
     "check_db_consistency",
     "check_no_duplicate_charge",
+    "check_retry_key_stability",
     "check_safe",
     "checker_name",
     "compose",

@@ -1,0 +1,101 @@
+"""retry-key-stability (warning): retries for one payment must reach the provider under one key."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from harness.checkers._describe import (
+    describe_keys,
+    distinct_keys,
+    first_worst_last,
+    fmt_t,
+    make_violation,
+    plural,
+)
+from harness.checkers.evidence import Evidence, LedgerEntry, charge_endpoint
+from harness.checkers.result import CheckResult, Violation
+
+NAME = "retry-key-stability"
+
+
+def _violation(
+    evidence: Evidence, payment_id: str, endpoint: str, requests: list[LedgerEntry]
+) -> Violation:
+    keys = [r.get("idempotency_key") for r in requests]
+    listed = ", ".join(
+        f"{r.get('request_id')} at {fmt_t(evidence.rel(r.get('time')))}" for r in requests[:6]
+    )
+    if len(requests) > 6:
+        listed += f", … {len(requests) - 6} more"
+    because = (
+        f"payment {payment_id} reached POST {endpoint} {len(requests)} times ({listed}) "
+        f"{describe_keys(keys)}: had a response been lost, the retry would charge again"
+    )
+    return make_violation(
+        evidence,
+        NAME,
+        payment_id,
+        because,
+        ops=evidence.ops_by_payment.get(payment_id, []),
+        ledger=requests,
+        kind="unstable-key",
+        details={
+            "endpoint": endpoint,
+            "requests": len(requests),
+            "keys": keys,
+            "distinct_keys": distinct_keys(keys),
+        },
+    )
+
+
+def check_retry_key_stability(evidence: Evidence) -> CheckResult:
+    """Warn when one payment's requests to one money-moving endpoint used more than one key.
+
+    Grouped by endpoint too: a PaymentIntent created under one key and confirmed under
+    another is correct, since Stripe scopes a key to one endpoint and one set of parameters.
+    A request with no key counts as a key of its own: nothing deduplicates it.
+    """
+    groups: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    unattributed = 0
+    for entry in evidence.ledger:
+        if entry.get("kind") != "request":
+            continue
+        endpoint = charge_endpoint(entry.get("method"), entry.get("path"))
+        if endpoint is None:
+            continue
+        payment_id = entry.get("payment_id")
+        if payment_id is None:
+            unattributed += 1
+            continue
+        groups[(payment_id, endpoint)].append(entry)
+    violations = [
+        _violation(evidence, pid, endpoint, requests)
+        for (pid, endpoint), requests in groups.items()
+        if len(requests) > 1 and distinct_keys([r.get("idempotency_key") for r in requests]) > 1
+    ]
+    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    payments = len({pid for pid, _ in groups})
+    retried = sum(1 for requests in groups.values() if len(requests) > 1)
+    stats = {
+        "payments": payments,
+        "requests": sum(len(r) for r in groups.values()),
+        "retried_groups": retried,
+        "unstable": len(violations),
+        "unattributed_requests": unattributed,
+        **first_worst_last(violations, lambda v: float(v.details["distinct_keys"])),
+    }
+    if violations:
+        summary = (
+            f"{plural(len(violations), 'payment')} retried a charge under more than one "
+            f"idempotency key (first {violations[0].payment_id}): unsafe even when no "
+            f"duplicate happened this time"
+        )
+        return CheckResult(NAME, "invalid", "warning", summary, violations, stats)
+    summary = (
+        f"{plural(retried, 'retried charge')} of {plural(payments, 'payment')} kept "
+        f"one idempotency key per endpoint"
+    )
+    return CheckResult(NAME, "valid", "warning", summary, [], stats)
+
+
+__all__ = ["NAME", "check_retry_key_stability"]
