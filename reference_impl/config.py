@@ -32,6 +32,9 @@ class ServiceConfig:
     reconcile_interval_seconds: float = 0.0
     pool_size: int = 5
     max_overflow: int = 10
+    # What a `crash` failpoint does: "exit" kills the process (uvicorn workers); "raise" throws
+    # SimulatedCrash, so in-process harness workers die without killing the harness.
+    crash_mode: str = "exit"
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that make `from_env` rebuild this config in another process."""

@@ -26,12 +26,20 @@ _CONSUME = text(
 )
 
 
+class SimulatedCrash(BaseException):
+    """A `crash` failpoint in crash_mode "raise": the worker dies here, its transaction rolls back.
+
+    A BaseException so that no `except Exception` in a variant can survive its own death.
+    """
+
+
 class Failpoints:
     """Arm, list, clear and fire failpoints; firing does nothing unless the service enabled them."""
 
-    def __init__(self, engine: Engine, enabled: bool) -> None:
+    def __init__(self, engine: Engine, enabled: bool, crash_mode: str = "exit") -> None:
         self.engine = engine
         self.enabled = enabled
+        self.crash_mode = crash_mode
 
     def arm(self, name: str, action: str, ms: int = 0, count: int | None = None) -> dict[str, Any]:
         values = {"name": name, "action": action, "ms": ms, "remaining": count}
@@ -77,6 +85,8 @@ class Failpoints:
         if action == "sleep":
             time.sleep(ms / 1000.0)
         elif action == "crash":
+            if self.crash_mode == "raise":
+                raise SimulatedCrash(f"failpoint {name} crashed this worker")
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(CRASH_EXIT_CODE)

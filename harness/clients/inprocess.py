@@ -28,14 +28,28 @@ class Service(Protocol):
     def close(self) -> None: ...
 
 
+class WorkerCrashed(Exception):
+    """The worker died mid-call (a crash failpoint); the call's outcome is unknown."""
+
+
 def is_simulated_crash(exc: BaseException) -> bool:
     """True for what a variant raises where a real worker would have died (crash failpoint)."""
     # Matched by name so this module need not import reference_impl (and SQLAlchemy) to load.
     return any(cls.__name__ == "SimulatedCrash" for cls in type(exc).__mro__)
 
 
+def _surviving(call: Callable[[], Response]) -> Response:
+    """Run a call, turning a simulated crash (a BaseException) into an ordinary WorkerCrashed."""
+    try:
+        return call()
+    except BaseException as exc:
+        if is_simulated_crash(exc):
+            raise WorkerCrashed(str(exc)) from exc
+        raise
+
+
 def _crash_outcome(exc: BaseException) -> Classified | None:
-    if not is_simulated_crash(exc):
+    if not isinstance(exc, WorkerCrashed):
         return None
     message = f"worker crashed: {exc}"[:500]
     return Classified("info", None, {"kind": "crash", "status": None, "message": message})
@@ -109,7 +123,7 @@ class InProcessClient:
                 self.recorder,
                 process or self.name,
                 f,
-                lambda: call(service),
+                lambda: _surviving(lambda: call(service)),
                 on_exception=on_exception,
                 **record,
             )

@@ -21,7 +21,9 @@ class VariantBase:
         self.config = config
         self.engine = new_engine(config)
         self.store = PaymentStore(self.engine)
-        self.failpoints = Failpoints(self.engine, enabled=config.failpoints)
+        self.failpoints = Failpoints(
+            self.engine, enabled=config.failpoints, crash_mode=config.crash_mode
+        )
         self.provider = Provider(config, max_network_retries=max_network_retries)
 
     def create_payment(self, amount: int, currency: str, customer: str | None) -> dict[str, Any]:
