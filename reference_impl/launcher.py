@@ -5,14 +5,17 @@ supervisor, so a `crash` failpoint would end the whole service instead of one
 worker that gets restarted, and it cannot report the port it bound when asked
 for port 0. This launcher always supervises (a dead worker is replaced, as in
 production) and writes the bound port to `<state-dir>/port` so the harness
-never races for a free port.
+never races for a free port. With `--exit-with-stdin` it shuts down when its
+stdin closes, so a harness killed with SIGKILL leaves no service behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--exit-with-stdin", action="store_true")
     args = parser.parse_args(argv)
 
     os.environ[ENV_READY_DIR] = str(args.state_dir)  # inherited by every worker
@@ -51,8 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = supervisor_cls(config, sockets=[sock])
     except TypeError:  # older uvicorn versions take the worker target explicitly
         supervisor = supervisor_cls(config, target=uvicorn.Server(config).run, sockets=[sock])
+    if args.exit_with_stdin:
+        threading.Thread(target=_stop_when_stdin_closes, daemon=True).start()
     supervisor.run()
     return 0
+
+
+def _stop_when_stdin_closes() -> None:
+    """Block until the parent closes our stdin (or dies), then stop as on SIGTERM."""
+    sys.stdin.buffer.read()
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

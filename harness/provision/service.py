@@ -47,6 +47,9 @@ def _group_alive(pgid: int) -> bool:
 def stop_process_group(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT_S) -> None:
     """SIGTERM the whole group (supervisor and workers), SIGKILL what is left after `timeout`."""
     pgid = process.pid  # started with start_new_session: the leader's pid is the group id
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     try:
@@ -170,12 +173,13 @@ def running_service(
             command = [
                 sys.executable, "-m", "reference_impl.launcher",
                 "--host", host, "--port", str(port), "--workers", str(workers),
-                "--state-dir", str(state_dir),
+                "--state-dir", str(state_dir), "--exit-with-stdin",
             ]  # fmt: skip
             process = subprocess.Popen(
                 command,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                # Our end of this pipe closing (even when we are SIGKILLed) stops the service.
+                stdin=subprocess.PIPE,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
