@@ -82,12 +82,13 @@ class HttpClient:
             payment_id=payment_id,
         )
 
-    def reconcile(self, *, process: str | None = None) -> Classified:
+    def reconcile(self, force: bool = False, *, process: str | None = None) -> Classified:
         return perform(
             self.recorder,
             process or self.name,
             "reconcile",
-            lambda: self._send("POST", "/_admin/reconcile"),
+            lambda: self._send("POST", "/_admin/reconcile", json={"force": force}),
+            invoke_value={"force": force},
         )
 
     def close(self) -> None:

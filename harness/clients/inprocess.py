@@ -23,7 +23,7 @@ class Service(Protocol):
 
     def get_payment(self, payment_id: str) -> dict[str, Any] | None: ...
 
-    def reconcile(self) -> dict[str, Any]: ...
+    def reconcile(self, force: bool = False) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -165,11 +165,11 @@ class InProcessClient:
 
         return self._run(process, "read", call, payment_id=payment_id)
 
-    def reconcile(self, *, process: str | None = None) -> Classified:
+    def reconcile(self, force: bool = False, *, process: str | None = None) -> Classified:
         def call(service: Service) -> Response:
-            return 200, service.reconcile()
+            return 200, service.reconcile(force)
 
-        return self._run(process, "reconcile", call)
+        return self._run(process, "reconcile", call, invoke_value={"force": force})
 
     def close(self) -> None:
         with self._lock:

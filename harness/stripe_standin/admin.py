@@ -74,6 +74,14 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
         state.faults.clear()
         return json_response(200, {"cleared": cleared}, {})
 
+    async def release_gates(request: web.Request) -> web.Response:
+        body = await _json_body(request) or {}
+        payment_id = body.get("payment_id") if isinstance(body, dict) else None
+        if payment_id is not None and (not isinstance(payment_id, str) or not payment_id):
+            return _error(400, f"payment_id must be a non-empty string, got {payment_id!r}",
+                          "payment_id")
+        return json_response(200, {"released": state.faults.release_gates(payment_id)}, {})
+
     async def ledger(request: web.Request) -> web.Response:
         cursor = _int_query(request, "cursor", 0) or 0
         limit = _int_query(request, "limit", None)
@@ -114,6 +122,7 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
         web.post("/_standin/faults", arm),
         web.get("/_standin/faults", list_faults),
         web.delete("/_standin/faults", clear_faults),
+        web.post("/_standin/faults/release", release_gates),
         web.get("/_standin/ledger", ledger),
         web.post("/_standin/ledger/dump", dump),
         web.post("/_standin/reset", reset),

@@ -54,6 +54,11 @@ class StandinAdmin:
         rules: list[dict[str, Any]] = self._call("GET", "/_standin/faults")["rules"]
         return rules
 
+    def release_gates(self, payment_id: str | None = None) -> int:
+        """Free requests waiting at gates (all, or one payment's) without disarming the rules."""
+        body = {"payment_id": payment_id} if payment_id is not None else {}
+        return int(self._call("POST", "/_standin/faults/release", json=body)["released"])
+
     def clear_faults(self) -> int:
         """Disarm every rule; return how many there were."""
         return int(self._call("DELETE", "/_standin/faults")["cleared"])

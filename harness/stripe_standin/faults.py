@@ -106,6 +106,9 @@ class Rule:
         for name in ACTION_FIELDS[self.action]:
             out[name] = getattr(self, name)
         out.update(matched=self.matched, fired=self.fired)
+        if self.action == "gate":
+            # How many requests wait here now: lets a harness release a gate nobody else will reach.
+            out["waiting"] = sum(len(gate.waiters) for gate in self.gates.values())
         return out
 
 
@@ -227,6 +230,16 @@ class Faults:
                 gate.release()
             rule.gates.clear()
         self.rules = []
+
+    def release_gates(self, payment_id: str | None = None) -> int:
+        """Let requests waiting at gates through now (all, or one payment's); rules stay armed."""
+        released = 0
+        for rule in self.rules:
+            for key, gate in list(rule.gates.items()):
+                if payment_id is None or key == payment_id:
+                    released += len(gate.waiters)
+                    _open(rule, key, gate)
+        return released
 
     def plan(self, method: str, path: str, payment_id: str | None) -> Plan:
         """Decide every action for one request; the first rule to claim a slot wins it."""
