@@ -16,6 +16,7 @@ from harness.errors import PayraceError
 SUBCOMMANDS: dict[str, str] = {
     "stand-in": "harness.cli.standin_cmd:stand_in",
     "serve": "harness.cli.serve_cmd:serve",
+    "report": "harness.cli.report_cmd:report",
 }
 
 

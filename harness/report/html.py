@@ -1,0 +1,60 @@
+"""Render a run's report dict through the Jinja templates into reports/<run-id>/index.html."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from harness.report.charts import load_chart_svg, locust_chart_svg
+from harness.report.data import build_report
+from harness.report.junit import write_junit
+from harness.report.rundir import read_run
+from harness.report.timeline_svg import render_svg
+
+INDEX_HTML = "index.html"
+
+
+@cache
+def environment() -> Environment:
+    """The template environment: autoescaping on, undefined names are errors, not blanks."""
+    return Environment(
+        loader=PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The pictures of one report: SVG markup built from the report's data only."""
+    load = report["load"]
+    locust_history = report["locust"].get("history")
+    return {
+        "timelines": {
+            v["payment_id"]: Markup(render_svg(v["timeline"])) for v in report["violations"]
+        },
+        "load": Markup(load_chart_svg(load, report["faults"])) if report["counts"]["operations"]
+        else None,
+        "locust": Markup(locust_chart_svg(locust_history, report["faults"], load["duration_s"]))
+        if locust_history and locust_history["t"] else None,
+    }
+
+
+def render_run_page(report: dict[str, Any]) -> str:
+    """The run's page as one self-contained HTML string."""
+    return environment().get_template("run.html.j2").render(r=report, figures=figures(report))
+
+
+def write_report(run_dir: Path) -> Path:
+    """(Re)write index.html and junit.xml of a run directory; return the index.html path."""
+    run = read_run(Path(run_dir))
+    report = build_report(run)
+    page = run.run_dir / INDEX_HTML
+    page.write_text(render_run_page(report), encoding="utf-8")
+    write_junit(report, run.run_dir / "junit.xml")
+    return page
