@@ -1,0 +1,195 @@
+"""target-contract: the target honours DESIGN §4 — charge ids, forward-only statuses, metadata."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import NamedTuple
+
+from harness.checkers._describe import first_worst_last, fmt_t, make_violation, plural
+from harness.checkers.evidence import Evidence
+from harness.checkers.result import CheckResult, Violation
+from harness.history import Op
+
+NAME = "target-contract"
+
+# pending → processing → completed | failed; the two terminal statuses share a rank.
+RANK = {"pending": 0, "processing": 1, "completed": 2, "failed": 2}
+INF = float("inf")
+
+
+class Seen(NamedTuple):
+    """One observation of a payment's status: when it could have been true, and who saw it."""
+
+    start: float
+    end: float
+    status: str
+    ops: tuple[Op, ...]  # invoke and completion; empty for the DB snapshot
+    label: str  # "op 7" or "the database snapshot"
+
+
+def _observations(evidence: Evidence) -> dict[str, list[Seen]]:
+    """Statuses the target reported: ok creates/reads/charges, and a charge's 202 processing."""
+    seen: dict[str, list[Seen]] = defaultdict(list)
+    for operation in evidence.pairing.operations:
+        done = operation.completion
+        if done is None or operation.payment_id is None or done.value is None:
+            continue
+        status = done.value.get("status")
+        if not isinstance(status, str):
+            continue
+        accepted = done.type == "ok" and operation.f in ("create", "read", "charge")
+        processing = operation.f == "charge" and status == "processing"
+        if accepted or processing:
+            seen[operation.payment_id].append(
+                Seen(
+                    operation.start, done.time, status, (operation.invoke, done), f"op {done.index}"
+                )
+            )
+    for row in evidence.db or ():
+        pid, status = row.get("id"), row.get("status")
+        if isinstance(pid, str) and isinstance(status, str):
+            seen[pid].append(Seen(INF, INF, status, (), "the database snapshot"))
+    return seen
+
+
+def _backwards(observations: list[Seen]) -> tuple[Seen, Seen] | None:
+    """The first pair where a later observation shows an earlier status, in real-time order.
+
+    Only observations that finished before another began are ordered (overlapping reads
+    may linearise either way); a sweep keeps the highest status seen so far: O(n log n).
+    """
+    by_start = sorted(observations, key=lambda s: s.start)
+    completed = [s for s in by_start if s.status == "completed"]
+    failed = [s for s in by_start if s.status == "failed"]
+    if completed and failed:  # a terminal status never changes, whatever the order seen
+        return (
+            (completed[0], failed[0])
+            if completed[0].start <= failed[0].start
+            else (failed[0], completed[0])
+        )
+    by_end = sorted(observations, key=lambda s: s.end)
+    best: Seen | None = None
+    i = 0
+    for current in by_start:
+        while i < len(by_end) and by_end[i].end < current.start:
+            done = by_end[i]
+            if best is None or RANK[done.status] > RANK[best.status]:
+                best = done
+            i += 1
+        if best is None:
+            continue
+        if RANK[current.status] < RANK[best.status]:
+            return best, current
+    return None
+
+
+def _step_violation(evidence: Evidence, pid: str, before: Seen, after: Seen) -> Violation:
+    when = "" if after.start == INF else f" at {fmt_t(after.start)}"
+    because = (
+        f"payment {pid} went backwards from {before.status} ({before.label}, "
+        f"{fmt_t(before.end)}) to {after.status} ({after.label}{when}); statuses only "
+        f"move pending → processing → completed | failed"
+    )
+    db = [row for row in evidence.db or () if row.get("id") == pid] if after.start == INF else []
+    return make_violation(
+        evidence,
+        NAME,
+        pid,
+        because,
+        ops=[*before.ops, *after.ops],
+        db=db,
+        kind="status-backwards",
+        details={"from": before.status, "to": after.status},
+    )
+
+
+def check_target_contract(evidence: Evidence) -> CheckResult:
+    """Invalid when the target breaks a promise of DESIGN §4 that the checkers depend on."""
+    violations: list[Violation] = []
+    for operation in evidence.pairing.operations:
+        done = operation.completion
+        if operation.f != "charge" or done is None or done.type != "ok":
+            continue
+        if not (done.value or {}).get("charge_id"):
+            because = (
+                f"payment {operation.payment_id} was charged ok at op {done.index} "
+                f"but the response carries no charge_id"
+            )
+            violations.append(
+                make_violation(
+                    evidence,
+                    NAME,
+                    operation.payment_id,
+                    because,
+                    ops=operation.ops(),
+                    kind="ok-without-charge-id",
+                )
+            )
+    for row in evidence.db or ():
+        if row.get("status") == "completed" and not row.get("charge_id"):
+            pid = row.get("id")
+            because = f"payment {pid} is completed in the database but has no charge_id"
+            violations.append(
+                make_violation(
+                    evidence,
+                    NAME,
+                    pid if isinstance(pid, str) else None,
+                    because,
+                    db=[row],
+                    kind="completed-without-charge-id",
+                )
+            )
+    unknown_statuses = 0
+    for pid, observations in _observations(evidence).items():
+        strange = [s for s in observations if s.status not in RANK]
+        if strange:
+            unknown_statuses += len(strange)
+            because = (
+                f"payment {pid} reported status {strange[0].status!r} "
+                f"({strange[0].label}); the contract allows pending, processing, "
+                f"completed, failed"
+            )
+            violations.append(
+                make_violation(
+                    evidence, NAME, pid, because, ops=strange[0].ops, kind="unknown-status"
+                )
+            )
+            observations = [s for s in observations if s.status in RANK]
+        step = _backwards(observations)
+        if step is not None:
+            violations.append(_step_violation(evidence, pid, *step))
+    for entry in evidence.unattributed_charges:
+        because = (
+            f"charge {entry.get('id')} at {fmt_t(evidence.rel(entry.get('time')))} "
+            f"carries no metadata.payment_id, so no checker can tell whose money it took"
+        )
+        violations.append(
+            make_violation(
+                evidence, NAME, None, because, ledger=[entry], kind="charge-without-payment-id"
+            )
+        )
+    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    kinds: dict[str, int] = defaultdict(int)
+    for v in violations:
+        kinds[v.kind] += 1
+    stats = {
+        "violations": len(violations),
+        "by_kind": dict(kinds),
+        "db_checked": evidence.db is not None,
+        "unknown_statuses": unknown_statuses,
+        **first_worst_last(violations, lambda v: 1.0),
+    }
+    scope = "" if evidence.db is not None else " (no database snapshot, so rows were not checked)"
+    if violations:
+        parts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        summary = (
+            f"{plural(len(violations), 'contract breach', 'contract breaches')}: {parts}{scope}"
+        )
+        return CheckResult(NAME, "invalid", "error", summary, violations, stats)
+    summary = (
+        f"charge ids present, statuses only moved forward, every charge names its payment{scope}"
+    )
+    return CheckResult(NAME, "valid", "error", summary, [], stats)
+
+
+__all__ = ["NAME", "RANK", "check_target_contract"]
