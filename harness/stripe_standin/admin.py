@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
         return json_response(200, {
             "ok": True, "standin": "payrace", "version": __version__, "seed": state.seed,
             "ledger_entries": len(state.ledger), "upstream": state.upstream_url,
-            "now": state.clock.now(),
+            "now": state.clock.now(), "pid": os.getpid(),
         }, {})
 
     async def arm(request: web.Request) -> web.Response:

@@ -166,12 +166,13 @@ class ApiHandler:
 
     async def _answer(self, request: web.Request, entry: dict[str, Any]) -> Answer:
         state = self.state
+        # Keys first, as Stripe does: a live key is refused whatever URL it came with.
+        api_key = _api_key(request)
+        entry["api_key"] = api_key
         found = route(request.method, request.path)
         if found is None:
             raise unrecognized_url(request.method, request.path)
         endpoint, groups = found
-        api_key = _api_key(request)
-        entry["api_key"] = api_key
         params = await _params(request)
         entry["params_digest"] = digest = params_digest(params)
         if self.upstream is not None:
