@@ -293,7 +293,10 @@ class PayraceUser(FastHttpUser):
                 outcome = classify_response(f, status, data if isinstance(data, dict) else None)
             else:
                 error = getattr(resp, "error", None) or ConnectionError("no response")
-                outcome = classify_exception(error)
+                # geventhttpclient wraps the real cause (a timeout, a reset) in RetriesExceeded.
+                original = getattr(error, "original", None)
+                outcome = classify_exception(original if isinstance(original, BaseException)
+                                             else error)
             if outcome.type == "info":
                 resp.failure((outcome.error or {}).get("message", "unknown outcome"))
             else:

@@ -11,7 +11,7 @@ transaction rolls back, the payment is still `pending`) charges the card again o
 Run it alone: `PAYRACE_HISTORY=h.jsonl PAYRACE_STANDIN_URL=http://127.0.0.1:12111 \\
 locust -f scenarios/retry_storm.py --headless -u 8 -r 8 -t 10s --host http://127.0.0.1:8000`
 (`PAYRACE_CLIENT_TIMEOUT` default 1.0 s; `PAYRACE_DROP_P` default 0.15; `PAYRACE_HANG_P`
-default 0.05; `PAYRACE_HANG_MS` default 2500; `PAYRACE_PROVIDER_LATENCY_MS` default 30).
+default 0.05; `PAYRACE_HANG_MS` default 4500; `PAYRACE_PROVIDER_LATENCY_MS` default 30).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from scenarios.common import (
 CLIENT_TIMEOUT = env_float(ENV_CLIENT_TIMEOUT, 1.0)
 DROP_P = env_float("PAYRACE_DROP_P", 0.15)
 HANG_P = env_float("PAYRACE_HANG_P", 0.05)
-HANG_MS = env_int("PAYRACE_HANG_MS", 2500)
+# Longer than the reference service's provider timeout (4 s): the service itself loses the answer.
+HANG_MS = env_int("PAYRACE_HANG_MS", 4500)
 LATENCY_MS = env_int("PAYRACE_PROVIDER_LATENCY_MS", 30)
 ATTEMPTS = env_int("PAYRACE_ATTEMPTS", 4)
 POLICIES = ("same", "new", "none")

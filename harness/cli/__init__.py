@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, str] = {
     "stand-in": "harness.cli.standin_cmd:stand_in",
     "serve": "harness.cli.serve_cmd:serve",
     "report": "harness.cli.report_cmd:report",
+    "run": "harness.cli.run_cmd:run",
+    "demo": "harness.cli.demo_cmd:demo",
 }
 
 

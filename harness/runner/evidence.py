@@ -1,0 +1,148 @@
+"""After the load: quiesce the target, run its reconciler, collect history, ledger and DB rows."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.history import HistoryRecorder, Op, Outcome, load_history
+from harness.runner.parts import merge_parts, part_path
+from harness.runner.stack import Stack
+
+# The ledger must be this still before the target counts as quiet.
+QUIET_S = 0.6
+RECONCILE_TIMEOUT_S = 120.0
+
+
+def ledger_since(stack: Stack, cursor: int | None = None) -> list[dict[str, Any]]:
+    """Every ledger entry this run produced (a shared stand-in's older entries are not ours)."""
+    entries: list[dict[str, Any]] = []
+    position = stack.ledger_cursor if cursor is None else cursor
+    while True:
+        page = stack.admin.ledger(position, 5000)
+        if not page["entries"]:
+            return entries
+        entries.extend(page["entries"])
+        position = int(page["next_cursor"])
+
+
+def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[str, Any]:
+    """Stop every fault, then wait until no request is still on its way through the target.
+
+    `hold_s` is how long the scenario's faults may hold a provider response (a `hang_after`):
+    a request that was held is still in the target until then, so it is waited for too.
+    """
+    notes: dict[str, Any] = {}
+    try:
+        notes["faults_cleared"] = stack.admin.clear_faults()  # also frees requests at a gate
+    except Exception as exc:
+        notes["faults_cleared"] = f"failed: {exc}"
+    if stack.reference:
+        try:
+            httpx.delete(f"{stack.target_url}/_admin/failpoints", timeout=5.0)
+        except httpx.HTTPError as exc:
+            notes["failpoints_cleared"] = f"failed: {exc}"
+    started = time.monotonic()
+    cursor, last_change, hold_until = stack.ledger_cursor, time.monotonic(), 0.0
+    while time.monotonic() - started < max_wait_s:
+        try:
+            page = stack.admin.ledger(cursor, 5000)
+        except Exception:
+            break
+        now = time.monotonic()
+        if page["entries"]:
+            cursor, last_change = int(page["next_cursor"]), now
+            for entry in page["entries"]:
+                if "hang_after" in str(entry.get("fault") or ""):
+                    # Held from the moment it executed; ledger times are the stand-in's wall clock.
+                    held = hold_s - max(0.0, time.time() - float(entry.get("time") or 0.0))
+                    hold_until = max(hold_until, now + held)
+            continue
+        if now - last_change >= QUIET_S and now >= hold_until + QUIET_S:
+            break
+        time.sleep(0.15)
+    notes["waited_s"] = round(time.monotonic() - started, 3)
+    return notes
+
+
+def reconcile(stack: Stack, history: Path | None, origin: float) -> dict[str, Any] | None:
+    """Ask the target's reconciler to finish every payment left `processing` (leases ignored).
+
+    Recorded as a `reconcile` operation; returns None when the target offers no reconciler.
+    """
+    recorder = (HistoryRecorder(part_path(history), origin=origin, keep=False)
+                if history is not None else None)
+    invoke = recorder.invoke("runner", "reconcile") if recorder is not None else None
+    try:
+        response = httpx.post(f"{stack.target_url}/_admin/reconcile", json={"force": True},
+                              timeout=RECONCILE_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        if recorder is not None and invoke is not None:
+            recorder.complete(invoke, "info", error={"kind": "exception", "status": None,
+                                                     "message": str(exc)[:300]})
+            recorder.close()
+        return {"error": str(exc)}
+    if response.status_code in (404, 405):
+        if recorder is not None and invoke is not None:
+            recorder.complete(invoke, "fail", error={"kind": "rejected", "status": 404,
+                                                     "message": "no reconciler on this target"})
+            recorder.close()
+        return None
+    body = _json(response)
+    if recorder is not None and invoke is not None:
+        outcome: Outcome = "ok" if response.status_code == 200 else "info"
+        recorder.complete(invoke, outcome, value=body if isinstance(body, dict) else None,
+                          error=None if outcome == "ok" else {
+                              "kind": "server_error", "status": response.status_code,
+                              "message": response.text[:300]})
+        recorder.close()
+    return body if isinstance(body, dict) and response.status_code == 200 else {
+        "error": f"HTTP {response.status_code}"}
+
+
+def snapshot(stack: Stack) -> list[dict[str, Any]] | None:
+    """The target's payments table (`GET /_admin/snapshot`), or None when it offers none."""
+    try:
+        response = httpx.get(f"{stack.target_url}/_admin/snapshot", timeout=60.0)
+    except httpx.HTTPError:
+        return None
+    body = _json(response)
+    if response.status_code != 200:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("payments"), list):
+        body = body["payments"]
+    return body if isinstance(body, list) else None
+
+
+def collect_history(history: Path | None) -> list[Op]:
+    """Merge every process's part into the one history file and load it."""
+    if history is None:
+        return []
+    merge_parts(history)
+    return list(load_history(history)) if history.is_file() else []
+
+
+def read_faults(path: Path) -> list[dict[str, Any]]:
+    """The faults the scenario logged (time on the run's clock, action, details)."""
+    if not path.is_file():
+        return []
+    faults = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            faults.append(entry)
+    return faults
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

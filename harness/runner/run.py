@@ -1,0 +1,210 @@
+"""One `payrace run`: provision → load → stop → quiesce → reconcile → collect → check → report."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.checkers import CheckResult, Evidence, compose, run_all, verdict
+from harness.history import Op, pair_operations
+from harness.runner.drive import LoadOutcome, drive
+from harness.runner.evidence import (
+    collect_history,
+    ledger_since,
+    quiesce,
+    read_faults,
+    reconcile,
+    snapshot,
+)
+from harness.runner.progress import ProgressView
+from harness.runner.spec import RunSpec, check_writable
+from harness.runner.stack import provisioned
+from harness.runs import (
+    build_summary,
+    create_run_dir,
+    new_run_id,
+    write_db,
+    write_ledger,
+    write_summary,
+)
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced: its directory, verdict, exit code and summary."""
+
+    run_dir: Path
+    verdict: str
+    exit_code: int
+    summary: dict[str, Any]
+
+
+def hold_seconds(faults: Sequence[dict[str, Any]]) -> float:
+    """The longest the scenario's armed faults may hold one provider response (`hang_after`)."""
+    longest = 0.0
+    for entry in faults:
+        for rule in entry.get("rules") or []:
+            if isinstance(rule, dict) and rule.get("action") == "hang_after":
+                longest = max(longest, float(rule.get("ms") or 10_000) / 1000.0
+                              + float(rule.get("jitter_ms") or 0) / 1000.0)
+    return longest
+
+
+def execute(spec: RunSpec) -> RunResult:
+    """Run one scenario against one target and judge it; raises PayraceError for exit 2 / 3."""
+    check_writable(spec.out_dir)
+    run_id = spec.run_id or new_run_id("run")
+    started_at = datetime.now(UTC)
+    origin = time.monotonic()
+    title = f"{spec.scenario} → {spec.target.label}"
+    db: list[dict[str, Any]] | None = None
+    reconciled: dict[str, Any] | None = None
+    quiet: dict[str, Any] = {}
+    with provisioned(spec) as stack:
+        run_dir = create_run_dir(run_id, spec.out_dir)
+        history = run_dir / "history.jsonl" if spec.record else None
+        faults_path = run_dir / "faults.jsonl"
+        with ProgressView(title, spec.duration_s, enabled=spec.progress) as view:
+            view.say(f"payrace run {title}: {spec.users} users for {spec.duration_s:g}s "
+                     f"(run {run_id})")
+            load = drive(spec, stack, run_dir, history, faults_path, origin, view)
+            if not load.target_died:
+                view.say("Load stopped; quiescing the target and running its reconciler…")
+                quiet = quiesce(stack, hold_s=hold_seconds(read_faults(faults_path)))
+                if stack.reference:
+                    reconciled = reconcile(stack, history, origin)
+                    db = snapshot(stack)
+        ledger = ledger_since(stack)
+        parts = dict(stack.parts)
+    ops = collect_history(history)
+    write_ledger(run_dir, ledger)
+    if db is not None:
+        write_db(run_dir, db)
+    result = judge(spec, run_id, run_dir, started_at, origin, parts, load, ops, ledger, db,
+                   reconciled, quiet, read_faults(faults_path))
+    if spec.write_report:
+        write_reports(run_dir, spec.out_dir, spec.junit)
+    return result
+
+
+def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origin: float,
+          parts: dict[str, Any], load: LoadOutcome, ops: Sequence[Op],
+          ledger: list[dict[str, Any]], db: list[dict[str, Any]] | None,
+          reconciled: dict[str, Any] | None, quiet: dict[str, Any],
+          faults: list[dict[str, Any]]) -> RunResult:
+    """Run the checkers on the evidence and write summary.json and junit.xml."""
+    did_reconcile = reconciled is not None and "error" not in reconciled
+    evidence = Evidence(history=list(ops), ledger=ledger, db=db, reconciled=did_reconcile)
+    results = list(run_all(evidence, min_charges=spec.min_charges))
+    notes: list[str] = []
+    if load.target_died:
+        died = (f"The target died {load.died_at_s}s into the load; the run judged what it saw "
+                "before that, without quiescing or reconciling.")
+        notes.append(died)
+        # What was seen may be clean, but a run cut short cannot vouch for the target: this
+        # check keeps a clean-looking run inconclusive in the verdict, the report and JUnit.
+        results.append(CheckResult(checker="target-alive", validity="unknown", summary=died,
+                                   stats={"died_at_s": load.died_at_s}))
+    name, _ = verdict(compose(results))
+    if db is None:
+        notes.append("No database snapshot: the target offers no /_admin/snapshot, so "
+                     "db-consistency could not be judged.")
+    if not spec.record:
+        notes.append("Recording was off (benchmark mode): the history is empty.")
+    parts["load"] = {"tier": "locust", "version": _version("locust"),
+                     "processes": spec.processes, "users": spec.users}
+    summary = build_summary(
+        run_id=run_id, kind="run", command=spec.reproduce(), verdict=name,  # type: ignore[arg-type]
+        target=spec.target.label, parts=parts, seed=spec.seed, started=started_at,
+        duration_s=time.monotonic() - origin, checks=[r.to_dict() for r in results],
+        stats=run_stats(ops, ledger, load, run_dir), faults=faults,
+        scenario=spec.scenario,
+        load={"users": spec.users, "spawn_rate": spec.spawn_rate, "duration_s": spec.duration_s,
+              "processes": spec.processes, "elapsed_s": load.elapsed_s,
+              "locust_exit": load.locust_exit},
+        target_died={"at_s": load.died_at_s} if load.target_died else False,
+        reconcile=reconciled, quiesce=quiet, notes=notes,
+    )
+    write_summary(run_dir, summary)
+    return RunResult(run_dir, name, int(summary["exit_code"]), summary)
+
+
+def run_stats(ops: Sequence[Op], ledger: list[dict[str, Any]], load: LoadOutcome,
+              run_dir: Path) -> dict[str, Any]:
+    """Counts the report and the benchmark read: operations, outcomes, charges, throughput."""
+    operations = pair_operations(ops).operations
+    outcomes: Counter[str] = Counter(f"{o.f}:{o.type}" for o in operations)
+    charges = [e for e in ledger if e.get("kind") == "charge" and not e.get("replayed")]
+    per_payment = Counter(str(e.get("payment_id")) for e in charges)
+    seconds = max(load.elapsed_s, 1e-9)
+    stats: dict[str, Any] = {
+        "operations": len(operations),
+        "outcomes": dict(sorted(outcomes.items())),
+        "payments": sum(1 for o in operations if o.f == "create" and o.type == "ok"),
+        "charges": len(charges),
+        "charged_payments": len(per_payment),
+        "duplicated_payments": sum(1 for n in per_payment.values() if n > 1),
+        "provider_requests": sum(1 for e in ledger if e.get("kind") == "request"),
+        "load_s": load.elapsed_s,
+        "charges_per_s": round(len(charges) / seconds, 2),
+    }
+    stats.update(_locust_totals(run_dir / "locust_stats.csv"))
+    return stats
+
+
+def _locust_totals(path: Path) -> dict[str, Any]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        return {}
+    for row in rows:
+        if row.get("Name") == "Aggregated":
+            try:
+                return {"requests": int(row.get("Request Count") or 0),
+                        "request_failures": int(row.get("Failure Count") or 0),
+                        "requests_per_s": round(float(row.get("Requests/s") or 0.0), 2),
+                        "p50_ms": float(row.get("50%") or 0), "p99_ms": float(row.get("99%") or 0)}
+            except ValueError:
+                return {}
+    return {}
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def write_reports(run_dir: Path, reports_root: Path, junit: Path | None = None) -> None:
+    """index.html and junit.xml of the run (harness.report), the reports index, and --junit."""
+    from harness.report import write_report, write_reports_index
+
+    # The verdict and exit code are already on disk; a page that fails to render is said
+    # loudly but does not change what the run found, and CI still gets its junit.xml.
+    try:
+        write_report(run_dir)
+    except Exception as exc:
+        print(f"payrace: could not write the HTML report for {run_dir}: {exc}", file=sys.stderr)
+        from harness.report.data import build_report
+        from harness.report.junit import write_junit
+        from harness.report.rundir import read_run
+
+        write_junit(build_report(read_run(run_dir)), run_dir / "junit.xml")
+    try:
+        write_reports_index(reports_root)
+    except Exception as exc:
+        print(f"payrace: could not update {reports_root / 'index.html'}: {exc}", file=sys.stderr)
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / "junit.xml", junit)

@@ -1,0 +1,175 @@
+"""What one `payrace run` is asked to do, validated at the boundary: scenario, target, load."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import UsageError
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
+# Files in scenarios/ that are not scenarios themselves.
+_NOT_SCENARIOS = frozenset({"__init__", "common"})
+
+
+def scenarios_dir() -> Path:
+    """The folder of payrace's own locustfiles (a sibling of `harness`, installed or not)."""
+    return Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def available_scenarios() -> list[str]:
+    """Names accepted by `payrace run <scenario>`, in order."""
+    return sorted(p.stem for p in scenarios_dir().glob("*.py")
+                  if p.stem not in _NOT_SCENARIOS and not p.stem.startswith("_"))
+
+
+def resolve_scenario(name: str) -> Path:
+    """A scenario name (`retry_storm`) or a path to the user's own locustfile."""
+    stem = name[:-3] if name.endswith(".py") else name
+    if stem in available_scenarios():
+        return scenarios_dir() / f"{stem}.py"
+    candidate = Path(name)
+    if candidate.suffix == ".py" and candidate.is_file():
+        return candidate.resolve()
+    raise UsageError(
+        f"Unknown scenario {name!r}; expected one of {', '.join(available_scenarios())} "
+        "or the path of a locustfile (.py)"
+    )
+
+
+def available_variants() -> list[str]:
+    """Variants of the reference implementation that `--target reference:<variant>` accepts."""
+    from reference_impl.variants import VARIANTS
+
+    return list(VARIANTS)
+
+
+def parse_duration(text: str, flag: str = "--duration") -> float:
+    """`30s`, `2m`, `1m30s`, `1h` or plain seconds (`45`); must be more than zero."""
+    raw = text.strip().lower()
+    match = _DURATION.match(raw) if raw else None
+    seconds: float | None = None
+    if raw and re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        seconds = float(raw)
+    elif match is not None and any(match.groupdict().values()):
+        parts = match.groupdict()
+        seconds = (int(parts["h"] or 0) * 3600 + int(parts["m"] or 0) * 60
+                   + float(parts["s"] or 0))
+    if seconds is None or seconds <= 0:
+        raise UsageError(f"{flag}: expected a duration like 30s, 2m or 1m30s, got {text!r}")
+    return seconds
+
+
+def parse_count(text: str | int, flag: str, minimum: int = 1) -> int:
+    """A whole number of at least `minimum`, named by its flag when it is not one."""
+    raw = str(text).strip()
+    if not re.fullmatch(r"[+]?\d+", raw) or int(raw) < minimum:
+        raise UsageError(f"{flag}: expected a whole number >= {minimum}, got {str(text)!r}")
+    return int(raw)
+
+
+def parse_rate(text: str | float, flag: str) -> float:
+    """A positive number (users started per second)."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise UsageError(f"{flag}: expected a positive number, got {str(text)!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """The service under test: a reference variant payrace starts, or a URL the user runs."""
+
+    kind: str  # "reference" | "http"
+    variant: str | None = None
+    url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"reference:{self.variant}" if self.kind == "reference" else str(self.url)
+
+
+def parse_target(text: str) -> Target:
+    """`reference:<variant>` or `http(s)://host:port`."""
+    raw = text.strip()
+    if raw.startswith("reference:"):
+        variant = raw.split(":", 1)[1]
+        known = available_variants()
+        if variant not in known:
+            raise UsageError(
+                f"--target: unknown variant {variant!r}; expected reference:<variant> with one of "
+                f"{', '.join(known)}, or http://host:port"
+            )
+        return Target("reference", variant=variant)
+    if re.fullmatch(r"https?://[^/\s:]+(?::\d+)?/?", raw):
+        return Target("http", url=raw.rstrip("/"))
+    raise UsageError(f"--target: expected reference:<variant> or http://host:port, got {text!r}")
+
+
+def check_writable(out_dir: Path) -> Path:
+    """Create `out_dir` if needed and prove a file can be written there, before any load starts."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".payrace-write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"--out: cannot write reports to {str(out_dir)!r} ({exc.strerror or exc}); "
+            "give a writable directory"
+        ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--out: cannot write reports to {str(out_dir)!r}; give a writable directory")
+    return out_dir
+
+
+@dataclass
+class RunSpec:
+    """One run, fully validated: everything the runner needs and nothing it must guess."""
+
+    scenario: str
+    scenario_path: Path
+    target: Target
+    users: int
+    spawn_rate: float
+    duration_s: float
+    processes: int = 1
+    workers: int = 2
+    seed: int = 0
+    stripe_url: str | None = None
+    database_url: str | None = None
+    out_dir: Path = Path("reports")
+    junit: Path | None = None
+    record: bool = True
+    # Fewer charge executions than this and the run is inconclusive (exit 4), never a pass.
+    min_charges: int = 20
+    # Scenario knobs (PAYRACE_* variables) passed to the locustfile, e.g. a stand-in latency.
+    scenario_env: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    command: str = ""
+    progress: bool = True
+    write_report: bool = True
+
+    def reproduce(self) -> str:
+        """The command that repeats this run."""
+        if self.command:
+            return self.command
+        args = ["payrace", "run", self.scenario, "--target", self.target.label,
+                "--users", str(self.users), "--spawn-rate", f"{self.spawn_rate:g}",
+                "--duration", f"{self.duration_s:g}s", "--seed", str(self.seed)]
+        if self.processes > 1:
+            args += ["--processes", str(self.processes)]
+        args += ["--min-charges", str(self.min_charges)]
+        if self.target.kind == "reference":
+            args += ["--workers", str(self.workers)]
+        if self.stripe_url:
+            args += ["--stripe-url", self.stripe_url]
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.scenario_env.items()))
+        return (env + " " if env else "") + shlex.join(args)
