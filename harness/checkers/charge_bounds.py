@@ -31,41 +31,65 @@ def _outcomes(ops: Iterable[Op]) -> str:
     )
 
 
-def _bound(evidence: Evidence, payment_id: str) -> Bound | None:
-    """(low, high, why, deciding ops) for a payment, or None when the history never saw it.
+LIMITS = {"ok": (1, 1), "info": (0, 1), "fail": (0, 0), "never_asked": (0, 0)}
+
+
+def _label(evidence: Evidence, payment_id: str) -> str | None:
+    """Which bound applies: ok, info, fail or never_asked; None when the history never saw it.
 
     Jepsen's counter checker per payment: ok → exactly 1; only fail → 0; any info → 0..1.
     An invoke that never completed is info; an orphan completion still counts by its type.
+    Kept allocation-free because it runs for every payment of a million-op history.
     """
-    operations = evidence.charge_ops_by_payment.get(payment_id, [])
+    seen_info = seen_fail = False
+    for operation in evidence.charge_ops_by_payment.get(payment_id, ()):
+        outcome = operation.type
+        if outcome == "ok":
+            return "ok"
+        if outcome == "info":
+            seen_info = True
+        else:
+            seen_fail = True
+    for orphan in evidence.orphans_by_payment.get(payment_id, ()):
+        if orphan.type == "ok":
+            return "ok"
+        if orphan.type == "fail":
+            seen_fail = True
+        else:
+            seen_info = True
+    if seen_info:
+        return "info"
+    if seen_fail:
+        return "fail"
+    return "never_asked" if payment_id in evidence.history_payments else None
+
+
+def _bound(evidence: Evidence, payment_id: str, label: str) -> Bound:
+    """The bound with its reason and the ops that decide it: built only for a violation."""
     oks: list[Op] = []
     infos: list[Op] = []
     fails: list[Op] = []
-    for operation in operations:
+    for operation in evidence.charge_ops_by_payment.get(payment_id, []):
         done = operation.completion or operation.invoke
         {"ok": oks, "info": infos, "fail": fails}[operation.type].append(done)
     for orphan in evidence.orphans_by_payment.get(payment_id, []):
         {"ok": oks, "info": infos, "fail": fails}.get(orphan.type, infos).append(orphan)
-    if oks:
-        return Bound(
-            1, 1, f"the client saw ok ({_outcomes(oks[:3])}), which allows exactly 1", oks, "ok"
-        )
-    if infos:
+    low, high = LIMITS[label]
+    if label == "ok":
+        why = f"the client saw ok ({_outcomes(oks[:3])}), which allows exactly 1"
+        return Bound(low, high, why, oks, label)
+    if label == "info":
         opens = [op for op in infos if op.type == "invoke"]
         seen = [op for op in infos if op.type != "invoke"]
         parts = ([_outcomes(seen[:3])] if seen else []) + [
             f"op {op.index} never completed" for op in opens[:3]
         ]
         why = f"its outcomes are unknown ({', '.join(parts)}), which allows at most 1"
-        return Bound(0, 1, why, infos, "info")
-    if fails:
+        return Bound(low, high, why, infos, label)
+    if label == "fail":
         why = f"every charge request failed ({_outcomes(fails[:3])}), which allows none"
-        return Bound(0, 0, why, fails, "fail")
-    if payment_id in evidence.history_payments:
-        return Bound(
-            0, 0, "the client never asked to charge it, which allows none", [], "never_asked"
-        )
-    return None
+        return Bound(low, high, why, fails, label)
+    return Bound(low, high, "the client never asked to charge it, which allows none", [], label)
 
 
 _KINDS = {
@@ -112,15 +136,18 @@ def check_charge_bounds(evidence: Evidence) -> CheckResult:
     violations: list[Violation] = []
     payments = set(evidence.charge_ops_by_payment).union(evidence.charges_by_payment)
     payments.update(evidence.orphans_by_payment)
+    charges_by_payment = evidence.charges_by_payment
     for payment_id in payments:
-        bound = _bound(evidence, payment_id)
-        if bound is None:
+        label = _label(evidence, payment_id)
+        if label is None:
             # Charged, yet the history never mentions it: another run's payment, not ours to bound.
             counts["outside_history"] += 1
             continue
-        counts[bound.label] += 1
-        charges = len(evidence.charges_by_payment.get(payment_id, []))
-        if not bound.low <= charges <= bound.high:
+        counts[label] += 1
+        charges = len(charges_by_payment.get(payment_id, ()))
+        low, high = LIMITS[label]
+        if not low <= charges <= high:
+            bound = _bound(evidence, payment_id, label)
             violations.append(_violation(evidence, payment_id, charges, bound))
     violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
     checked = len(payments) - counts["outside_history"]

@@ -33,9 +33,8 @@ def _completed_problems(
     pid, charge_id = row.get("id"), row.get("charge_id")
     problems: list[tuple[str, str]] = []
     linked = evidence.charge_by_id.get(charge_id) if charge_id is not None else None
-    held = f"{plural(len(charges), 'charge')} for it" + (
-        f" ({_listed(evidence, charges)})" if charges else ""
-    )
+    listed = f" ({_listed(evidence, charges)})" if charges else ""
+    held = f"{plural(len(charges), 'charge')} for it{listed}"
     if charge_id is None:
         because = f"payment {pid} is completed but records no charge_id; the ledger holds {held}"
         problems.append(("completed-without-charge-id", because))
@@ -111,11 +110,22 @@ def check_db_consistency(evidence: Evidence) -> CheckResult:
     violations: list[Violation] = []
     pending: list[str] = []
     completed = 0
+    by_payment, by_id = evidence.charges_by_payment, evidence.charge_by_id
     for row in evidence.db:
         pid, status = row.get("id"), row.get("status")
-        charges = _charges_for(evidence, row)
         if status == "completed":
             completed += 1
+            # Fast path, the common case: exactly one charge, the one the row names, same money.
+            own = by_payment.get(pid, ()) if isinstance(pid, str) else ()
+            if len(own) == 1 and by_id.get(row.get("charge_id")) is own[0]:
+                charge = own[0]
+                if (charge.get("amount"), charge.get("currency")) == (
+                    row.get("amount"),
+                    row.get("currency"),
+                ):
+                    continue
+        charges = _charges_for(evidence, row)
+        if status == "completed":
             linked = evidence.charge_by_id.get(row.get("charge_id"))
             shown = charges if linked is None or linked in charges else [*charges, linked]
             for kind, because in _completed_problems(evidence, row, charges):

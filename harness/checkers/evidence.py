@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,14 @@ def charge_endpoint(method: Any, path: Any) -> str | None:
     """The money-moving endpoint a request hit (all confirms as one), or None."""
     if method != "POST" or not isinstance(path, str):
         return None
+    return _post_endpoint(path)
+
+
+@lru_cache(maxsize=4096)  # a ledger repeats a handful of paths; a million entries ask again
+def _post_endpoint(path: str) -> str | None:
     path = path.rstrip("/")
     if path in CHARGE_PATHS:
-        return str(path)
+        return path
     parts = path.split("/")
     if len(parts) == 5 and parts[1:3] == ["v1", "payment_intents"] and parts[4] == "confirm":
         return "/v1/payment_intents/*/confirm"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from harness.checkers._describe import first_worst_last, fmt_t, make_violation, plural
@@ -27,28 +28,64 @@ class Seen(NamedTuple):
     label: str  # "op 7" or "the database snapshot"
 
 
-def _observations(evidence: Evidence) -> dict[str, list[Seen]]:
-    """Statuses the target reported: ok creates/reads/charges, and a charge's 202 processing."""
-    seen: dict[str, list[Seen]] = defaultdict(list)
+Raw = tuple[str, float, float, str, tuple[Op, ...], str]
+
+
+def _each_observation(evidence: Evidence) -> Iterator[Raw]:
+    """(payment, start, end, status, ops, label) for every status the target reported, in
+    invoke order: ok creates/reads/charges, a charge's 202 processing, then the DB snapshot."""
     for operation in evidence.pairing.operations:
         done = operation.completion
-        if done is None or operation.payment_id is None or done.value is None:
+        if done is None or done.value is None:
             continue
-        status = done.value.get("status")
-        if not isinstance(status, str):
+        pid, status = operation.invoke.payment_id, done.value.get("status")
+        if pid is None or not isinstance(status, str):
             continue
-        accepted = done.type == "ok" and operation.f in ("create", "read", "charge")
-        processing = operation.f == "charge" and status == "processing"
-        if accepted or processing:
-            seen[operation.payment_id].append(
-                Seen(
-                    operation.start, done.time, status, (operation.invoke, done), f"op {done.index}"
-                )
-            )
+        f = operation.invoke.f
+        if (done.type == "ok" and f in ("create", "read", "charge")) or (
+            f == "charge" and status == "processing"
+        ):
+            yield pid, operation.invoke.time, done.time, status, (operation.invoke, done), ""
     for row in evidence.db or ():
         pid, status = row.get("id"), row.get("status")
         if isinstance(pid, str) and isinstance(status, str):
-            seen[pid].append(Seen(INF, INF, status, (), "the database snapshot"))
+            yield pid, INF, INF, status, (), "the database snapshot"
+
+
+def _suspects(evidence: Evidence) -> set[str]:
+    """Payments whose observations are not plainly forward-only in start order: one cheap pass.
+
+    Observations sorted by start with non-decreasing rank can never show a real-time step
+    backwards, so only the rest need the full sweep.
+    """
+    top: dict[str, str] = {}
+    last_start: dict[str, float] = {}
+    suspects: set[str] = set()
+    for pid, start, _, status, _, _ in _each_observation(evidence):
+        rank = RANK.get(status)
+        previous = top.get(pid)
+        if rank is None:
+            suspects.add(pid)
+        elif previous is None:
+            top[pid] = status
+        else:
+            top_rank = RANK[previous]
+            lower = rank < top_rank or start < last_start[pid]
+            other_terminal = rank == 2 == top_rank and status != previous  # completed vs failed
+            if lower or other_terminal:
+                suspects.add(pid)
+            elif rank > top_rank:
+                top[pid] = status
+        last_start[pid] = start
+    return suspects
+
+
+def _observations(evidence: Evidence, only: set[str]) -> dict[str, list[Seen]]:
+    """Full observations of the given payments, for the sweep and the evidence."""
+    seen: dict[str, list[Seen]] = defaultdict(list)
+    for pid, start, end, status, ops, label in _each_observation(evidence):
+        if pid in only:
+            seen[pid].append(Seen(start, end, status, ops, label or f"op {ops[-1].index}"))
     return seen
 
 
@@ -140,7 +177,8 @@ def check_target_contract(evidence: Evidence) -> CheckResult:
                 )
             )
     unknown_statuses = 0
-    for pid, observations in _observations(evidence).items():
+    suspects = _suspects(evidence)
+    for pid, observations in _observations(evidence, suspects).items():
         strange = [s for s in observations if s.status not in RANK]
         if strange:
             unknown_statuses += len(strange)

@@ -137,3 +137,24 @@ def test_without_a_snapshot_the_summary_says_rows_were_not_checked() -> None:
     result = check_target_contract(Evidence([], []))
     assert result.validity == "valid"
     assert result.summary.endswith("(no database snapshot, so rows were not checked)")
+
+
+def test_only_payments_not_plainly_forward_need_the_full_sweep() -> None:
+    """The linear pre-pass clears forward-only payments; out-of-order or odd ones are swept."""
+    from harness.checkers.target_contract import _suspects
+
+    h = HistoryBuilder()
+    h.create("w0", "pay_fwd", 0.0)
+    h.charge_ok("w0", "pay_fwd", 0.1, "ch_1")
+    h.read("w0", "pay_fwd", 0.3, "completed", charge_id="ch_1")
+    h.create("w1", "pay_fail", 0.0)
+    h.read("w1", "pay_fail", 0.1, "failed")
+    h.invoke("w2", "read", "pay_late", 0.0)  # started first, saw completed, overlapped w3
+    h.read("w3", "pay_late", 0.1, "processing")
+    h.complete("w2", "ok", 0.5, value={"status": "completed"})
+    h.read("w4", "pay_odd", 0.0, "done")
+    db = [row("pay_fwd", "completed", "ch_1"), row("pay_fail", "failed"), row("pay_x", "pending")]
+    evidence = Evidence(h.ops, [], db)
+    assert _suspects(evidence) == {"pay_late", "pay_odd"}
+    # swept, pay_late is fine (the reads overlapped); pay_odd's status is the only breach
+    assert [v.payment_id for v in check_target_contract(evidence).violations] == ["pay_odd"]
