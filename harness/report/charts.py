@@ -33,7 +33,9 @@ _LATENCY_STYLE = {"p50": ("#1f6fd1", "-"), "p95": ("#e8590c", "-"), "p99": ("#c9
 def load_chart_svg(load: dict[str, Any], faults: dict[str, Any]) -> str:
     """Throughput by outcome over latency p50/p95/p99, with faults on the same time axis."""
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(10.5, 5.4), layout="constrained")
+        fig = Figure(figsize=(10.5, 5.4))
+        # Fixed margins, not constrained layout: same look, a third of the drawing time.
+        fig.subplots_adjust(left=0.065, right=0.82, top=0.94, bottom=0.09, hspace=0.28)
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.15))
         t, width = load["t"], load["bucket_s"]
         base = [0.0] * len(t)
@@ -65,7 +67,8 @@ def load_chart_svg(load: dict[str, Any], faults: dict[str, Any]) -> str:
 def locust_chart_svg(history: dict[str, Any], faults: dict[str, Any], x_max: float) -> str:
     """Locust's own per-second aggregate (requests/s, failures/s, p50/p95) on the run's clock."""
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(10.5, 2.8), layout="constrained")
+        fig = Figure(figsize=(10.5, 2.8))
+        fig.subplots_adjust(left=0.065, right=0.78, top=0.88, bottom=0.17)
         ax = fig.subplots()
         t = history["t"]
         ax.plot(t, _nan(history["rps"]), color=COLOURS["ok"], label="requests/s", linewidth=1.6)
@@ -111,7 +114,7 @@ def _draw_faults(axes: tuple[Axes, ...], faults: dict[str, Any]) -> None:
         ax = axes[-1]
         xs = [a["t_s"] for a in applied]
         ax.plot(xs, [0.0] * len(xs), "^", color=COLOURS["fault"], markersize=7, clip_on=False,
-                label=f"fault applied at provider ({len(xs)})", transform=ax.get_xaxis_transform())
+                label=f"fault applied ({len(xs)})", transform=ax.get_xaxis_transform())
 
 
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)

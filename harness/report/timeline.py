@@ -115,6 +115,8 @@ def _op_item(
         "start_ms": start,
         "end_ms": end,
         "label": f"{name} · {detail}",
+        "name": name,
+        "detail": detail,
         "short_error": why,
         "title": "\n".join(lines),
         "highlight": highlight,
@@ -149,6 +151,7 @@ def _request_item(entry: dict[str, Any], clock: _Clock) -> dict[str, Any]:
         "label": label,
         "title": "\n".join(lines),
         "seq": entry.get("seq"),
+        "request_id": entry.get("request_id"),
     }
 
 
@@ -198,6 +201,7 @@ def _charge_item(
         "title": "\n".join(lines),
         "amount": entry.get("amount"),
         "currency": entry.get("currency"),
+        "request_id": entry.get("request_id"),
     }
 
 
@@ -225,7 +229,9 @@ def _status_points(ops: list[Operation], clock: _Clock) -> list[dict[str, Any]]:
 
 
 def caption(model: dict[str, Any]) -> str:
-    """One plain sentence a reviewer can read instead of the picture."""
+    """Plain sentences a reviewer can read instead of the picture."""
+    if len(model["charges"]) > 1:
+        return duplicate_story(model)
     charges = model["charges"]
     plural = "" if len(charges) == 1 else "s"
     head = f"{model['payment_id']}: {len(charges)} charge{plural} at the provider"
@@ -247,6 +253,44 @@ def caption(model: dict[str, Any]) -> str:
     if model["db"]:
         parts.append(f"database: {model['db']['status']}, charge_id {model['db']['charge_id']}")
     return ". ".join(parts) + "."
+
+
+def duplicate_story(model: dict[str, Any]) -> str:
+    """How the payment came to be charged more than once, in the order it happened."""
+    attempts = {
+        item["index"]: (lane["process"], item) for lane in model["lanes"] for item in lane["items"]
+    }
+    requests = {r["request_id"]: r for r in model["requests"] if r.get("request_id")}
+
+    def made_for(charge: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        request = requests.get(charge.get("request_id"))
+        return attempts.get(request["caused_by"]) if request else None
+
+    sentences = []
+    for c in model["charges"]:
+        when = f"{short_id(c['id'])} at +{c['t_ms']:.0f} ms"
+        cause = made_for(c)
+        if c["n"] == 1:
+            text = f"The provider charged {when}"
+            if cause and cause[1]["outcome"] in ("info", "open"):
+                text += f", but {cause[0]}'s {cause[1]['name']} ended {_said(cause[1])}"
+        else:
+            text = f"then came the {ordinal(c['n'])} charge, {when}"
+            if cause:
+                text += f", made for {cause[0]}'s {cause[1]['name']} ({_said(cause[1])})"
+        sentences.append(text)
+    story = f"{model['payment_id']}: " + "; ".join(sentences) + "."
+    db = model["db"]
+    if db and db.get("charge_id"):
+        lost = [short_id(c["id"]) for c in model["charges"] if c["recorded"] is False]
+        story += f" The database records {db['status']} with {short_id(str(db['charge_id']))}"
+        story += f", so {' and '.join(lost)} is money taken but not recorded." if lost else "."
+    return story
+
+
+def _said(item: dict[str, Any]) -> str:
+    """An attempt's outcome as the client saw it: `ok`, `info: timeout`, …"""
+    return f"{item['outcome']}: {item['short_error']}" if item["short_error"] else item["outcome"]
 
 
 def _num(x: Any) -> bool:

@@ -1,0 +1,83 @@
+"""The run page: self-contained; verdict, parts, invariants, command and Locust statistics."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from harness.report import write_report
+from harness.report.testing import write_sample_run
+from tests.unit.test_report_data import PAY, write_literal_run
+
+
+def _page(run_dir: Path) -> str:
+    return write_report(run_dir).read_text(encoding="utf-8")
+
+
+def test_the_page_states_verdict_headline_parts_invariants_and_command(tmp_path: Path) -> None:
+    html = _page(write_literal_run(tmp_path / "r1"))
+    assert '<div class="verdict">violation</div>' in html
+    assert "no-duplicate-charge: 1 of 1 payments was charged more than once." in html
+    assert html.count('data-checker="') == 2
+    assert '<tr class="invalid error" data-checker="no-duplicate-charge">' in html
+    assert "<td>postgres</td><td>embedded</td><td>18.6</td>" in html
+    assert '<pre class="command" id="command">payrace explore --seed 7</pre>' in html
+    assert f'id="v-{PAY}"' in html and html.count('<svg class="timeline"') == 1
+    assert "2nd charge · ch_B" in html
+
+
+def test_the_page_needs_no_network(tmp_path: Path) -> None:
+    html = _page(write_sample_run(tmp_path / "pr145"))
+    assert not re.search(r"""<(script|img|iframe)[^>]*\ssrc=""", html)
+    assert not re.search(r"""<link[^>]*rel="stylesheet""", html)
+    # the only absolute URLs are XML namespaces and the stand-in's address in the parts table
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", html))
+    allowed = re.compile(r"^http://(www\.w3\.org/|purl\.org/|creativecommons\.org/|127\.0\.0\.1)")
+    assert {u for u in urls if not allowed.match(u)} == set()
+
+
+def test_charts_and_locust_statistics_are_inline(tmp_path: Path) -> None:
+    html = _page(write_sample_run(tmp_path / "pr145"))
+    assert html.count('class="chart"') == 2  # load/latency/faults, and Locust over time
+    assert "Throughput by outcome" in html and "Latency of charge" in html
+    assert "fault: hang_after" in html
+    assert "<th class=\"num\">Request Count</th>" in html
+    assert "<td>/payments/[id]/charge</td>" in html
+    assert "HTTPError(&#39;402 Payment Required&#39;)" in html
+
+
+def test_evidence_text_is_escaped_in_the_page(tmp_path: Path) -> None:
+    run_dir = write_literal_run(tmp_path / "r1")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["checks"][0]["violations"][0]["because"] = "<script>alert(1)</script>"
+    summary["command"] = "payrace run --target '<b>x</b>'"
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    html = _page(run_dir)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>x</b>" not in html
+
+
+def test_a_run_with_only_a_summary_renders_and_says_what_is_missing(tmp_path: Path) -> None:
+    run_dir = tmp_path / "bare"
+    run_dir.mkdir()
+    (run_dir / "summary.json").write_text(json.dumps({"run_id": "bare", "verdict": "verified"}))
+    html = _page(run_dir)
+    assert '<div class="verdict">verified</div>' in html
+    assert "history.jsonl is missing" in html
+    assert (run_dir / "junit.xml").is_file()
+
+
+def test_ten_thousand_operations_render_in_under_two_seconds_and_five_megabytes(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_sample_run(tmp_path / "big", "pr145", background_payments=5000, locust=True)
+    lines = (run_dir / "history.jsonl").read_text().count("\n")
+    assert lines >= 20000  # 10k operations: an invoke and a completion each
+    started = time.perf_counter()
+    page = write_report(run_dir)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0, f"report took {elapsed:.2f} s for 10k operations"
+    assert page.stat().st_size < 5_000_000

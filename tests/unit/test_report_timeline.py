@@ -1,0 +1,93 @@
+"""The per-payment timeline SVG: valid XML, labelled lanes, a legend, the 2nd charge in red."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from harness.report import build_report, read_run
+from harness.report.operations import pair_operations
+from harness.report.testing import write_sample_run
+from harness.report.timeline import build_timeline, ordinal, short_id
+from harness.report.timeline_svg import COLOURS, render_svg
+from tests.unit.test_report_data import write_literal_run
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _texts(root: ET.Element) -> list[ET.Element]:
+    return list(root.iter(f"{SVG}text"))
+
+
+def _svg_of_literal_run(tmp_path: Path) -> ET.Element:
+    report = build_report(read_run(write_literal_run(tmp_path / "r1")))
+    return ET.fromstring(render_svg(report["violations"][0]["timeline"]))
+
+
+def test_the_svg_is_well_formed_and_labels_every_lane(tmp_path: Path) -> None:
+    root = _svg_of_literal_run(tmp_path)
+    labels = {t.text for t in _texts(root)}
+    for lane in ("client w0", "client w1", "provider (stand-in)", "payment status"):
+        assert lane in labels
+    assert "ms since this payment's first event" in labels
+    assert root.get("class") == "timeline" and root.get("width") == "100%"
+
+
+def test_the_legend_names_every_colour(tmp_path: Path) -> None:
+    labels = {t.text for t in _texts(_svg_of_literal_run(tmp_path))}
+    for entry in ("ok", "fail (certainly not done)", "info (outcome unknown)", "replayed",
+                  "409 key in use", "fault injected", "charge", "2nd+ charge (duplicate)"):
+        assert entry in labels
+
+
+def test_the_second_charge_is_red_and_labelled(tmp_path: Path) -> None:
+    texts = _texts(_svg_of_literal_run(tmp_path))
+    (second,) = [t for t in texts if t.text == "2nd charge · ch_B"]
+    assert second.get("fill") == COLOURS["duplicate"]
+    (first,) = [t for t in texts if t.text == "1st charge · ch_A"]
+    assert first.get("fill") == COLOURS["charge"]
+    assert any(t.text == "not recorded in db" for t in texts)
+
+
+def test_an_info_outcome_shows_its_error_as_label_and_tooltip(tmp_path: Path) -> None:
+    root = _svg_of_literal_run(tmp_path)
+    groups = [g for g in root.iter(f"{SVG}g")
+              if any(t.text == "charge #1 · info: timeout" for t in g.iter(f"{SVG}text"))]
+    assert len(groups) == 1
+    tooltip = groups[0].find(f"{SVG}title")
+    assert tooltip is not None and "kind=timeout" in (tooltip.text or "")
+    (bar,) = groups[0].iter(f"{SVG}rect")
+    assert bar.get("fill") == COLOURS["info"]
+
+
+def test_replays_and_409s_have_their_own_markers(tmp_path: Path) -> None:
+    run = read_run(write_sample_run(tmp_path / "safe", "safe"))
+    ops = pair_operations(run.history)
+    counts = Counter(o.payment_id or "" for o in ops)
+    story = counts.most_common(1)[0][0]  # the payment with most operations: the retry story
+    model = build_timeline(story, [o for o in ops if o.payment_id == story],
+                           [e for e in run.ledger if e.get("payment_id") == story], None)
+    assert [r["kind"] for r in model["requests"]] == ["request", "in_use", "replay"]
+    # the reconciler's re-drive (409) happened while w0's attempt was in flight, but it was not
+    # that attempt's request: only the first request in an attempt is linked to it
+    assert [r["caused_by"] is not None for r in model["requests"]] == [True, False, True]
+    labels = {t.text for t in _texts(ET.fromstring(render_svg(model)))}
+    assert {"409 in use", "replay 200", "charge · " + short_id(model["charges"][0]["id"])} <= labels
+    assert not any("2nd charge" in (t or "") for t in labels)
+
+
+def test_ordinals_and_short_ids_read_naturally() -> None:
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"]
+    assert short_id("ch_B") == "ch_B"
+    assert short_id("ch_3QabcdEFGHIJKLMNOPQRSTUV") == "ch_3QabcdE…STUV"
+
+
+def test_text_from_the_evidence_is_escaped(tmp_path: Path) -> None:
+    report = build_report(read_run(write_literal_run(tmp_path / "r1")))
+    timeline = report["violations"][0]["timeline"]
+    timeline["lanes"][0]["items"][1]["title"] = "<script>alert(1)</script> & \"x\""
+    svg = render_svg(timeline)
+    assert "<script>" not in svg
+    assert ET.fromstring(svg) is not None
