@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from harness.stripe_standin.api import json_response
 from harness.stripe_standin.faults import FaultRuleError, parse_rules
 from harness.stripe_standin.state import StandinState
 from harness.stripe_standin.wire import StripeError
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _error(status: int, message: str, param: str | None = None) -> web.Response:
@@ -27,10 +30,7 @@ async def _json_body(request: web.Request) -> Any:
     try:
         return json.loads(raw)
     except ValueError as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps(StripeError(400, f"Invalid JSON body: {exc}").body()),
-            content_type="application/json",
-        ) from None
+        raise StripeError(400, f"Invalid JSON body: {exc}") from None
 
 
 def _int_query(request: web.Request, name: str, default: int | None) -> int | None:
@@ -38,14 +38,20 @@ def _int_query(request: web.Request, name: str, default: int | None) -> int | No
     if raw is None or raw == "":
         return default
     if not raw.isdigit():
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                StripeError(400, f"{name} must be a non-negative integer, got {raw!r}",
-                            param=name).body()
-            ),
-            content_type="application/json",
-        )
+        raise StripeError(400, f"{name} must be a non-negative integer, got {raw!r}", param=name)
     return int(raw)
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Answer a StripeError raised by an admin handler in Stripe's envelope."""
+
+    async def run(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except StripeError as err:
+            return json_response(err.status, err.body(), {})
+
+    return run
 
 
 def admin_routes(state: StandinState) -> list[web.RouteDef]:
@@ -119,13 +125,13 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
         return json_response(200, {"now": state.clock.advance(seconds)}, {})
 
     return [
-        web.get("/_standin/health", health),
-        web.post("/_standin/faults", arm),
-        web.get("/_standin/faults", list_faults),
-        web.delete("/_standin/faults", clear_faults),
-        web.post("/_standin/faults/release", release_gates),
-        web.get("/_standin/ledger", ledger),
-        web.post("/_standin/ledger/dump", dump),
-        web.post("/_standin/reset", reset),
-        web.post("/_standin/clock", clock),
+        web.get("/_standin/health", _guarded(health)),
+        web.post("/_standin/faults", _guarded(arm)),
+        web.get("/_standin/faults", _guarded(list_faults)),
+        web.delete("/_standin/faults", _guarded(clear_faults)),
+        web.post("/_standin/faults/release", _guarded(release_gates)),
+        web.get("/_standin/ledger", _guarded(ledger)),
+        web.post("/_standin/ledger/dump", _guarded(dump)),
+        web.post("/_standin/reset", _guarded(reset)),
+        web.post("/_standin/clock", _guarded(clock)),
     ]

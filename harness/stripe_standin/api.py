@@ -22,9 +22,10 @@ from harness.stripe_standin.upstream import Upstream
 from harness.stripe_standin.wire import (
     API_ERROR,
     StripeError,
-    decode_form,
+    decode_pairs,
     new_request_id,
-    params_digest,
+    pairs_digest,
+    parse_pairs,
     unrecognized_url,
 )
 
@@ -38,9 +39,17 @@ class Answer:
     """The response being built, and what the ledger will say about it."""
 
     status: int
-    body: dict[str, Any]
+    payload: bytes  # JSON, encoded as soon as it is known: the snapshot stored and replayed
     headers: dict[str, str]
     hold: float = 0.0  # seconds to sit on the response after the ledger has it (hang_after)
+
+    @classmethod
+    def of(cls, status: int, body: dict[str, Any], headers: dict[str, str]) -> Answer:
+        return cls(status, json.dumps(body).encode(), headers)
+
+    @classmethod
+    def error(cls, err: StripeError) -> Answer:
+        return cls.of(err.status, err.body(), dict(err.headers))
 
 
 class Dropped(Exception):
@@ -48,10 +57,15 @@ class Dropped(Exception):
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> web.Response:
-    """A JSON response whose bytes are encoded once (cheaper than web.json_response's checks)."""
-    return web.Response(
-        status=status, body=json.dumps(body).encode(), content_type=_JSON, headers=headers
-    )
+    """A JSON response (cheaper than web.json_response's checks)."""
+    return raw_response(status, json.dumps(body).encode(), headers)
+
+
+def raw_response(status: int, payload: bytes, headers: dict[str, str]) -> web.Response:
+    """A response with JSON bytes already encoded, and a Request-Id as every Stripe answer has."""
+    if "Request-Id" not in headers:
+        headers["Request-Id"] = new_request_id()
+    return web.Response(status=status, body=payload, content_type=_JSON, headers=headers)
 
 
 def _api_key(request: web.Request) -> str:
@@ -86,10 +100,10 @@ def _api_key(request: web.Request) -> str:
     return key
 
 
-async def _params(request: web.Request) -> dict[str, Any]:
-    """Decoded parameters: the form body of a POST, the query string of a GET."""
+async def _pairs(request: web.Request) -> list[tuple[str, str]]:
+    """Parameter pairs: the form body of a POST, the query string of a GET."""
     if request.method != "POST":
-        return decode_form(request.query_string.encode())
+        return parse_pairs(request.query_string.encode())
     raw = await request.read()
     ctype = request.content_type
     if raw and ctype not in (_FORM, "application/octet-stream"):
@@ -98,7 +112,7 @@ async def _params(request: web.Request) -> dict[str, Any]:
             f"Invalid request: expected a form-encoded body ({_FORM}) as Stripe's v1 API "
             f"takes, got Content-Type {ctype or 'none'}.",
         )
-    return decode_form(raw)
+    return parse_pairs(raw)
 
 
 def _fault_error(rule: faults_mod.Rule, executed: bool) -> Answer:
@@ -116,10 +130,9 @@ def _fault_error(rule: faults_mod.Rule, executed: bool) -> Answer:
     else:
         message = "An unknown error occurred. (payrace fault error_before: nothing executed)"
     err = StripeError(rule.status, message, type=rule.type, code=rule.code)
-    headers = {}
     if rule.should_retry is not None:
-        headers["Stripe-Should-Retry"] = "true" if rule.should_retry else "false"
-    return Answer(rule.status, err.body(), headers)
+        err.headers["Stripe-Should-Retry"] = "true" if rule.should_retry else "false"
+    return Answer.error(err)
 
 
 def reset_connection(request: web.Request) -> None:
@@ -152,7 +165,7 @@ class ApiHandler:
         try:
             answer = await self._answer(request, entry)
         except StripeError as err:
-            answer = Answer(err.status, err.body(), dict(err.headers))
+            answer = Answer.error(err)
         except Dropped:
             state.ledger.append("request", **entry)
             reset_connection(request)
@@ -162,7 +175,7 @@ class ApiHandler:
         answer.headers["Request-Id"] = rid
         if answer.hold:
             await asyncio.sleep(answer.hold)
-        return json_response(answer.status, answer.body, answer.headers)
+        return raw_response(answer.status, answer.payload, answer.headers)
 
     async def _answer(self, request: web.Request, entry: dict[str, Any]) -> Answer:
         state = self.state
@@ -173,8 +186,9 @@ class ApiHandler:
         if found is None:
             raise unrecognized_url(request.method, request.path)
         endpoint, groups = found
-        params = await _params(request)
-        entry["params_digest"] = digest = params_digest(params)
+        pairs = await _pairs(request)
+        entry["params_digest"] = digest = pairs_digest(pairs)
+        params = decode_pairs(pairs)
         if self.upstream is not None:
             rejected = await self.upstream.check(request, await request.read())
             if rejected is not None:
@@ -215,7 +229,7 @@ class ApiHandler:
         if after is not None and after.action == "error_after":
             answer = _fault_error(after, executed=True)
         if key is not None:
-            state.keys.finish(api_key, key, answer.status, answer.body, answer.headers)
+            state.keys.finish(api_key, key, answer.status, answer.payload, answer.headers)
             answer.headers["Idempotency-Key"] = key
         if after is not None and after.action == "drop_after":
             entry["status"] = answer.status
@@ -231,11 +245,10 @@ class ApiHandler:
         """Run the endpoint atomically (no await inside), turning every outcome into an answer."""
         ctx = Context(self.state.clock.now(), entry["request_id"], key, api_key)
         try:
-            return Answer(200, run(self.state.resources, args, groups, ctx), {})
+            return Answer.of(200, run(self.state.resources, args, groups, ctx), {})
         except StripeError as err:
-            return Answer(err.status, err.body(), dict(err.headers))
+            return Answer.error(err)
         except Exception:  # a stand-in bug must still answer like Stripe's 500, and be stored
             log.exception("stand-in failed while executing %s", entry["path"])
-            body = StripeError(500, "An unknown error occurred in the payrace stand-in.",
-                               type=API_ERROR).body()
-            return Answer(500, body, {})
+            return Answer.error(StripeError(
+                500, "An unknown error occurred in the payrace stand-in.", type=API_ERROR))

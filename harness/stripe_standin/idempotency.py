@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from harness.stripe_standin.wire import IDEMPOTENCY_ERROR, INVALID_REQUEST, StripeError
 
@@ -19,7 +18,7 @@ class StoredResponse:
     digest: str
     created: float
     status: int | None = None  # None while the first request still executes
-    body: dict[str, Any] | None = None
+    body: bytes | None = None  # the JSON exactly as first sent
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -92,7 +91,7 @@ class IdempotencyStore:
         api_key: str,
         key: str,
         status: int,
-        body: dict[str, Any],
+        body: bytes,
         headers: dict[str, str] | None = None,
     ) -> None:
         """Store the first response on the key; replays return it unchanged."""

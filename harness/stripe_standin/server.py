@@ -20,7 +20,7 @@ from harness.stripe_standin.admin import admin_routes
 from harness.stripe_standin.api import ApiHandler, json_response
 from harness.stripe_standin.state import StandinState
 from harness.stripe_standin.upstream import Upstream
-from harness.stripe_standin.wire import new_request_id, unrecognized_url
+from harness.stripe_standin.wire import unrecognized_url
 
 log = logging.getLogger("payrace.standin")
 # A held (hang_after, gate) request must not keep a stopping stand-in alive for long.
@@ -33,17 +33,12 @@ def build_app(state: StandinState, upstream: Upstream | None = None) -> web.Appl
 
     async def not_found(request: web.Request) -> web.Response:
         err = unrecognized_url(request.method, request.path)
-        return json_response(404, err.body(), {"Request-Id": new_request_id()})
-
-    async def add_request_id(_request: web.Request, response: web.StreamResponse) -> None:
-        if "Request-Id" not in response.headers:
-            response.headers["Request-Id"] = new_request_id()
+        return json_response(404, err.body(), {})
 
     app = web.Application(client_max_size=1024 * 1024)
     app.add_routes(admin_routes(state))
     app.router.add_route("*", "/v1/{tail:.*}", api)
     app.router.add_route("*", "/{tail:.*}", not_found)
-    app.on_response_prepare.append(add_request_id)
     if upstream is not None:
         async def start_upstream(_app: web.Application) -> None:
             await upstream.start()

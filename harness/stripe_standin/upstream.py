@@ -42,7 +42,7 @@ class Upstream:
             async with self._session.request(
                 request.method, self.url + request.path_qs, data=raw or None, headers=headers
             ) as resp:
-                status, text = resp.status, await resp.text()
+                status, raw_body = resp.status, await resp.read()
                 upstream_headers = {
                     k: v for k, v in resp.headers.items() if k.lower().startswith("stripe-")
                 }
@@ -56,12 +56,12 @@ class Upstream:
         if not 400 <= status < 500:
             return None
         try:
-            body: Any = json.loads(text)
+            json.loads(raw_body)
         except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            body = {"error": {"type": "invalid_request_error", "message": text.strip()}}
-        return Answer(status, body, upstream_headers)
+            # Not Stripe-shaped: wrap it in the envelope so the SDK can still read it.
+            message = raw_body.decode(errors="replace").strip()
+            return Answer.error(StripeError(status, f"Upstream {self.url}: {message}"))
+        return Answer(status, raw_body, upstream_headers)
 
 
 def start_stripe_mock() -> tuple[str, Any]:

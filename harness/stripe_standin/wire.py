@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import random
 import re
 import secrets
+import string
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 # Stripe's error types, as the SDK maps them to exception classes.
 INVALID_REQUEST = "invalid_request_error"
@@ -53,19 +54,29 @@ class StripeError(Exception):
         return {"error": error}
 
 
+# Ids need uniqueness, not secrecy: a PRNG seeded from the OS is far cheaper per request than
+# `secrets`, and ids never collide across stand-in restarts because each seed is fresh.
+_ids = random.Random(secrets.randbits(128))
+_ALPHABET = string.ascii_letters + string.digits
+
+
 def new_id(prefix: str) -> str:
-    """A Stripe-looking object id such as `ch_3Q…` (24 random characters after the prefix)."""
-    return f"{prefix}_{secrets.token_urlsafe(18).replace('-', 'A').replace('_', 'B')}"
+    """A Stripe-looking object id such as `ch_3QxT…` (24 random alphanumerics after the prefix)."""
+    return prefix + "_" + "".join(_ids.choices(_ALPHABET, k=24))
 
 
 def new_request_id() -> str:
     """A `req_…` id for the Request-Id header."""
-    return "req_" + secrets.token_hex(7)
+    return f"req_{_ids.getrandbits(56):014x}"
 
 
-def params_digest(params: dict[str, Any]) -> str:
-    """A stable sha256 of the decoded parameters: how a key's reuse is compared."""
-    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"))
+def pairs_digest(pairs: list[tuple[str, str]]) -> str:
+    """A sha256 of the parameters, independent of their order (list items keep theirs).
+
+    This is how a key's reuse is compared: the same parameters sent in another order are the
+    same request, as at Stripe.
+    """
+    canonical = "&".join(f"{k}={v}" for k, v in sorted(pairs, key=lambda kv: kv[0]))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -97,21 +108,51 @@ def _bad_key(key: str) -> StripeError:
     )
 
 
-def decode_form(raw: bytes) -> dict[str, Any]:
-    """Decode an `application/x-www-form-urlencoded` body with Stripe's bracket syntax."""
+def parse_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """Split `a=1&b%5Bc%5D=2` into decoded `(name, value)` pairs; 400 if it is not a form."""
+    if not raw:
+        return []
+    pairs: list[tuple[str, str]] = []
     try:
-        text = raw.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        for field in raw.decode("utf-8").split("&"):
+            if not field:
+                continue
+            key, eq, value = field.partition("=")
+            if not eq:
+                raise ValueError(f"field {field[:40]!r} has no '='")
+            # Decoding only what needs it: most Stripe parameters are plain ASCII.
+            if "%" in key or "+" in key:
+                key = unquote_plus(key, errors="strict")
+            if "%" in value or "+" in value:
+                value = unquote_plus(value, errors="strict")
+            pairs.append((key, value))
     except (UnicodeDecodeError, ValueError) as exc:
         raise StripeError(
             400,
             "Invalid request: the body is not valid form encoding "
             f"(application/x-www-form-urlencoded, UTF-8): {exc}",
-        ) from exc
+        ) from None
+    return pairs
+
+
+def decode_pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Nest pairs by Stripe's bracket syntax: `metadata[payment_id]`, `expand[]`, `items[0][x]`."""
     result: dict[str, Any] = {}
+    nested = False
     for key, value in pairs:
-        _assign(result, _split_key(key), value, key)
-    return _lists_from_indexes(result)
+        if "[" not in key and "]" not in key:
+            if isinstance(result.get(key), (dict, list)):
+                raise _conflict(key)
+            result[key] = value
+        else:
+            nested = True
+            _assign(result, _split_key(key), value, key)
+    return _lists_from_indexes(result) if nested else result
+
+
+def decode_form(raw: bytes) -> dict[str, Any]:
+    """Decode an `application/x-www-form-urlencoded` body with Stripe's bracket syntax."""
+    return decode_pairs(parse_pairs(raw))
 
 
 def _assign(target: dict[str, Any], parts: list[str], value: str, key: str) -> None:
@@ -145,11 +186,14 @@ def _conflict(key: str) -> StripeError:
 
 
 def _lists_from_indexes(node: dict[str, Any]) -> dict[str, Any]:
-    """Turn `{"0": a, "1": b}` (from `items[0]=a`) into a list, as Stripe's parser does."""
+    """Turn `{"0": a, "1": b}` (from `items[0]=a`) into a list, as Stripe's parser does.
+
+    Metadata keys are free text, so `metadata[0]` stays a key.
+    """
     for key, value in list(node.items()):
         if isinstance(value, dict):
             _lists_from_indexes(value)
-            if value and all(k.isdigit() for k in value):
+            if key != "metadata" and value and all(k.isdigit() for k in value):
                 node[key] = [value[k] for k in sorted(value, key=int)]
     return node
 

@@ -1,0 +1,149 @@
+"""Benchmark: charges/s through the stand-in vs a bare aiohttp JSON endpoint, 64 concurrent clients.
+
+Run: .venv/bin/python benchmarks/bench_standin.py [--seconds 5] [--clients 64] [--rounds 3]
+
+Both servers run in their own processes on loopback; this process is the load generator, the
+same for both, so the ratio measures what the stand-in's own work costs. Rounds alternate
+between the two so background load on the machine falls on both alike. Goal: the stand-in
+keeps at least 50% of the bare endpoint's rate, so it never limits a load test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.stripe_standin import TEST_API_KEY, StandinAdmin, running_standin
+
+
+def bare_server() -> None:
+    """A bare JSON endpoint on the same framework and server settings as the stand-in."""
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=json.dumps({"ok": True}).encode(),
+                            content_type="application/json")
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        print(f"listening on http://{host}:{port}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+@contextlib.contextmanager
+def running_bare() -> Iterator[str]:
+    """The bare endpoint in its own process; yields its URL."""
+    proc = subprocess.Popen([sys.executable, __file__, "--bare-server"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().split("listening on ")[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def load(url: str, clients: int, seconds: float, warmup: float) -> dict[str, float]:
+    """POST charges to {url}/v1/charges from `clients` concurrent connections; return the rates."""
+    counter = itertools.count()
+    run = uuid.uuid4().hex[:8]  # fresh keys every round, so no request is a replay
+    latencies: list[float] = []
+    ok = failed = 0
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        measure_from = time.monotonic() + warmup
+        stop = measure_from + seconds
+
+        async def worker() -> None:
+            nonlocal ok, failed
+            while (sent := time.monotonic()) < stop:
+                n = next(counter)
+                headers = {"Authorization": f"Bearer {TEST_API_KEY}",
+                           "Idempotency-Key": f"bench-{run}-{n}"}
+                data = {"amount": "1000", "currency": "usd", "source": "tok_visa",
+                        "metadata[payment_id]": f"pay_{run}_{n}"}
+                async with session.post(f"{url}/v1/charges", data=data, headers=headers) as r:
+                    await r.read()
+                if sent >= measure_from:
+                    latencies.append(time.monotonic() - sent)
+                    if r.status == 200:
+                        ok += 1
+                    else:
+                        failed += 1
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    latencies.sort()
+    return {
+        "rate": ok / seconds,
+        "ok": ok,
+        "failed": failed,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per round")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of each; medians are reported")
+    parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_server()
+        return
+    results: dict[str, list[dict[str, float]]] = {"bare": [], "standin": []}
+    with running_bare() as bare_url, running_standin() as url:
+        for _ in range(args.rounds):
+            for name, target in (("bare", bare_url), ("standin", url)):
+                results[name].append(
+                    asyncio.run(load(target, args.clients, args.seconds, args.warmup)))
+        charges = len(StandinAdmin(url).charges())
+    ok_total = sum(int(r["ok"]) for r in results["standin"])
+
+    def median(name: str, field: str) -> float:
+        return statistics.median(r[field] for r in results[name])
+
+    def rounds(name: str) -> str:
+        return ", ".join(f"{r['rate']:.0f}" for r in results[name])
+
+    bare, standin = median("bare", "rate"), median("standin", "rate")
+    print(f"clients={args.clients} rounds={args.rounds} x {args.seconds}s "
+          f"(each after {args.warmup}s warm-up); medians:")
+    print(f"bare aiohttp JSON endpoint: {bare:7.0f} req/s      p50 "
+          f"{median('bare', 'p50_ms'):.1f} ms  p99 {median('bare', 'p99_ms'):.1f} ms  "
+          f"(rounds: {rounds('bare')})")
+    print(f"stand-in POST /v1/charges:  {standin:7.0f} charges/s  p50 "
+          f"{median('standin', 'p50_ms'):.1f} ms  p99 {median('standin', 'p99_ms'):.1f} ms  "
+          f"(rounds: {rounds('standin')})")
+    print(f"failed charges: {sum(int(r['failed']) for r in results['standin'])}; ledger charges "
+          f"{charges} >= measured successes {ok_total}: {charges >= ok_total}")
+    print(f"ratio: {standin / bare:.0%} of the bare endpoint (goal >= 50%)")
+
+
+if __name__ == "__main__":
+    main()

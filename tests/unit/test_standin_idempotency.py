@@ -1,0 +1,78 @@
+"""The idempotency store: claim, replay, mismatch, in-flight 409, API-key scope and 24 h pruning."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.stripe_standin.idempotency import KEY_LIFETIME_SECONDS, IdempotencyStore
+from harness.stripe_standin.wire import StripeError
+
+EP = "POST /v1/charges"
+
+
+def test_first_use_claims_then_finish_stores_and_replays() -> None:
+    store = IdempotencyStore()
+    assert store.begin("sk_test_a", "k", EP, "d1", now=0) is None
+    store.finish("sk_test_a", "k", 402, b'{"error": {}}', {"X": "1"})
+    stored = store.begin("sk_test_a", "k", EP, "d1", now=1)
+    assert stored is not None and (stored.status, stored.body) == (402, b'{"error": {}}')
+
+
+def test_in_flight_key_is_a_409_key_in_use() -> None:
+    store = IdempotencyStore()
+    store.begin("sk_test_a", "k", EP, "d1", now=0)
+    with pytest.raises(StripeError) as info:
+        store.begin("sk_test_a", "k", EP, "d1", now=0)
+    assert info.value.status == 409 and info.value.code == "idempotency_key_in_use"
+
+
+@pytest.mark.parametrize(("endpoint", "digest", "phrase"), [
+    (EP, "other", "same parameters"), ("POST /v1/refunds", "d1", "same endpoint"),
+])
+def test_reuse_with_other_parameters_or_endpoint_is_idempotency_error(
+    endpoint: str, digest: str, phrase: str
+) -> None:
+    store = IdempotencyStore()
+    store.begin("sk_test_a", "k", EP, "d1", now=0)
+    store.finish("sk_test_a", "k", 200, b"{}")
+    with pytest.raises(StripeError) as info:
+        store.begin("sk_test_a", "k", endpoint, digest, now=0)
+    assert info.value.status == 400 and info.value.type == "idempotency_error"
+    assert phrase in info.value.message
+
+
+def test_keys_are_scoped_to_the_api_key() -> None:
+    store = IdempotencyStore()
+    store.begin("sk_test_a", "k", EP, "d1", now=0)
+    assert store.begin("sk_test_b", "k", EP, "d2", now=0) is None
+
+
+def test_released_claim_stores_nothing() -> None:
+    store = IdempotencyStore()
+    store.begin("sk_test_a", "k", EP, "d1", now=0)
+    store.release("sk_test_a", "k")
+    assert store.begin("sk_test_a", "k", EP, "other", now=0) is None
+
+
+def test_keys_are_pruned_once_at_least_24_hours_old() -> None:
+    store = IdempotencyStore()
+    for i, created in enumerate((0, 10, 20)):
+        store.begin("sk_test_a", f"k{i}", EP, "d", now=created)
+        store.finish("sk_test_a", f"k{i}", 200, b"{}")
+    assert store.prune(KEY_LIFETIME_SECONDS - 1) == 0
+    assert store.prune(KEY_LIFETIME_SECONDS + 10) == 2
+    assert len(store) == 1
+    assert store.begin("sk_test_a", "k0", EP, "new", now=KEY_LIFETIME_SECONDS + 10) is None
+
+
+def test_in_flight_keys_are_never_pruned() -> None:
+    store = IdempotencyStore()
+    store.begin("sk_test_a", "k", EP, "d", now=0)
+    assert store.prune(10 * KEY_LIFETIME_SECONDS) == 0
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256])
+def test_keys_must_be_1_to_255_characters(key: str) -> None:
+    with pytest.raises(StripeError, match="255"):
+        IdempotencyStore.validate_key(key)
+    IdempotencyStore.validate_key("x" * 255)
