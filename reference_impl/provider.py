@@ -29,6 +29,8 @@ class ChargeOutcome:
     http_status: int | None = None
     request_id: str | None = None
     message: str = ""
+    # The provider answered from its idempotency store (`Idempotent-Replayed: true`).
+    replayed: bool = False
 
     @property
     def correlation_id(self) -> str:
@@ -50,10 +52,18 @@ def charge_params(payment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _replayed(headers: Any) -> bool:
+    if not headers:
+        return False
+    value = headers.get("Idempotent-Replayed") or headers.get("idempotent-replayed") or ""
+    return str(value).lower() == "true"
+
+
 def classify(exc: stripe.StripeError) -> ChargeOutcome:
     """Only a card error is a certain "no"; every other failure leaves the outcome unknown."""
     request_id = exc.request_id
     status = exc.http_status
+    replayed = _replayed(exc.headers)
     if isinstance(exc, stripe.CardError):
         decline_code = getattr(exc.error, "decline_code", None) if exc.error else None
         return ChargeOutcome(
@@ -62,6 +72,7 @@ def classify(exc: stripe.StripeError) -> ChargeOutcome:
             http_status=status,
             request_id=request_id,
             message=exc.user_message or "",
+            replayed=replayed,
         )
     if isinstance(exc, stripe.APIConnectionError):
         # Timeout or reset: the provider may well have charged the card.
@@ -73,6 +84,7 @@ def classify(exc: stripe.StripeError) -> ChargeOutcome:
         http_status=status,
         request_id=request_id,
         message=exc.user_message or str(exc),
+        replayed=replayed,
     )
 
 

@@ -35,30 +35,35 @@ def _log_tail(path: Path | None, lines: int = 3) -> str:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """True while a live (not zombie) process remains in the group."""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, PermissionError):
+            continue
+    return False
 
 
 def stop_process_group(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM the whole group (supervisor and workers), SIGKILL what is left after `timeout`."""
+    """Ask the supervisor to stop its workers, then SIGKILL whatever is left of the group."""
     pgid = process.pid  # started with start_new_session: the leader's pid is the group id
     if process.stdin is not None:
         with contextlib.suppress(OSError):
             process.stdin.close()
+    # SIGTERM to the supervisor alone: signalling the whole group would kill the workers
+    # first, and the supervisor would start replacements before it saw its own signal.
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
         process.wait(5)
-    # Workers the supervisor failed to reap (it was killed) are still in the group.
+    # Workers or helpers the supervisor failed to reap are still in the group.
     deadline = time.monotonic() + 3
     while _group_alive(pgid) and time.monotonic() < deadline:
         with contextlib.suppress(ProcessLookupError):

@@ -9,7 +9,9 @@
 3. **Record** the answer in its own transaction: succeeded → `completed`; card
    declined → `failed` (402). Anything else — timeout, reset, 5xx, 429, 409
    `idempotency_key_in_use` — is *unknown*: the payment stays `processing` under
-   its lease and the client gets `202 {"status": "processing"}`.
+   its lease and the client gets `202 {"status": "processing"}`. A 5xx that the
+   provider *replays* from the key was stored after the charge started executing,
+   so Charges are searched by `metadata['payment_id']` to learn whether it took.
 
 The reconciler (`reference_impl.reconciler`; `POST /_admin/reconcile`, or a
 background loop) re-drives `processing` payments whose lease expired, with the
@@ -163,7 +165,19 @@ class Safe(VariantBase):
                     .where(payments.c.id == payment_id, payments.c.status == "processing")
                     .values(first_attempt_at=func.clock_timestamp())
                 )
-        return self.provider.charge(payment, idempotency_key=key_for(payment_id))
+        outcome = self.provider.charge(payment, idempotency_key=key_for(payment_id))
+        if outcome.kind == "unknown" and outcome.replayed and (outcome.http_status or 0) >= 500:
+            # The provider stores a 5xx on the key once the request started executing, and
+            # replays it for 24 hours: only a search can tell whether that attempt charged.
+            return self._search_instead(payment_id, outcome)
+        return outcome
+
+    def _search_instead(self, payment_id: str, replay: ChargeOutcome) -> ChargeOutcome:
+        try:
+            found = self.provider.find_charge(payment_id)
+        except Exception:  # a failed search leaves the outcome as unknown as it was
+            return replay
+        return replay if found is None else ChargeOutcome("succeeded", charge_id=found)
 
     def _record(self, payment_id: str, outcome: ChargeOutcome) -> Reply:
         values: dict[str, Any]
