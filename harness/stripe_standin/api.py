@@ -207,11 +207,18 @@ class ApiHandler:
         if key is not None:
             state.keys.validate_key(key)
             entry["idempotency_key"] = key
-            stored = state.keys.begin(
-                api_key, key, f"{request.method} {request.path}", digest, state.clock.now()
-            )
+            try:
+                stored = state.keys.begin(
+                    api_key, key, f"{request.method} {request.path}", digest, state.clock.now()
+                )
+            except StripeError:  # 400 mismatch or 409 in use: nothing executes
+                plan.withdraw_after()
+                entry["fault"] = plan.label
+                raise
             if stored is not None:
                 entry["replayed"] = True
+                plan.withdraw_after()
+                entry["fault"] = plan.label
                 if plan.latency:
                     await asyncio.sleep(plan.latency)
                 assert stored.status is not None and stored.body is not None
@@ -219,11 +226,16 @@ class ApiHandler:
                 headers.update({"Idempotent-Replayed": "true", "Idempotency-Key": key})
                 return Answer(stored.status, stored.body, headers)
         # The key is claimed: from here the endpoint "executes", and its first answer is stored.
-        if plan.latency:
-            await asyncio.sleep(plan.latency)
-        elif key is not None:
-            # Let requests released together see this one in flight, as at Stripe.
-            await asyncio.sleep(0)
+        try:
+            if plan.latency:
+                await asyncio.sleep(plan.latency)
+            elif key is not None:
+                # Let requests released together see this one in flight, as at Stripe.
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:  # shutting down before executing: leave the key free
+            if key is not None:
+                state.keys.release(api_key, key)
+            raise
         answer = self._execute(endpoint.run, args, groups, api_key, key, entry)
         after = plan.after
         if after is not None and after.action == "error_after":

@@ -122,6 +122,16 @@ class Plan:
     after: Rule | None = None
     names: list[str] = field(default_factory=list)
 
+    def withdraw_after(self) -> None:
+        """The request did not execute (a replay, a refused key): its after-action never ran.
+
+        The rule gets its firing back, so `count` counts only faults actually applied.
+        """
+        if self.after is not None:
+            self.after.fired -= 1
+            self.names.remove(self.after.action)
+            self.after = None
+
     @property
     def label(self) -> str | None:
         """The ledger's `fault` field: the action, or actions joined by `+`, or None."""

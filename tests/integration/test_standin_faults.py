@@ -233,3 +233,16 @@ def test_nth_count_and_seeded_probability_choose_requests_exactly(
     assert first == second and first.count("err") == 3
     [rule] = standin_admin.faults()
     assert rule["fired"] == 3 and rule["matched"] == 12
+
+
+def test_after_faults_apply_only_to_requests_that_execute(
+    standin: str, standin_admin: StandinAdmin
+) -> None:
+    """An unlimited drop_after drops the executing request; the retry is replayed, not dropped."""
+    standin_admin.arm([{"action": "drop_after", "payment_id": "pay_12"}])
+    charge = sdk(standin, retries=2).v1.charges.create(params=charge_params("pay_12"))
+    assert charge.last_response.headers.get("Idempotent-Replayed") == "true"
+    faults = [r["fault"] for r in standin_admin.ledger_entries("request")]
+    assert faults == ["drop_after", None]
+    [rule] = standin_admin.faults()
+    assert (rule["matched"], rule["fired"]) == (2, 1)

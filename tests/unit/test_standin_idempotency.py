@@ -47,7 +47,7 @@ def test_keys_are_scoped_to_the_api_key() -> None:
     assert store.begin("sk_test_b", "k", EP, "d2", now=0) is None
 
 
-def test_released_claim_stores_nothing() -> None:
+def test_released_claim_stores_nothing_so_the_key_is_free() -> None:
     store = IdempotencyStore()
     store.begin("sk_test_a", "k", EP, "d1", now=0)
     store.release("sk_test_a", "k")
