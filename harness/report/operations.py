@@ -35,7 +35,7 @@ def wall_origin(history: list[dict[str, Any]]) -> float | None:
     """The epoch time at which the run's monotonic clock read zero, from the first event."""
     for event in history:
         wall, time = event.get("wall"), event.get("time")
-        if _num(wall) and _num(time):
+        if _epoch(wall) and _num(time):
             return float(wall) - float(time)
     return None
 
@@ -102,9 +102,14 @@ def _time(event: dict[str, Any]) -> float:
     return float(t) if _num(t) else 0.0
 
 
+def _epoch(x: Any) -> TypeGuard[float]:
+    """A plausible epoch time; a loader's default of 0.0 for a missing `wall` is not one."""
+    return _num(x) and x > 1e8
+
+
 def _wall(event: dict[str, Any], origin: float) -> float:
     wall = event.get("wall")
-    return float(wall) if _num(wall) else origin + _time(event)
+    return float(wall) if _epoch(wall) else origin + _time(event)
 
 
 # Error kinds that only say "the HTTP status was bad": the status itself is the better label.

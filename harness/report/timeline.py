@@ -9,7 +9,8 @@ from harness.report.operations import Operation, error_label
 
 # Statuses of DESIGN §4, in the order a payment moves through them.
 STATUSES = ("pending", "processing", "completed", "failed")
-# What each stand-in fault did, in words short enough to print beside its marker.
+# What each stand-in fault did, in words short enough to print beside its marker; a request
+# hit by several rules has them joined with "+" (e.g. "latency+hang_after").
 FAULT_MEANING = {
     "drop_after": "charged, connection reset",
     "hang_after": "charged, reply held",
@@ -134,7 +135,8 @@ def _request_item(entry: dict[str, Any], clock: _Clock) -> dict[str, Any]:
     else:
         kind, label = "request", str(status)
     if fault:
-        label += f" {fault}" + (f" ({FAULT_MEANING[fault]})" if fault in FAULT_MEANING else "")
+        meanings = [FAULT_MEANING[f] for f in str(fault).split("+") if f in FAULT_MEANING]
+        label += f" {fault}" + (f" ({'; '.join(meanings)})" if meanings else "")
     lines = [
         f"ledger #{entry.get('seq')}: {entry.get('method', 'POST')} {entry.get('path', '')}"
         f" → {status}{' (replayed)' if replayed else ''}",
@@ -158,24 +160,31 @@ def _request_item(entry: dict[str, Any], clock: _Clock) -> dict[str, Any]:
 def _requests(
     ledger: list[dict[str, Any]], ops: list[Operation], clock: _Clock
 ) -> list[dict[str, Any]]:
-    """Provider requests, each linked to the client attempt that caused it when that is clear."""
-    items = [_request_item(e, clock) for e in ledger if e.get("kind") == "request"]
-    walls = [float(e["time"]) for e in ledger if e.get("kind") == "request"]
-    for item in items:
-        item["caused_by"] = None
-    # A client attempt reaches the provider once: link it to the first request executed while
-    # it was in flight, and only when no other attempt was in flight then (else it is a guess;
-    # a reconciler's re-drive, for one, belongs to no client operation).
-    for op in sorted((o for o in ops if o.f == "charge"), key=lambda o: o.start_wall):
-        end = op.end_wall if op.end_wall is not None else float("inf")
-        for item, wall in zip(items, walls, strict=True):
-            if item["caused_by"] is None and op.start_wall <= wall <= end:
-                others = [o for o in ops if o is not op and o.f == "charge"
-                          and o.start_wall <= wall <= (o.end_wall or float("inf"))]
-                if not others:
-                    item["caused_by"] = op.index
-                break
+    """Provider requests, each linked to the client attempt behind it when only one can be."""
+    entries = [e for e in ledger if e.get("kind") == "request"]
+    items = [_request_item(e, clock) for e in entries]
+    attempts = [o for o in ops if o.f == "charge"]
+    linked: set[int] = set()
+    for item, entry in sorted(zip(items, entries, strict=True), key=lambda p: float(p[1]["time"])):
+        candidates = _possible_causes(float(entry["time"]), attempts)
+        # One attempt reaches the provider once, so it links to its first request only; and
+        # a request with several possible causes stays unlinked rather than guessed.
+        if len(candidates) == 1 and candidates[0].index not in linked:
+            item["caused_by"] = candidates[0].index
+            linked.add(candidates[0].index)
+        else:
+            item["caused_by"] = None
     return items
+
+
+def _possible_causes(wall: float, attempts: list[Operation]) -> list[Operation]:
+    """Attempts that may have sent a request at `wall`: in flight then, or earlier ones whose
+    outcome is unknown — the target may still be working on an attempt its client gave up on."""
+    return [
+        a for a in attempts
+        if a.start_wall <= wall
+        and (a.end_wall is None or wall <= a.end_wall or a.outcome in ("info", "open"))
+    ]
 
 
 def _charge_item(
@@ -256,36 +265,49 @@ def caption(model: dict[str, Any]) -> str:
 
 
 def duplicate_story(model: dict[str, Any]) -> str:
-    """How the payment came to be charged more than once, in the order it happened."""
-    attempts = {
-        item["index"]: (lane["process"], item) for lane in model["lanes"] for item in lane["items"]
-    }
-    requests = {r["request_id"]: r for r in model["requests"] if r.get("request_id")}
+    """How the payment came to be charged more than once, in the order it happened.
 
-    def made_for(charge: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-        request = requests.get(charge.get("request_id"))
-        return attempts.get(request["caused_by"]) if request else None
-
-    sentences = []
-    for c in model["charges"]:
-        when = f"{short_id(c['id'])} at +{c['t_ms']:.0f} ms"
-        cause = made_for(c)
-        if c["n"] == 1:
-            text = f"The provider charged {when}"
-            if cause and cause[1]["outcome"] in ("info", "open"):
-                text += f", but {cause[0]}'s {cause[1]['name']} ended {_said(cause[1])}"
-        else:
-            text = f"then came the {ordinal(c['n'])} charge, {when}"
-            if cause:
-                text += f", made for {cause[0]}'s {cause[1]['name']} ({_said(cause[1])})"
-        sentences.append(text)
-    story = f"{model['payment_id']}: " + "; ".join(sentences) + "."
+    It says what overlapped in time, never which attempt caused a charge: a target can keep
+    working on an attempt after its client gave up, so timing alone cannot tell.
+    """
+    attempts = sorted(
+        ((lane["process"], item) for lane in model["lanes"] for item in lane["items"]
+         if item["f"] == "charge"),
+        key=lambda pair: pair[1]["start_ms"],
+    )
+    charges = model["charges"]
+    first = charges[0]
+    story = f"{model['payment_id']}: the provider charged {short_id(first['id'])} at "
+    story += f"+{first['t_ms']:.0f} ms"
+    during = [(p, a) for p, a in attempts if a["start_ms"] <= first["t_ms"] <= a["end_ms"]]
+    if len(during) == 1:
+        process, attempt = during[0]
+        story += f", during {process}'s {attempt['name']}, which ended {_said(attempt)}"
+    elif during:
+        story += f", while {len(during)} attempts were in flight ({_attempts_said(during)})"
+    retries = [(p, a) for p, a in attempts
+               if first["t_ms"] < a["start_ms"] <= charges[-1]["t_ms"]]
+    if retries:
+        story += ". The client tried again (" + _attempts_said(retries) + ")"
+    story += (" and the provider charged again: " if retries else ", and again: ") + ", ".join(
+        f"the {ordinal(c['n'])} charge, {short_id(c['id'])} at +{c['t_ms']:.0f} ms"
+        for c in charges[1:]
+    ) + "."
     db = model["db"]
     if db and db.get("charge_id"):
-        lost = [short_id(c["id"]) for c in model["charges"] if c["recorded"] is False]
+        lost = [short_id(c["id"]) for c in charges if c["recorded"] is False]
         story += f" The database records {db['status']} with {short_id(str(db['charge_id']))}"
         story += f", so {' and '.join(lost)} is money taken but not recorded." if lost else "."
     return story
+
+
+def _attempts_said(attempts: list[tuple[str, dict[str, Any]]]) -> str:
+    if len(attempts) > 4:  # a retry storm: count, do not list
+        outcomes: dict[str, int] = {}
+        for _, a in attempts:
+            outcomes[a["outcome"]] = outcomes.get(a["outcome"], 0) + 1
+        return f"{len(attempts)} attempts: " + ", ".join(f"{n} {o}" for o, n in outcomes.items())
+    return "; ".join(f"{a['name']} on {p}: {_said(a)}" for p, a in attempts)
 
 
 def _said(item: dict[str, Any]) -> str:

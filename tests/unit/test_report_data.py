@@ -117,14 +117,16 @@ def test_the_violation_timeline_shows_the_timeout_the_retry_and_the_second_charg
     requests = timeline["requests"]
     assert requests[0]["fault"] == "hang_after"
     assert requests[0]["label"] == "200 hang_after (charged, reply held)"
-    # each provider request is tied to the client attempt that was in flight
-    assert [r["caused_by"] for r in requests] == [2, 6]
+    # the first request can only come from charge #1; the second could also be charge #1's
+    # (its outcome is unknown, the target may still be working on it), so it is not linked
+    assert [r["caused_by"] for r in requests] == [2, None]
     assert [p["status"] for p in timeline["status"]] == ["pending", "completed"]
     assert timeline["db"] == {"status": "completed", "charge_id": "ch_B"}
     assert timeline["caption"] == (
-        f"{PAY}: The provider charged ch_A at +120 ms, but w0's charge #1 ended info: timeout; "
-        "then came the 2nd charge, ch_B at +1150 ms, made for w0's charge #2 (ok). "
-        "The database records completed with ch_B, so ch_A is money taken but not recorded.")
+        f"{PAY}: the provider charged ch_A at +120 ms, during w0's charge #1, which ended "
+        "info: timeout. The client tried again (charge #2 on w0: ok) and the provider charged "
+        "again: the 2nd charge, ch_B at +1150 ms. The database records completed with ch_B, "
+        "so ch_A is money taken but not recorded.")
 
 
 def test_evidence_rows_list_operations_and_ledger_entries_in_time_order(tmp_path: Path) -> None:

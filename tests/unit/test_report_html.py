@@ -76,8 +76,9 @@ def test_ten_thousand_operations_render_in_under_two_seconds_and_five_megabytes(
     run_dir = write_sample_run(tmp_path / "big", "pr145", background_payments=5000, locust=True)
     lines = (run_dir / "history.jsonl").read_text().count("\n")
     assert lines >= 20000  # 10k operations: an invoke and a completion each
-    started = time.perf_counter()
+    # CPU time, not wall time: other suites share the 2 CI cores, and the budget is our cost.
+    started = time.process_time()
     page = write_report(run_dir)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0, f"report took {elapsed:.2f} s for 10k operations"
+    elapsed = time.process_time() - started
+    assert elapsed < 2.0, f"report took {elapsed:.2f} s of CPU for 10k operations"
     assert page.stat().st_size < 5_000_000

@@ -69,9 +69,10 @@ def test_replays_and_409s_have_their_own_markers(tmp_path: Path) -> None:
     model = build_timeline(story, [o for o in ops if o.payment_id == story],
                            [e for e in run.ledger if e.get("payment_id") == story], None)
     assert [r["kind"] for r in model["requests"]] == ["request", "in_use", "replay"]
-    # the reconciler's re-drive (409) happened while w0's attempt was in flight, but it was not
-    # that attempt's request: only the first request in an attempt is linked to it
-    assert [r["caused_by"] is not None for r in model["requests"]] == [True, False, True]
+    # only the first request can be tied to one attempt: the reconciler's re-drive (409) came
+    # while charge #1 was in flight but that attempt already had its request, and the replay
+    # came while charge #3 was in flight and charge #1's outcome was still unknown
+    assert [r["caused_by"] is not None for r in model["requests"]] == [True, False, False]
     labels = {t.text for t in _texts(ET.fromstring(render_svg(model)))}
     assert {"409 in use", "replay 200", "charge · " + short_id(model["charges"][0]["id"])} <= labels
     assert not any("2nd charge" in (t or "") for t in labels)
@@ -91,3 +92,27 @@ def test_text_from_the_evidence_is_escaped(tmp_path: Path) -> None:
     svg = render_svg(timeline)
     assert "<script>" not in svg
     assert ET.fromstring(svg) is not None
+
+
+def test_a_concurrent_double_charge_names_both_attempts_in_flight() -> None:
+    """naive's double click: two attempts at once, both charged; nothing is attributed."""
+    from harness.report.operations import Operation
+
+    def attempt(index: int, proc: str, start: float, end: float) -> Operation:
+        return Operation(index=index, end_index=index + 2, process=proc, f="charge",
+                         payment_id="pay_1", start=start, end=end, start_wall=100 + start,
+                         end_wall=100 + end, outcome="ok", error=None,
+                         value={"status": "completed"}, idempotency_key=None)
+
+    ops = [attempt(0, "w0", 0.0, 0.05), attempt(1, "w1", 0.001, 0.06)]
+    ledger = [
+        {"seq": n, "kind": kind, "time": 100 + t, "id": cid, "request_id": f"req_{n // 2}",
+         "status": 200, "payment_id": "pay_1"}
+        for n, (kind, t, cid) in enumerate([("request", 0.02, None), ("charge", 0.02, "ch_1"),
+                                            ("request", 0.03, None), ("charge", 0.03, "ch_2")])
+    ]
+    model = build_timeline("pay_1", ops, ledger, None)
+    assert [r["caused_by"] for r in model["requests"]] == [None, None]
+    assert model["caption"] == (
+        "pay_1: the provider charged ch_1 at +20 ms, while 2 attempts were in flight "
+        "(charge #1 on w0: ok; charge #2 on w1: ok), and again: the 2nd charge, ch_2 at +30 ms.")
