@@ -42,14 +42,14 @@ def _label(evidence: Evidence, payment_id: str) -> str | None:
     Kept allocation-free because it runs for every payment of a million-op history.
     """
     seen_info = seen_fail = False
-    for operation in evidence.charge_ops_by_payment.get(payment_id, ()):
-        outcome = operation.type
+    for _, done in evidence.charge_ops_by_payment.get(payment_id, ()):
+        outcome = "info" if done is None else done.type
         if outcome == "ok":
             return "ok"
-        if outcome == "info":
-            seen_info = True
-        else:
+        if outcome == "fail":
             seen_fail = True
+        else:
+            seen_info = True
     for orphan in evidence.orphans_by_payment.get(payment_id, ()):
         if orphan.type == "ok":
             return "ok"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.checkers._describe import plural
-from harness.checkers.evidence import Evidence, charge_endpoint
+from harness.checkers.evidence import Evidence
 from harness.checkers.result import CheckResult
 from harness.errors import UsageError
 
@@ -33,16 +33,11 @@ def check_enough_work(
     validate_minimums(min_charges, min_completed)
     charges = len(evidence.charges)
     declines = sum(
-        1
-        for e in evidence.ledger
-        if e.get("kind") == "request"
-        and e.get("status") == 402
-        and not e.get("replayed")
-        and charge_endpoint(e.get("method"), e.get("path")) is not None
+        1 for _, e in evidence.charge_requests if e.get("status") == 402 and not e.get("replayed")
     )
     by_type = {"ok": 0, "fail": 0, "info": 0, "open": 0}
-    for operation in evidence.pairing.operations:
-        by_type["open" if operation.is_open else operation.type] += 1
+    for _, done in evidence.pairing.operations:
+        by_type["open" if done is None else done.type] += 1
     executions = charges + declines
     completed = by_type["ok"] + by_type["fail"]
     payments = len(evidence.history_payments.union(evidence.charges_by_payment))

@@ -157,6 +157,17 @@ class Evidence:
         return index
 
     @cached_property
+    def charge_requests(self) -> list[tuple[str, LedgerEntry]]:
+        """(endpoint, entry) for every ledger request to a money-moving POST endpoint."""
+        out: list[tuple[str, LedgerEntry]] = []
+        for entry in self.ledger:
+            if entry.get("kind") == "request":
+                endpoint = charge_endpoint(entry.get("method"), entry.get("path"))
+                if endpoint is not None:
+                    out.append((endpoint, entry))
+        return out
+
+    @cached_property
     def refunds_by_charge(self) -> dict[Any, list[LedgerEntry]]:
         index: dict[Any, list[LedgerEntry]] = defaultdict(list)
         for entry in self.ledger:

@@ -12,7 +12,7 @@ from harness.checkers._describe import (
     make_violation,
     plural,
 )
-from harness.checkers.evidence import Evidence, LedgerEntry, charge_endpoint
+from harness.checkers.evidence import Evidence, LedgerEntry
 from harness.checkers.result import CheckResult, Violation
 
 NAME = "retry-key-stability"
@@ -57,12 +57,7 @@ def check_retry_key_stability(evidence: Evidence) -> CheckResult:
     """
     groups: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
     unattributed = 0
-    for entry in evidence.ledger:
-        if entry.get("kind") != "request":
-            continue
-        endpoint = charge_endpoint(entry.get("method"), entry.get("path"))
-        if endpoint is None:
-            continue
+    for endpoint, entry in evidence.charge_requests:
         payment_id = entry.get("payment_id")
         if payment_id is None:
             unattributed += 1

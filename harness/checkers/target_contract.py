@@ -16,6 +16,7 @@ NAME = "target-contract"
 # pending → processing → completed | failed; the two terminal statuses share a rank.
 RANK = {"pending": 0, "processing": 1, "completed": 2, "failed": 2}
 INF = float("inf")
+_OBSERVED = frozenset({"create", "read", "charge"})  # ok answers that report a status
 
 
 class Seen(NamedTuple):
@@ -42,9 +43,7 @@ def _each_observation(evidence: Evidence) -> Iterator[Raw]:
         if pid is None or not isinstance(status, str):
             continue
         f = operation.invoke.f
-        if (done.type == "ok" and f in ("create", "read", "charge")) or (
-            f == "charge" and status == "processing"
-        ):
+        if (done.type == "ok" and f in _OBSERVED) or (f == "charge" and status == "processing"):
             yield pid, operation.invoke.time, done.time, status, (operation.invoke, done), ""
     for row in evidence.db or ():
         pid, status = row.get("id"), row.get("status")
@@ -61,23 +60,46 @@ def _suspects(evidence: Evidence) -> set[str]:
     top: dict[str, str] = {}
     last_start: dict[str, float] = {}
     suspects: set[str] = set()
-    for pid, start, _, status, _, _ in _each_observation(evidence):
-        rank = RANK.get(status)
-        previous = top.get(pid)
-        if rank is None:
-            suspects.add(pid)
-        elif previous is None:
-            top[pid] = status
-        else:
-            top_rank = RANK[previous]
-            lower = rank < top_rank or start < last_start[pid]
-            other_terminal = rank == 2 == top_rank and status != previous  # completed vs failed
-            if lower or other_terminal:
-                suspects.add(pid)
-            elif rank > top_rank:
-                top[pid] = status
-        last_start[pid] = start
+    # The same filter as _each_observation, inlined: this loop runs over every operation.
+    for invoke, done in evidence.pairing.operations:
+        if done is None or done.value is None or invoke.payment_id is None:
+            continue
+        status, f = done.value.get("status"), invoke.f
+        if not isinstance(status, str):
+            continue
+        if (done.type == "ok" and f in _OBSERVED) or (f == "charge" and status == "processing"):
+            _note(invoke.payment_id, status, invoke.time, top, last_start, suspects)
+    for row in evidence.db or ():
+        pid, status = row.get("id"), row.get("status")
+        if isinstance(pid, str) and isinstance(status, str):
+            _note(pid, status, INF, top, last_start, suspects)
     return suspects
+
+
+def _note(
+    pid: str,
+    status: str,
+    start: float,
+    top: dict[str, str],
+    last_start: dict[str, float],
+    suspects: set[str],
+) -> None:
+    """Fold one observation into the pre-pass: flag the payment unless plainly forward."""
+    rank = RANK.get(status)
+    previous = top.get(pid)
+    if rank is None:
+        suspects.add(pid)
+    elif previous is None:
+        top[pid] = status
+    else:
+        top_rank = RANK[previous]
+        lower = rank < top_rank or start < last_start[pid]
+        other_terminal = rank == 2 == top_rank and status != previous  # completed vs failed
+        if lower or other_terminal:
+            suspects.add(pid)
+        elif rank > top_rank:
+            top[pid] = status
+    last_start[pid] = start
 
 
 def _observations(evidence: Evidence, only: set[str]) -> dict[str, list[Seen]]:
@@ -178,7 +200,8 @@ def check_target_contract(evidence: Evidence) -> CheckResult:
             )
     unknown_statuses = 0
     suspects = _suspects(evidence)
-    for pid, observations in _observations(evidence, suspects).items():
+    swept = _observations(evidence, suspects) if suspects else {}
+    for pid, observations in swept.items():
         strange = [s for s in observations if s.status not in RANK]
         if strange:
             unknown_statuses += len(strange)
