@@ -68,7 +68,7 @@ def make_violation(
         extra["operations_omitted"] = len(op_list) - MAX_OPS_PER_VIOLATION
         op_list = op_list[:MAX_OPS_PER_VIOLATION]
     times = [op.time for op in op_list]
-    times += [t for t in (evidence.rel(e.get("time")) for e in ledger_list) if t is not None]
+    times += [t for t in (evidence.at(e) for e in ledger_list) if t is not None]
     return Violation(
         checker=checker,
         payment_id=payment_id,

@@ -12,7 +12,7 @@ NAME = "db-consistency"
 
 
 def _listed(evidence: Evidence, charges: list[LedgerEntry]) -> str:
-    return ", ".join(f"{e.get('id')} at {fmt_t(evidence.rel(e.get('time')))}" for e in charges)
+    return ", ".join(f"{e.get('id')} at {fmt_t(evidence.at(e))}" for e in charges)
 
 
 def _charges_for(evidence: Evidence, row: DbRow) -> list[LedgerEntry]:

@@ -67,9 +67,19 @@ class Evidence:
             first = self.history[0]
             return first.wall - first.time
         for entry in self.ledger:
-            if isinstance(entry.get("time"), int | float):
-                return float(entry["time"])
+            wall = entry.get("wall", entry.get("time"))
+            if isinstance(wall, int | float):
+                return float(wall)
         return None
+
+    def at(self, entry: LedgerEntry) -> float | None:
+        """When a ledger entry happened, on the history's clock.
+
+        Prefers the entry's `wall` (real time) over `time`: the stand-in's `time` follows
+        its key clock, which a test may move a day forward to expire idempotency keys.
+        """
+        wall = entry.get("wall")
+        return self.rel(wall if wall is not None else entry.get("time"))
 
     def rel(self, wall: Any) -> float | None:
         """A ledger wall time on the history's clock (seconds since the run started)."""

@@ -60,8 +60,8 @@ def _explain_second(operations: Sequence[Operation], t_second: float | None) -> 
 
 
 def _duplicate(evidence: Evidence, payment_id: str, charges: list[LedgerEntry]) -> Violation:
-    charges = sorted(charges, key=lambda e: (evidence.rel(e.get("time")) or 0.0, e.get("seq") or 0))
-    times = [evidence.rel(e.get("time")) for e in charges]
+    charges = sorted(charges, key=lambda e: (evidence.at(e) or 0.0, e.get("seq") or 0))
+    times = [evidence.at(e) for e in charges]
     listed = ", ".join(f"{e.get('id')} at {fmt_t(t)}" for e, t in zip(charges, times, strict=True))
     keys = [e.get("idempotency_key") for e in charges]
     because = (

@@ -22,9 +22,7 @@ def _violation(
     evidence: Evidence, payment_id: str, endpoint: str, requests: list[LedgerEntry]
 ) -> Violation:
     keys = [r.get("idempotency_key") for r in requests]
-    listed = ", ".join(
-        f"{r.get('request_id')} at {fmt_t(evidence.rel(r.get('time')))}" for r in requests[:6]
-    )
+    listed = ", ".join(f"{r.get('request_id')} at {fmt_t(evidence.at(r))}" for r in requests[:6])
     if len(requests) > 6:
         listed += f", … {len(requests) - 6} more"
     because = (

@@ -221,7 +221,7 @@ def check_target_contract(evidence: Evidence) -> CheckResult:
             violations.append(_step_violation(evidence, pid, *step))
     for entry in evidence.unattributed_charges:
         because = (
-            f"charge {entry.get('id')} at {fmt_t(evidence.rel(entry.get('time')))} "
+            f"charge {entry.get('id')} at {fmt_t(evidence.at(entry))} "
             f"carries no metadata.payment_id, so no checker can tell whose money it took"
         )
         violations.append(

@@ -175,3 +175,16 @@ def test_empty_evidence_is_valid_here_and_left_to_enough_work() -> None:
     result = check_no_duplicate_charge(Evidence([], []))
     assert result.validity == "valid"
     assert result.summary == "0 charges for 0 payments, none charged twice"
+
+
+def test_ledger_wall_time_wins_over_the_advanced_key_clock() -> None:
+    """After the stand-in's clock moved a day forward, `wall` still places charges correctly."""
+    h, ledger = HistoryBuilder(), LedgerBuilder()
+    h.create("w0", "pay_1", 0.0)
+    first = ledger.charged(0.3, "pay_1", "ch_a")
+    second = ledger.charged(1.4, "pay_1", "ch_b")
+    for entry in (first, second):
+        entry["wall"] = entry["time"]
+        entry["time"] += 86_400  # the key clock, aged by a day
+    [v] = check_no_duplicate_charge(Evidence(h.ops, ledger.entries)).violations
+    assert "(ch_a at t=0.300, ch_b at t=1.400)" in v.because
