@@ -171,29 +171,38 @@ def load_history(path: str | Path) -> LoadedHistory:
     """Read a history file back; a torn last line (the run died mid-write) is ignored and counted.
 
     Any other unreadable line is corruption, not a crash, and raises UsageError naming it.
+    Streams the file, one line behind, so a million-op history is never held twice.
     """
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise UsageError(f"Cannot read the history file {source}: {exc.strerror or exc}") from exc
-    lines = text.split("\n")
-    # Only the very last line can be torn: the recorder writes whole lines and flushes each.
-    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
     history = LoadedHistory()
-    for n, line in enumerate(lines):
-        if not line.strip():
-            continue
+
+    def add(number: int, line: str, last: bool) -> None:
         try:
             data = json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError("expected a JSON object")
             history.append(Op.from_dict(data))
         except (ValueError, TypeError) as exc:
-            if n == last:
+            # Only the very last line can be torn: the recorder writes whole lines, flushing each.
+            if last:
                 history.torn_lines += 1
-                continue
+                return
             raise UsageError(
-                f"{source} line {n + 1} is not a history op ({exc}); only the last line may be torn"
+                f"{source} line {number} is not a history op ({exc}); "
+                "only the last line may be torn"
             ) from exc
+
+    try:
+        with source.open(encoding="utf-8", errors="replace") as lines:
+            pending: tuple[int, str] | None = None
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                if pending is not None:
+                    add(*pending, last=False)
+                pending = (number, line)
+            if pending is not None:
+                add(*pending, last=True)
+    except OSError as exc:
+        raise UsageError(f"Cannot read the history file {source}: {exc.strerror or exc}") from exc
     return history
