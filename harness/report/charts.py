@@ -57,18 +57,20 @@ def load_chart_svg(load: dict[str, Any], faults: dict[str, Any]) -> str:
         bottom.set_ylim(bottom=0)
         bottom.set_title(f"Latency of {load['latency_of']} (per bucket)")
         bottom.set_xlabel("seconds since the run started")
-        bottom.set_xlim(0, load["duration_s"])
+        bottom.set_xlim(load["start_s"], load["duration_s"])
         _draw_faults((top, bottom), faults)
         top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         return _svg(fig)
 
 
-def locust_chart_svg(history: dict[str, Any], faults: dict[str, Any], x_max: float) -> str:
+def locust_chart_svg(
+    history: dict[str, Any], faults: dict[str, Any], x_min: float, x_max: float
+) -> str:
     """Locust's own per-second aggregate (requests/s, failures/s, p50/p95) on the run's clock."""
     with mpl.rc_context(_RC):
         fig = Figure(figsize=(10.5, 2.8))
-        fig.subplots_adjust(left=0.065, right=0.78, top=0.88, bottom=0.17)
+        fig.subplots_adjust(left=0.065, right=0.74, top=0.88, bottom=0.17)
         ax = fig.subplots()
         t = history["t"]
         ax.plot(t, _nan(history["rps"]), color=COLOURS["ok"], label="requests/s", linewidth=1.6)
@@ -76,7 +78,7 @@ def locust_chart_svg(history: dict[str, Any], faults: dict[str, Any], x_max: flo
                 linewidth=1.2)
         ax.set_ylabel("per second")
         ax.set_xlabel("seconds since the run started")
-        ax.set_xlim(0, max([x_max, *t]) if t else x_max)
+        ax.set_xlim(min([x_min, *t]), max([x_max, *t]))
         ax.set_title("Locust's statistics over time (Aggregated)")
         right = ax.twinx()
         right.grid(False)
@@ -88,7 +90,7 @@ def locust_chart_svg(history: dict[str, Any], faults: dict[str, Any], x_max: flo
         handles = ax.get_legend_handles_labels()
         more = right.get_legend_handles_labels()
         ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left",
-                  bbox_to_anchor=(1.06, 1.0), frameon=False)
+                  bbox_to_anchor=(1.09, 1.0), frameon=False)
         return _svg(fig)
 
 

@@ -258,12 +258,14 @@ def _faults(faults: Any, ledger: list[dict[str, Any]], origin: float | None) -> 
 
 
 def _locust(tables: dict[str, CsvTable], origin: float | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    """Locust's CSVs as tables; every key is always there (None when its file is absent)."""
+    out: dict[str, Any] = {"stats": None, "failures": None, "history": None}
     stats = tables.get(LOCUST_STATS)
     if stats and stats.header:
         keep = [i for i, h in enumerate(stats.header) if h in LOCUST_COLUMNS]
         out["stats"] = {"header": [stats.header[i] for i in keep],
-                        "rows": [[r[i] if i < len(r) else "" for i in keep] for r in stats.rows]}
+                        "rows": [[_tidy(r[i]) if i < len(r) else "" for i in keep]
+                                 for r in stats.rows]}
     failures = tables.get(LOCUST_FAILURES)
     if failures and failures.rows:
         out["failures"] = {"header": failures.header[:4], "rows": [r[:4] for r in failures.rows]}
@@ -271,6 +273,14 @@ def _locust(tables: dict[str, CsvTable], origin: float | None) -> dict[str, Any]
     if history and history.rows and origin is not None:
         out["history"] = _locust_history(history, origin)
     return out
+
+
+def _tidy(cell: str) -> str:
+    """Locust writes averages with 15 decimals; two are enough to read."""
+    if "." not in cell:
+        return cell
+    value = _float(cell)
+    return cell if value is None else f"{value:.2f}"
 
 
 def _locust_history(table: CsvTable, origin: float) -> dict[str, list[float | None]]:

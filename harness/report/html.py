@@ -40,7 +40,8 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
         },
         "load": Markup(load_chart_svg(load, report["faults"])) if report["counts"]["operations"]
         else None,
-        "locust": Markup(locust_chart_svg(locust_history, report["faults"], load["duration_s"]))
+        "locust": Markup(locust_chart_svg(locust_history, report["faults"], load["start_s"],
+                                          load["duration_s"]))
         if locust_history and locust_history["t"] else None,
     }
 

@@ -30,7 +30,9 @@ def load_series(ops: list[Operation], duration_s: float | None = None) -> dict[s
     """Per bucket: completions per second by outcome, and charge latency p50/p95/p99 in ms."""
     done = [op for op in ops if op.end is not None]
     end = max([op.end or 0.0 for op in done] + [duration_s or 0.0, 0.001])
-    width = bucket_width(end)
+    first = min((op.start for op in ops), default=0.0)
+    # Provisioning comes before the first operation: the charts start where the load starts.
+    width = bucket_width(end - first)
     n = int(end / width) + 1
     counts = {o: [0] * n for o in OUTCOMES}
     latency_ops = [op for op in done if op.f == "charge"] or done
@@ -53,6 +55,7 @@ def load_series(ops: list[Operation], duration_s: float | None = None) -> dict[s
             f"p{q}": [percentile(v, q) if v else None for v in per_bucket] for q in (50, 95, 99)
         },
         "duration_s": end,
+        "start_s": max(0.0, math.floor(first / width) * width - width),
     }
 
 

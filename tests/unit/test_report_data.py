@@ -227,3 +227,16 @@ def test_many_violating_payments_get_at_most_twelve_timelines(tmp_path: Path) ->
     assert len(report["violations"]) == 12
     assert len(report["violations_listed"]) == 18
     assert report["violations_listed"][0]["payment_id"] == "pay_12"
+
+
+def test_load_charts_start_where_the_load_starts_not_at_provisioning() -> None:
+    from harness.report.series import load_series, percentile
+
+    late = [ev(0, 11.0, "w0", "invoke", "charge"), ev(1, 11.2, "w0", "ok", "charge"),
+            ev(2, 19.0, "w0", "invoke", "charge"), ev(3, 19.5, "w0", "info", "charge")]
+    series = load_series(pair_operations(late), duration_s=20.0)
+    assert series["bucket_s"] == 0.25 and series["start_s"] == pytest.approx(10.75)
+    assert sum(series["throughput"]["ok"]) * series["bucket_s"] == pytest.approx(1.0)
+    assert sum(series["throughput"]["info"]) * series["bucket_s"] == pytest.approx(1.0)
+    assert [p for p in series["latency_ms"]["p99"] if p is not None] == pytest.approx([200, 500])
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0 and percentile([], 99) == 0.0

@@ -82,3 +82,22 @@ def test_ten_thousand_operations_render_in_under_two_seconds_and_five_megabytes(
     elapsed = time.process_time() - started
     assert elapsed < 2.0, f"report took {elapsed:.2f} s of CPU for 10k operations"
     assert page.stat().st_size < 5_000_000
+
+
+def test_locust_stats_without_failures_or_history_still_render(tmp_path: Path) -> None:
+    """Locust writes no failures when nothing failed; the page must not depend on it."""
+    run_dir = write_sample_run(tmp_path / "r", "safe")
+    (run_dir / "locust_failures.csv").unlink()
+    (run_dir / "locust_stats_history.csv").unlink()
+    html = _page(run_dir)
+    assert "Locust's own statistics" in html and "<h3>Failures</h3>" not in html
+    assert html.count('class="chart"') == 1
+    # Locust's 15-decimal averages are shown with two
+    locust = html[html.index('id="locust"'):html.index('id="reproduce"')]
+    assert re.search(r"<td class=\"num\">\d+\.\d\d</td>", locust)
+    assert not re.search(r"<td class=\"num\">\d+\.\d{3,}</td>", locust)
+
+
+def test_without_locust_files_there_is_no_locust_section(tmp_path: Path) -> None:
+    html = _page(write_sample_run(tmp_path / "r", "safe", locust=False))
+    assert "Locust's own statistics" not in html and 'href="#locust"' not in html
