@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,20 +54,32 @@ def bare_server() -> None:
 
 
 @contextlib.contextmanager
-def running_bare() -> Iterator[str]:
-    """The bare endpoint in its own process; yields its URL."""
+def running_bare() -> Iterator[tuple[str, int]]:
+    """The bare endpoint in its own process; yields its URL and pid."""
     proc = subprocess.Popen([sys.executable, __file__, "--bare-server"],
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        yield proc.stdout.readline().split("listening on ")[1].strip()
+        yield proc.stdout.readline().split("listening on ")[1].strip(), proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-async def load(url: str, clients: int, seconds: float, warmup: float) -> dict[str, float]:
-    """POST charges to {url}/v1/charges from `clients` concurrent connections; return the rates."""
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time the server process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def load(
+    url: str, pid: int, clients: int, seconds: float, warmup: float
+) -> dict[str, float]:
+    """POST charges to {url}/v1/charges from `clients` concurrent connections; return the rates.
+
+    Besides the rate, the server's CPU time per request: on a shared, busy machine the rate
+    moves with the neighbours' load, the CPU cost per request much less.
+    """
     counter = itertools.count()
     run = uuid.uuid4().hex[:8]  # fresh keys every round, so no request is a replay
     latencies: list[float] = []
@@ -75,6 +88,7 @@ async def load(url: str, clients: int, seconds: float, warmup: float) -> dict[st
     async with aiohttp.ClientSession(connector=connector) as session:
         measure_from = time.monotonic() + warmup
         stop = measure_from + seconds
+        cpu_at: list[float] = []
 
         async def worker() -> None:
             nonlocal ok, failed
@@ -87,6 +101,8 @@ async def load(url: str, clients: int, seconds: float, warmup: float) -> dict[st
                 async with session.post(f"{url}/v1/charges", data=data, headers=headers) as r:
                     await r.read()
                 if sent >= measure_from:
+                    if not cpu_at:
+                        cpu_at.append(cpu_seconds(pid))
                     latencies.append(time.monotonic() - sent)
                     if r.status == 200:
                         ok += 1
@@ -94,8 +110,10 @@ async def load(url: str, clients: int, seconds: float, warmup: float) -> dict[st
                         failed += 1
 
         await asyncio.gather(*(worker() for _ in range(clients)))
+        cpu = cpu_seconds(pid) - cpu_at[0]
     latencies.sort()
     return {
+        "cpu_us": 1e6 * cpu / max(ok + failed, 1),
         "rate": ok / seconds,
         "ok": ok,
         "failed": failed,
@@ -117,11 +135,12 @@ def main() -> None:
         bare_server()
         return
     results: dict[str, list[dict[str, float]]] = {"bare": [], "standin": []}
-    with running_bare() as bare_url, running_standin() as url:
+    with running_bare() as (bare_url, bare_pid), running_standin() as url:
+        standin_pid = StandinAdmin(url).health()["pid"]
         for _ in range(args.rounds):
-            for name, target in (("bare", bare_url), ("standin", url)):
+            for name, target, pid in (("bare", bare_url, bare_pid), ("standin", url, standin_pid)):
                 results[name].append(
-                    asyncio.run(load(target, args.clients, args.seconds, args.warmup)))
+                    asyncio.run(load(target, pid, args.clients, args.seconds, args.warmup)))
         charges = len(StandinAdmin(url).charges())
     ok_total = sum(int(r["ok"]) for r in results["standin"])
 
@@ -140,6 +159,9 @@ def main() -> None:
     print(f"stand-in POST /v1/charges:  {standin:7.0f} charges/s  p50 "
           f"{median('standin', 'p50_ms'):.1f} ms  p99 {median('standin', 'p99_ms'):.1f} ms  "
           f"(rounds: {rounds('standin')})")
+    bare_cpu, standin_cpu = median("bare", "cpu_us"), median("standin", "cpu_us")
+    print(f"server CPU per request: bare {bare_cpu:.0f} us, stand-in {standin_cpu:.0f} us "
+          f"(bare/stand-in {bare_cpu / standin_cpu:.0%})")
     print(f"failed charges: {sum(int(r['failed']) for r in results['standin'])}; ledger charges "
           f"{charges} >= measured successes {ok_total}: {charges >= ok_total}")
     print(f"ratio: {standin / bare:.0%} of the bare endpoint (goal >= 50%)")

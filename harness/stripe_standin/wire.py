@@ -6,7 +6,6 @@ import hashlib
 import random
 import re
 import secrets
-import string
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -57,12 +56,11 @@ class StripeError(Exception):
 # Ids need uniqueness, not secrecy: a PRNG seeded from the OS is far cheaper per request than
 # `secrets`, and ids never collide across stand-in restarts because each seed is fresh.
 _ids = random.Random(secrets.randbits(128))
-_ALPHABET = string.ascii_letters + string.digits
 
 
 def new_id(prefix: str) -> str:
-    """A Stripe-looking object id such as `ch_3QxT…` (24 random alphanumerics after the prefix)."""
-    return prefix + "_" + "".join(_ids.choices(_ALPHABET, k=24))
+    """A Stripe-looking object id such as `ch_3f9a…` (24 random alphanumerics after the prefix)."""
+    return f"{prefix}_{_ids.getrandbits(96):024x}"
 
 
 def new_request_id() -> str:

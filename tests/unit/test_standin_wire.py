@@ -89,5 +89,5 @@ def test_typed_parameters_accept_stripes_spellings() -> None:
 
 def test_ids_look_like_stripes_and_do_not_repeat() -> None:
     ids = {new_id("ch") for _ in range(1000)}
-    assert len(ids) == 1000 and all(i.startswith("ch_") and len(i) == 27 for i in ids)
+    assert len(ids) == 1000 and all(i.startswith("ch_") and len(i) == 27 and i[3:].isalnum() for i in ids)
     assert new_request_id().startswith("req_")
