@@ -22,5 +22,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check harness reference_impl scenarios tests benchmarks
 	$(BIN)/mypy
 
+demo: $(STAMP)
+	$(BIN)/payrace demo
+
 clean:
 	rm -rf $(VENV) build *.egg-info

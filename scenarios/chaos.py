@@ -83,12 +83,21 @@ def _failpoint(name: str, action: str, count: int) -> Action:
     return arm
 
 
+def _serves(process: psutil.Process) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN for c in process.net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
+
+
 def kill_worker(environment: Environment) -> dict[str, Any] | None:
     """SIGKILL one worker of the service: no cleanup, no rollback message, just gone."""
     try:
-        workers = psutil.Process(SERVICE_PID).children()
+        children = psutil.Process(SERVICE_PID).children()
     except psutil.Error:
         return None
+    # Workers are the children serving the supervisor's socket (not e.g. a resource tracker).
+    workers = [p for p in children if _serves(p)]
     if not workers:
         return None
     victim = _rng.choice(sorted(workers, key=lambda p: p.pid))
@@ -102,8 +111,12 @@ def kill_worker(environment: Environment) -> dict[str, Any] | None:
 def terminate_db_connections(environment: Environment) -> dict[str, Any] | None:
     """Cut every connection to the service's database from the server side."""
     import psycopg  # only this nemesis needs a database driver
+    from sqlalchemy.engine import make_url
 
-    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=3) as conn:
+    # The service's URL is SQLAlchemy's (`postgresql+psycopg://…`); libpq wants plain postgresql.
+    conninfo = make_url(DATABASE_URL).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()

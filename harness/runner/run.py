@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.checkers import CheckResult, Evidence, compose, run_all, verdict
 from harness.history import Op, pair_operations
+from harness.provision.postgres import Provisioned
 from harness.runner.drive import LoadOutcome, drive
 from harness.runner.evidence import (
     collect_history,
@@ -59,17 +60,21 @@ def hold_seconds(faults: Sequence[dict[str, Any]]) -> float:
     return longest
 
 
-def execute(spec: RunSpec) -> RunResult:
-    """Run one scenario against one target and judge it; raises PayraceError for exit 2 / 3."""
+def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
+    """Run one scenario against one target and judge it; raises PayraceError for exit 2 / 3.
+
+    `server`: a PostgreSQL server already running, shared by several runs (the demo).
+    """
     check_writable(spec.out_dir)
     run_id = spec.run_id or new_run_id("run")
     started_at = datetime.now(UTC)
-    origin = time.monotonic()
     title = f"{spec.scenario} → {spec.target.label}"
     db: list[dict[str, Any]] | None = None
     reconciled: dict[str, Any] | None = None
     quiet: dict[str, Any] = {}
-    with provisioned(spec) as stack:
+    with provisioned(spec, server) as stack:
+        # t=0 of the history is when the load starts, not when PostgreSQL did.
+        origin = time.monotonic()
         run_dir = create_run_dir(run_id, spec.out_dir)
         history = run_dir / "history.jsonl" if spec.record else None
         faults_path = run_dir / "faults.jsonl"

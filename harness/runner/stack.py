@@ -14,6 +14,7 @@ import httpx
 import psutil
 
 from harness.errors import ProvisionError
+from harness.provision.postgres import Provisioned
 from harness.runner.spec import RunSpec
 from harness.safety import check_provider_url
 from harness.stripe_standin import TEST_API_KEY, StandinAdmin, running_standin
@@ -54,27 +55,35 @@ def ledger_end(admin: StandinAdmin) -> int:
         cursor = int(page["next_cursor"])
 
 
-def listening_pid(url: str) -> int | None:
-    """The supervising process of whatever listens on the URL's loopback port, if on this machine.
+def _listens_on(process: psutil.Process, port: int) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   for c in process.net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
 
-    uvicorn's workers share the supervisor's socket, so several processes listen on the port;
-    the supervisor is the one whose parent does not.
+
+def listening_pid(url: str) -> int | None:
+    """The supervising process of whatever listens on the URL's port, if it is on this machine.
+
+    uvicorn's workers share the supervisor's socket, and the system-wide table names only one
+    holder of it; the supervisor is the highest ancestor that still holds the socket.
     """
     port = urlsplit(url).port
     if port is None:
         return None
     try:
-        pids = {c.pid for c in psutil.net_connections(kind="tcp")
-                if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid}
+        holders = [c.pid for c in psutil.net_connections(kind="tcp")
+                   if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   and c.pid]
+        if not holders:
+            return None
+        process = psutil.Process(holders[0])
+        while (parent := process.parent()) is not None and _listens_on(parent, port):
+            process = parent
+        return int(process.pid)
     except psutil.Error:
         return None
-    for pid in sorted(pids):
-        try:
-            if psutil.Process(pid).ppid() not in pids:
-                return int(pid)
-        except psutil.Error:
-            continue
-    return None
 
 
 def is_up(url: str, timeout: float = 1.0) -> bool:
@@ -111,8 +120,11 @@ def _stand_in(spec: RunSpec, parts: dict[str, Any]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def provisioned(spec: RunSpec) -> Iterator[Stack]:
-    """Start (or reach) every part of the run; everything started here stops on exit."""
+def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[Stack]:
+    """Start (or reach) every part of the run; everything started here stops on exit.
+
+    `server`: a PostgreSQL server already running (the demo shares one across its runs).
+    """
     parts: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         stripe_url = stack.enter_context(_stand_in(spec, parts))
@@ -122,9 +134,9 @@ def provisioned(spec: RunSpec) -> Iterator[Stack]:
             from harness.provision.postgres import fresh_database, provision_postgres
             from harness.provision.service import running_service
 
-            server = stack.enter_context(provision_postgres(url=spec.database_url))
-            parts["postgres"] = {"tier": server.tier,
-                                 "version": getattr(server, "version", None)}
+            if server is None:
+                server = stack.enter_context(provision_postgres(url=spec.database_url))
+            parts["postgres"] = server.as_part()
             database_url = stack.enter_context(fresh_database(server.url, "payrace_run"))
             failpoints = spec.scenario in FAILPOINT_SCENARIOS
             target_url = stack.enter_context(running_service(
