@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from harness import __version__
+from harness.report.ledger import money_charges, on_wall_clock
 from harness.report.operations import Operation, pair_operations, wall_origin
 from harness.report.rundir import (
     LOCUST_FAILURES,
@@ -32,6 +34,7 @@ LOCUST_COLUMNS = (
 def build_report(run: RunFiles) -> dict[str, Any]:
     """The whole report as plain data (JSON-serialisable), ready for a template."""
     summary = run.summary
+    run = replace(run, ledger=on_wall_clock(run.ledger))  # a copy: the input stays untouched
     checks = [c for c in summary.get("checks", []) if isinstance(c, dict)]
     ops = pair_operations(run.history)
     verdict = str(summary.get("verdict") or _verdict_from(checks))
@@ -82,7 +85,7 @@ def headline(
             if c.get("validity") == "unknown":
                 return f"{c.get('checker')}: {c.get('summary', '')}"
         return "No checker could decide."
-    charges = sum(1 for e in ledger if e.get("kind") == "charge")
+    charges = len(money_charges(ledger))
     return (f"All {len(checks)} invariants hold over {len(ops)} operations and "
             f"{charges} charges.")
 
@@ -226,7 +229,7 @@ def _counts(ops: list[Operation], run: RunFiles) -> dict[str, Any]:
         "operations": len(ops),
         "outcomes": dict(outcomes),
         "payments": len({op.payment_id for op in ops if op.payment_id}),
-        "charges": sum(1 for e in run.ledger if e.get("kind") == "charge"),
+        "charges": len(money_charges(run.ledger)),
         "requests": sum(1 for e in run.ledger if e.get("kind") == "request"),
         "replays": sum(1 for e in run.ledger if e.get("kind") == "request" and e.get("replayed")),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.report.ledger import money_charges
 from harness.report.operations import Operation, error_label
 
 # Statuses of DESIGN §4, in the order a payment moves through them.
@@ -64,8 +65,7 @@ def build_timeline(
         attempts[op.f] = attempts.get(op.f, 0) + 1
         item = _op_item(op, attempts[op.f], clock, span_ms, op.index in highlight_indices)
         lanes.setdefault(op.process, []).append(item)
-    charges = [e for e in ledger if e.get("kind") == "charge"]
-    charges.sort(key=lambda e: (e.get("seq", 0), e["time"]))
+    charges = money_charges(sorted(ledger, key=lambda e: (e.get("seq", 0), e["time"])))
     model: dict[str, Any] = {
         "payment_id": payment_id,
         "t0_wall": clock.t0,

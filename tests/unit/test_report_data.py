@@ -240,3 +240,19 @@ def test_load_charts_start_where_the_load_starts_not_at_provisioning() -> None:
     assert sum(series["throughput"]["info"]) * series["bucket_s"] == pytest.approx(1.0)
     assert [p for p in series["latency_ms"]["p99"] if p is not None] == pytest.approx([200, 500])
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0 and percentile([], 99) == 0.0
+
+
+def test_ledger_wall_time_wins_over_an_advanced_key_clock_and_replays_are_not_money(
+    tmp_path: Path,
+) -> None:
+    run_dir = write_literal_run(tmp_path / "r1")
+    rows = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
+    for row in rows:  # the stand-in's key clock was moved a day ahead; `wall` stayed real
+        row["wall"], row["time"] = row["time"], row["time"] + 86400
+    rows.append({**rows[2], "seq": 5, "replayed": True})  # a replay writes no money
+    rows.append({**rows[2], "seq": 6})  # the same charge id twice is one charge
+    (run_dir / "ledger.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = build_report(read_run(run_dir))
+    timeline = report["violations"][0]["timeline"]
+    assert [c["t_ms"] for c in timeline["charges"]] == pytest.approx([120.0, 1150.0])
+    assert report["counts"]["charges"] == 2

@@ -107,7 +107,7 @@ def test_a_concurrent_double_charge_names_both_attempts_in_flight() -> None:
     ops = [attempt(0, "w0", 0.0, 0.05), attempt(1, "w1", 0.001, 0.06)]
     ledger = [
         {"seq": n, "kind": kind, "time": 100 + t, "id": cid, "request_id": f"req_{n // 2}",
-         "status": 200, "payment_id": "pay_1"}
+         "status": 200 if kind == "request" else "succeeded", "payment_id": "pay_1"}
         for n, (kind, t, cid) in enumerate([("request", 0.02, None), ("charge", 0.02, "ch_1"),
                                             ("request", 0.03, None), ("charge", 0.03, "ch_2")])
     ]
