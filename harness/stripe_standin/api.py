@@ -7,6 +7,7 @@ import base64
 import logging
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +159,10 @@ class ApiHandler:
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         state = self.state
         rid = new_request_id()
+        wall = time.time()
         entry: dict[str, Any] = {
-            "time": state.clock.now(), "method": request.method, "path": request.path,
+            "time": wall + state.clock.offset, "wall": wall,
+            "method": request.method, "path": request.path,
             "idempotency_key": None, "params_digest": None, "status": 0, "replayed": False,
             "request_id": rid, "fault": None, "payment_id": None, "api_key": None,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,14 @@ class Ledger:
         self._entries: list[dict[str, Any]] = []
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Add one entry and return it; the caller never mutates it afterwards."""
+        """Add one entry and return it; the caller never mutates it afterwards.
+
+        Besides `time` (the stand-in's clock, which a test may move a day forward to age
+        keys) every entry carries `wall`, the real time, so runs keep one timeline.
+        """
         entry: dict[str, Any] = {"seq": len(self._entries) + 1, "kind": kind, **fields}
+        if "wall" not in entry:
+            entry["wall"] = time.time()
         self._entries.append(entry)
         return entry
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -100,3 +102,34 @@ def test_armed_rules_are_listed_with_their_counters(
     [rule] = standin_admin.faults()
     assert (rule["action"], rule["ms"], rule["matched"], rule["fired"]) == ("latency", 1, 1, 1)
     assert standin_admin.clear_faults() == 1 and standin_admin.faults() == []
+
+
+def test_advanced_clock_moves_time_but_wall_stays_real(
+    standin: str, standin_admin: StandinAdmin
+) -> None:
+    """Every entry has `wall` (real time) beside `time` (the stand-in's clock)."""
+    standin_admin.advance_clock(86400)
+    charge(standin, "pay_w")
+    for entry in standin_admin.ledger_entries():
+        assert entry["time"] - entry["wall"] >= 86400 - 1
+        assert abs(entry["wall"] - time.time()) < 60
+
+
+def test_release_gates_lets_waiting_requests_through_and_keeps_the_rule(
+    standin: str, standin_admin: StandinAdmin
+) -> None:
+    """A gate that will never fill reports `waiting`; release_gates frees it, the rule stays."""
+    standin_admin.arm([{"action": "gate", "n": 5, "timeout_ms": 30_000, "payment_id": "pay_g"}])
+    held = threading.Thread(target=charge, args=(standin, "pay_g"))
+    held.start()
+    deadline = time.monotonic() + 5
+    while standin_admin.faults()[0]["waiting"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert standin_admin.faults()[0]["waiting"] == 1
+    assert standin_admin.release_gates("pay_other") == 0
+    assert standin_admin.release_gates("pay_g") == 1
+    held.join(timeout=5)
+    assert not held.is_alive() and len(standin_admin.charges("pay_g")) == 1
+    assert standin_admin.faults()[0]["waiting"] == 0
+    resp = httpx.post(f"{standin}/_standin/faults/release", json={"payment_id": 5})
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == "payment_id"

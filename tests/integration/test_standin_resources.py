@@ -45,7 +45,7 @@ def test_charge_ledger_entry_has_the_contract_fields(
     assert (money["amount"], money["currency"], money["payment_id"]) == (1000, "usd", "pay_2")
     assert money["idempotency_key"] == "kk" and money["status"] == "succeeded"
     [request] = standin_admin.ledger_entries("request")
-    assert set(request) == {"seq", "kind", "time", "method", "path", "idempotency_key",
+    assert set(request) == {"seq", "kind", "time", "wall", "method", "path", "idempotency_key",
                             "params_digest", "status", "replayed", "request_id", "fault",
                             "payment_id", "api_key"}
     assert request["request_id"] == created.last_response.request_id == money["request_id"]
