@@ -27,6 +27,13 @@ class Ledger:
         self._entries.append(entry)
         return entry
 
+    def add(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Append a prepared entry (its `kind` set, `seq` a placeholder), numbering it in place."""
+        entry["seq"] = len(self._entries) + 1
+        entry.setdefault("wall", time.time())
+        self._entries.append(entry)
+        return entry
+
     def __len__(self) -> int:
         return len(self._entries)
 

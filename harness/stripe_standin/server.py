@@ -37,7 +37,7 @@ def build_app(state: StandinState, upstream: Upstream | None = None) -> web.Appl
 
     app = web.Application(client_max_size=1024 * 1024)
     app.add_routes(admin_routes(state))
-    app.router.add_route("*", "/v1/{tail:.*}", api)
+    app.router.add_route("*", "/v1/{tail:.*}", api.handle)
     app.router.add_route("*", "/{tail:.*}", not_found)
     if upstream is not None:
         async def start_upstream(_app: web.Application) -> None:

@@ -142,6 +142,19 @@ def decode_pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             if isinstance(result.get(key), (dict, list)):
                 raise _conflict(key)
             result[key] = value
+        elif key.endswith("]") and key.count("[") == 1 and key.count("]") == 1 and key[0] != "[":
+            # The common one-level case, `metadata[payment_id]`, without the general parser.
+            head, _, name = key[:-1].partition("[")
+            node = result.setdefault(head, [] if name == "" else {})
+            if name == "" and isinstance(node, list):
+                node.append(value)
+            elif name != "" and isinstance(node, dict) and not isinstance(
+                node.get(name), (dict, list)
+            ):
+                node[name] = value
+                nested = nested or name.isdigit()
+            else:
+                raise _conflict(key)
         else:
             nested = True
             _assign(result, _split_key(key), value, key)

@@ -189,3 +189,14 @@ def test_upstream_4xx_is_returned_unchanged_and_nothing_is_stored(validator: str
         assert len(admin.charges("pay_p")) == 1
         assert admin.health()["upstream"] == validator
     assert sum(s.startswith("POST /v1/charges ") for s in _Validator.seen) == 3
+
+
+def test_serving_in_thread_serves_the_same_api_and_stops() -> None:
+    """The in-process start (for benchmarks) serves charges and frees its port on exit."""
+    from harness.stripe_standin.server import serving_in_thread
+
+    with serving_in_thread() as (url, state):
+        assert httpx.post(f"{url}/v1/charges", data=CHARGE, headers=AUTH).status_code == 200
+        assert len(state.ledger.entries("charge")) == 1
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/_standin/health", timeout=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,17 @@ def test_dump_writes_json_lines(tmp_path: Path) -> None:
     ledger.append("charge", id="ch_1", amount=5)
     target = tmp_path / "deep" / "ledger.jsonl"
     assert ledger.dump(target) == 1
-    assert [json.loads(x) for x in target.read_text().splitlines()] == [
-        {"seq": 1, "kind": "charge", "id": "ch_1", "amount": 5}]
+    [line] = [json.loads(x) for x in target.read_text().splitlines()]
+    assert line == {"seq": 1, "kind": "charge", "id": "ch_1", "amount": 5, "wall": line["wall"]}
+    assert abs(line["wall"] - time.time()) < 60
+
+
+def test_add_numbers_a_prepared_entry_in_place() -> None:
+    ledger = Ledger()
+    ledger.append("charge", id="ch_1")
+    entry = ledger.add({"seq": 0, "kind": "request", "wall": 5.0})
+    assert entry == {"seq": 2, "kind": "request", "wall": 5.0}
+    assert ledger.entries("request") == [entry]
 
 
 def test_clock_only_moves_forward() -> None:

@@ -31,6 +31,17 @@ def test_decode_form_nests_brackets_as_stripe_does() -> None:
     }
 
 
+def test_one_level_fast_path_matches_the_general_parser() -> None:
+    """`a[b]`, `a[]` and `a[0]` decode the same with or without deeper keys beside them."""
+    raw = b"metadata[k]=v&expand[]=x&items[0]=p&items[1]=q"
+    expected = {"metadata": {"k": "v"}, "expand": ["x"], "items": ["p", "q"]}
+    assert decode_form(raw) == expected
+    assert decode_form(raw + b"&deep[a][b]=c") == {**expected, "deep": {"a": {"b": "c"}}}
+    for bad in (b"expand[]=x&expand[a]=y", b"metadata[a]=1&metadata[]=2", b"a=1&a[b]=2"):
+        with pytest.raises(StripeError):
+            decode_form(bad)
+
+
 def test_metadata_numeric_keys_stay_keys() -> None:
     """Metadata keys are free text: `metadata[0]` is not turned into a list."""
     assert decode_form(b"metadata[0]=a") == {"metadata": {"0": "a"}}
@@ -89,5 +100,6 @@ def test_typed_parameters_accept_stripes_spellings() -> None:
 
 def test_ids_look_like_stripes_and_do_not_repeat() -> None:
     ids = {new_id("ch") for _ in range(1000)}
-    assert len(ids) == 1000 and all(i.startswith("ch_") and len(i) == 27 and i[3:].isalnum() for i in ids)
+    assert len(ids) == 1000
+    assert all(i.startswith("ch_") and len(i) == 27 and i[3:].isalnum() for i in ids)
     assert new_request_id().startswith("req_")
