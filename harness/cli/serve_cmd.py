@@ -122,9 +122,11 @@ def serve(
 ) -> None:
     """Serve a reference variant over HTTP with PostgreSQL and a Stripe stand-in, until Ctrl-C."""
     from harness.provision.service import running_service
-    from harness.safety import refuse_live_key
+    from harness.safety import check_provider_url, refuse_live_key
 
     refuse_live_key(stripe_api_key)
+    if stripe_url is not None:  # refuse a real provider before starting anything
+        check_provider_url(stripe_url, stripe_api_key)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     # Started in the background (`&`, nohup) SIGINT may be ignored; Ctrl-C must still stop us.
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
