@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from harness.errors import UsageError
+from harness.runner.load import scenario_knobs
 from harness.runner.spec import (
     RunSpec,
     available_scenarios,
@@ -59,7 +61,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         spawn_rate=rate, duration_s=seconds, processes=n_processes, workers=n_workers,
         seed=n_seed, stripe_url=stripe_url, database_url=database_url, out_dir=out_dir,
         junit=junit_path, command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
-        min_charges=n_min_charges,
+        min_charges=n_min_charges, scenario_env=scenario_knobs(os.environ),
     )
 
 

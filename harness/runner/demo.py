@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_VERIFIED, EXIT_VIOLATION
+from harness.provision.postgres import Provisioned
 from harness.runner.run import RunResult, execute, write_reports
 from harness.runner.spec import RunSpec, check_writable, parse_target, resolve_scenario
 
@@ -81,16 +83,21 @@ def judge_demo(results: list[tuple[DemoStep, RunResult]]) -> tuple[int, str]:
 
 
 def run_demo(out_dir: Path, *, seed: int = 0, progress: bool = True,
-             plan: tuple[DemoStep, ...] = PLAN,
+             plan: tuple[DemoStep, ...] = PLAN, server: Provisioned | None = None,
              on_result: Callable[[DemoStep, RunResult], None] | None = None) -> DemoOutcome:
-    """Run every step against one shared PostgreSQL; write `<out_dir>/demo/index.html`."""
+    """Run every step against one shared PostgreSQL; write `<out_dir>/demo/index.html`.
+
+    `server`: a PostgreSQL server already running; by default the demo starts its own.
+    """
     from harness.provision.postgres import provision_postgres
     from harness.report import write_comparison
 
     check_writable(out_dir)
     started = time.monotonic()
     results: list[tuple[DemoStep, RunResult]] = []
-    with provision_postgres() as server:
+    with contextlib.ExitStack() as stack:
+        if server is None:
+            server = stack.enter_context(provision_postgres())
         for step in plan:
             result = execute(spec_for(step, out_dir, seed, progress), server)
             results.append((step, result))

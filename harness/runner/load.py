@@ -17,6 +17,18 @@ from harness.runner.spec import RunSpec
 # Seconds a stopping user may spend finishing the operation it is in; what is still running
 # after that is killed and recorded as `info` (its outcome is unknown, which is the law).
 STOP_TIMEOUT_S = 2
+# Variables the runner sets for each run; a value left in the user's shell must never leak in
+# (PAYRACE_DATABASE_URL there names a server, not the target's database the nemesis may cut).
+RUNNER_OWNED = frozenset({
+    "PAYRACE_HISTORY", "PAYRACE_STANDIN_URL", "PAYRACE_FAULTS", "PAYRACE_SEED", "PAYRACE_ORIGIN",
+    "PAYRACE_SERVICE_PID", "PAYRACE_DATABASE_URL",
+})
+
+
+def scenario_knobs(environ: Mapping[str, str]) -> dict[str, str]:
+    """The user's PAYRACE_* scenario settings (e.g. PAYRACE_HANG_MS), recorded with the run."""
+    return {k: v for k, v in environ.items() if k.startswith("PAYRACE_")
+            and k not in RUNNER_OWNED and not k.startswith("PAYRACE_SERVICE_")}
 
 
 def locust_command(spec: RunSpec, host: str, run_dir: Path) -> list[str]:
@@ -41,7 +53,7 @@ def locust_env(
     origin: float, extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment that tells the scenario where to record and what it may fault."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYRACE_")}
+    env = {k: v for k, v in os.environ.items() if k not in RUNNER_OWNED}
     env.update({"PAYRACE_SEED": str(spec.seed), "PAYRACE_ORIGIN": repr(origin),
                 "PAYRACE_FAULTS": str(faults), "PYTHONUNBUFFERED": "1"})
     if history is not None:

@@ -158,9 +158,10 @@ class RunSpec:
     write_report: bool = True
 
     def reproduce(self) -> str:
-        """The command that repeats this run."""
+        """The command that repeats this run, with the scenario settings it ran with."""
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.scenario_env.items()))
         if self.command:
-            return self.command
+            return (env + " " if env else "") + self.command
         args = ["payrace", "run", self.scenario, "--target", self.target.label,
                 "--users", str(self.users), "--spawn-rate", f"{self.spawn_rate:g}",
                 "--duration", f"{self.duration_s:g}s", "--seed", str(self.seed)]
@@ -171,5 +172,4 @@ class RunSpec:
             args += ["--workers", str(self.workers)]
         if self.stripe_url:
             args += ["--stripe-url", self.stripe_url]
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.scenario_env.items()))
         return (env + " " if env else "") + shlex.join(args)

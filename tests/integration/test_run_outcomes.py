@@ -1,0 +1,99 @@
+"""`payrace run` outcomes beyond verified/violation: too little work, and a target that dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.provision.postgres import Provisioned, fresh_database
+from harness.provision.service import running_service
+from harness.runner.stack import listening_pid
+from tests.integration.run_helpers import check, check_junit, check_summary, only_run_dir, payrace
+
+pytestmark = pytest.mark.integration
+
+
+def test_too_few_charges_is_inconclusive_never_a_pass(postgres_server: Provisioned,
+                                                       tmp_path: Path) -> None:
+    """A run that executed fewer charges than --min-charges exits 4, and JUnit fails it."""
+    out = tmp_path / "reports"
+    result = payrace("run", "steady", "--target", "reference:safe", "--users", "1",
+                     "--duration", "2s", "--min-charges", "100000",
+                     "--database-url", postgres_server.url, "--out", str(out), "--no-progress")
+    run_dir = only_run_dir(out)
+    summary = check_summary(run_dir, "inconclusive")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert check(summary, "enough-work")["validity"] == "unknown"
+    assert check(summary, "no-duplicate-charge")["validity"] == "valid"
+    assert "INCONCLUSIVE" in result.stdout
+    check_junit(run_dir / "junit.xml", summary)
+
+
+def _kill_service_after(url: str, delay: float) -> threading.Thread:
+    def kill() -> None:
+        time.sleep(delay)
+        pid = listening_pid(url)
+        assert pid is not None, f"nothing listens on {url}"
+        supervisor = psutil.Process(pid)
+        victims = [*supervisor.children(recursive=True), supervisor]
+        for process in victims:
+            os.kill(process.pid, signal.SIGKILL)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_target_that_dies_mid_run_still_gets_a_report(postgres_server: Provisioned,
+                                                      standin: str, tmp_path: Path) -> None:
+    """Kill the whole service 3 s into a 20 s run: the run stops early, judges what it saw,
+    writes its report, says the target died, and is never a pass."""
+    out = tmp_path / "reports"
+    with fresh_database(postgres_server.url, "t_dies") as database_url, \
+            running_service("safe", 2, database_url, standin) as url:
+        killer = _kill_service_after(url, 3.0)
+        started = time.monotonic()
+        result = payrace("run", "steady", "--target", url, "--stripe-url", standin,
+                         "--users", "4", "--duration", "20s", "--min-charges", "1",
+                         "--out", str(out), "--no-progress")
+        killer.join(timeout=5)
+        elapsed = time.monotonic() - started
+    assert "Traceback" not in result.stderr, result.stderr
+    run_dir = only_run_dir(out)
+    summary = check_summary(run_dir, "inconclusive")
+    assert result.returncode == 4
+    assert elapsed < 18, "the run stopped when the target died, not at the end of the duration"
+    assert summary["target_died"] and summary["target_died"]["at_s"] < 10
+    assert any("died" in note for note in summary["notes"])
+    assert check(summary, "target-alive")["validity"] == "unknown"
+    assert summary["stats"]["operations"] > 0, "what it saw before the death is judged"
+    assert (run_dir / "index.html").is_file()
+    assert "died" in (run_dir / "index.html").read_text()
+    check_junit(run_dir / "junit.xml", summary)
+    assert json.loads((run_dir / "summary.json").read_text())["exit_code"] == 4
+
+
+def test_http_target_without_a_service_is_a_provisioning_error(standin: str,
+                                                               tmp_path: Path) -> None:
+    """A --target URL where nothing listens exits 3 with one line, and starts no load."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago, and nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from harness.cli import main; main()", "run", "steady",
+         "--target", f"http://127.0.0.1:{port}", "--stripe-url", standin, "--out",
+         str(tmp_path)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().startswith("payrace: ") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
