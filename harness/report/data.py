@@ -43,6 +43,7 @@ def build_report(run: RunFiles) -> dict[str, Any]:
         "run_id": str(summary.get("run_id") or run.run_dir.name),
         "kind": summary.get("kind", "run"),
         "target": summary.get("target", "?"),
+        "scenario": summary.get("scenario"),
         "command": summary.get("command", ""),
         "verdict": verdict,
         "exit_code": summary.get("exit_code"),
