@@ -80,7 +80,7 @@ def _read_banner(process: subprocess.Popen[str], timeout: float) -> dict[str, st
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

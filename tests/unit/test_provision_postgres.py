@@ -1,4 +1,4 @@
-"""PostgreSQL provisioning refuses what it cannot use with one line and exit 3 (no server needed)."""
+"""PostgreSQL provisioning refuses what it cannot use: one line, exit 3 (no server needed)."""
 
 from __future__ import annotations
 
