@@ -142,6 +142,7 @@ def main() -> None:
                 results[name].append(
                     asyncio.run(load(target, pid, args.clients, args.seconds, args.warmup)))
         charges = len(StandinAdmin(url).charges())
+        rss_mb = psutil.Process(standin_pid).memory_info().rss / 2**20
     ok_total = sum(int(r["ok"]) for r in results["standin"])
 
     def median(name: str, field: str) -> float:
@@ -164,6 +165,8 @@ def main() -> None:
           f"(bare/stand-in {bare_cpu / standin_cpu:.0%})")
     print(f"failed charges: {sum(int(r['failed']) for r in results['standin'])}; ledger charges "
           f"{charges} >= measured successes {ok_total}: {charges >= ok_total}")
+    print(f"stand-in memory: {rss_mb:.0f} MiB RSS holding {charges} charges with their keys "
+          f"and ledger (~{rss_mb * 2**20 / max(charges, 1) / 1024:.1f} KiB per charge)")
     print(f"ratio: {standin / bare:.0%} of the bare endpoint (goal >= 50%)")
 
 
