@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -25,6 +26,18 @@ def _check_upstream(url: str) -> None:
         raise ProvisionError(f"--upstream {url}: nothing answered ({type(exc).__name__})") from None
 
 
+def _check_ledger_path(ledger: str) -> None:
+    """Refuse, before serving, a --ledger FILE that could never be written (exit 2)."""
+    from pathlib import Path
+
+    target = Path(ledger)
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if target.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError(f"--ledger {ledger}: not a writable file path")
+
+
 def run_standin(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
     exit_with_stdin: bool,
@@ -33,6 +46,8 @@ def run_standin(
     from harness.stripe_standin import TEST_API_KEY
     from harness.stripe_standin.server import default_state, serve
 
+    if ledger is not None:
+        _check_ledger_path(ledger)
     container: Any = None
     if upstream == "docker":
         from harness.stripe_standin.upstream import start_stripe_mock

@@ -113,7 +113,12 @@ def serve(
             state.faults.clear()  # free gated requests so shutdown is quick
             await runner.cleanup()
             if state.ledger_path is not None:
-                state.ledger.dump(state.ledger_path)
+                try:
+                    state.ledger.dump(state.ledger_path)
+                except OSError as exc:
+                    raise ProvisionError(
+                        f"Could not write the ledger to {str(state.ledger_path)!r}: {exc.strerror}"
+                    ) from None
 
     asyncio.run(main())
 

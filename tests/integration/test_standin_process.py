@@ -200,3 +200,11 @@ def test_serving_in_thread_serves_the_same_api_and_stops() -> None:
         assert len(state.ledger.entries("charge")) == 1
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/_standin/health", timeout=2)
+
+
+def test_unwritable_ledger_path_is_refused_before_serving(tmp_path: Path) -> None:
+    """--ledger naming a directory: exit 2 with one line, nothing served."""
+    result = subprocess.run([*PAYRACE, "stand-in", "--port", "0", "--ledger", str(tmp_path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--ledger" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
