@@ -23,6 +23,6 @@ class UsageError(PayraceError):
 
 
 class ProvisionError(PayraceError):
-    """A real part (PostgreSQL, the stand-in, the target) could not be started or reached (exit 3)."""
+    """A real part (PostgreSQL, the stand-in, the target) could not start or be reached (exit 3)."""
 
     exit_code = EXIT_PROVISION

@@ -1,4 +1,4 @@
-"""The `payrace` command: one group, one module per subcommand, errors as one line and an exit code."""
+"""The `payrace` command: one group, a module per subcommand, errors as one line and a code."""
 
 from __future__ import annotations
 
