@@ -35,7 +35,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.history import Classified, HistoryRecorder, classify_exception, classify_response
-from harness.runner.parts import merge_parts, part_path
+from harness.runner.parts import merge_parts, part_path, part_paths
 
 ENV_HISTORY = "PAYRACE_HISTORY"
 ENV_STANDIN = "PAYRACE_STANDIN_URL"
@@ -157,10 +157,29 @@ def _merge_after_workers(path: str) -> None:
     # Forked workers flush every line but may still be finishing their last operation.
     children = psutil.Process().children()
     psutil.wait_procs(children, timeout=15)
+    if not children:
+        # Workers on other machines (writing through a shared directory) cannot be waited
+        # for: wait until their parts stop growing instead.
+        _wait_until_still(path, quiet_s=1.0, limit_s=15.0)
     try:
         merge_parts(path)
     except Exception as exc:  # a failed merge must not hide the run; the parts stay on disk
         log.error("could not merge history parts into %s: %s", path, exc)
+
+
+def _wait_until_still(path: str, quiet_s: float, limit_s: float) -> None:
+    deadline, still_since = time.monotonic() + limit_s, time.monotonic()
+    last: list[tuple[str, int]] | None = None
+    while time.monotonic() < deadline:
+        try:
+            sizes = [(p.name, p.stat().st_size) for p in part_paths(path)]
+        except OSError:  # a part vanished between listing and reading: look again
+            sizes = None
+        if sizes != last:
+            last, still_since = sizes, time.monotonic()
+        elif time.monotonic() - still_since >= quiet_s:
+            return
+        time.sleep(0.2)
 
 
 def arm_faults(rules: Sequence[Mapping[str, Any]], *, note: str | None = None) -> bool:
