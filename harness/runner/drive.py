@@ -10,7 +10,13 @@ import psutil
 
 from harness.errors import ProvisionError
 from harness.runner.load import LocustProcess, locust_command, locust_env
-from harness.runner.progress import DuplicateWatch, OpCounter, ProgressView, requests_per_second
+from harness.runner.progress import (
+    DuplicateWatch,
+    OpCounter,
+    ProgressView,
+    RateMeter,
+    requests_per_second,
+)
 from harness.runner.spec import RunSpec
 from harness.runner.stack import Stack, is_up
 
@@ -54,6 +60,7 @@ def drive(spec: RunSpec, stack: Stack, run_dir: Path, history: Path | None, faul
                            run_dir / "locust.log")
     counter = OpCounter(history)
     watch = DuplicateWatch(stack.admin, stack.ledger_cursor)
+    meter = RateMeter()
     started = time.monotonic()
     misses, outcome = 0, LoadOutcome(0.0, 0)
     try:
@@ -69,8 +76,10 @@ def drive(spec: RunSpec, stack: Stack, run_dir: Path, history: Path | None, faul
                 view.say("Locust did not stop on time; stopping it.")
                 break
             note = "stopping…" if elapsed > spec.duration_s else ""
-            view.update(elapsed, requests_per_second(run_dir / "locust_stats_history.csv"),
-                        counter.count(), watch.poll(), note)
+            operations = counter.count()
+            rate = (meter.add(elapsed, operations) if history is not None
+                    else requests_per_second(run_dir / "locust_stats_history.csv"))
+            view.update(elapsed, rate, operations, watch.poll(), note)
             time.sleep(POLL_S)
     finally:
         code = locust.stop() if locust.poll() is None else locust.wait()

@@ -60,6 +60,25 @@ def requests_per_second(stats_history_csv: Path) -> float | None:
     return (n1 - n0) / (t1 - t0) if t1 > t0 else None
 
 
+class RateMeter:
+    """Requests per second over the last few seconds, from a growing count of completed requests.
+
+    Each recorded operation is one request, so the history's growth is the live rate; Locust
+    flushes its own stats CSV only every 10 s.
+    """
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._points: list[tuple[float, int]] = []
+
+    def add(self, now: float, count: int) -> float | None:
+        self._points.append((now, count))
+        while len(self._points) > 2 and now - self._points[1][0] >= self.window_s:
+            self._points.pop(0)
+        (t0, n0), (t1, n1) = self._points[0], self._points[-1]
+        return (n1 - n0) / (t1 - t0) if t1 - t0 >= 0.5 else None
+
+
 class DuplicateWatch:
     """Payments charged more than once so far, read incrementally from the stand-in's ledger."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.history import HistoryRecorder, load_history
 from harness.runner.parts import merge_parts, part_path, part_paths
-from harness.runner.progress import OpCounter, requests_per_second
+from harness.runner.progress import OpCounter, RateMeter, requests_per_second
 
 
 def test_parts_merge_in_time_order_and_disappear(tmp_path: Path) -> None:
@@ -47,3 +47,12 @@ def test_requests_per_second_from_the_growth_of_locusts_count(tmp_path: Path) ->
                    "100,4,,Aggregated,0,50\n101,4,GET,/x,0,10\n102,4,,Aggregated,0,250\n")
     assert requests_per_second(csv) == 100.0
     assert requests_per_second(tmp_path / "missing.csv") is None
+
+
+def test_rate_meter_reports_the_recent_rate() -> None:
+    """The live rate is the growth of completed operations over the last seconds."""
+    meter = RateMeter(window_s=2.0)
+    assert meter.add(0.0, 0) is None
+    assert meter.add(1.0, 100) == 100.0
+    assert meter.add(2.0, 200) == 100.0
+    assert meter.add(3.0, 500) == 200.0, "the first second fell out of the window"
