@@ -115,6 +115,12 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
 
     spec = build_spec(scenario, target, stripe_url, database_url, users, spawn_rate, duration,
                       processes, workers, seed, junit, out, progress, min_charges)
-    result = execute(spec)
+    try:
+        result = execute(spec)
+    except KeyboardInterrupt:
+        # The parts were stopped on the way out; an interrupted run proves nothing.
+        click.echo("payrace: interrupted; the load and every part started for it were stopped",
+                   err=True)
+        ctx.exit(130)
     print_result(result.summary, result.run_dir)
     ctx.exit(result.exit_code)

@@ -31,7 +31,7 @@ class DemoStep:
 
 # Short on purpose: the whole demo fits in two minutes on two cores.
 PLAN: tuple[DemoStep, ...] = (
-    DemoStep("pr_proof", "pr145", 30.0, 1, min_charges=1,
+    DemoStep("pr_proof", "pr145", 15.0, 1, min_charges=1,
              lesson="the PR's own proof (100 concurrent requests, one payment, no faults) passes"),
     DemoStep("double_click", "pr145", 6.0, 8,
              lesson="FOR UPDATE does serialise concurrent clicks"),

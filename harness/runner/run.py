@@ -79,7 +79,8 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
         history = run_dir / "history.jsonl" if spec.record else None
         faults_path = run_dir / "faults.jsonl"
         with ProgressView(title, spec.duration_s, enabled=spec.progress) as view:
-            view.say(f"payrace run {title}: {spec.users} users for {spec.duration_s:g}s "
+            users = f"{spec.users} user{'s' if spec.users != 1 else ''}"
+            view.say(f"payrace run {title}: {users} for up to {spec.duration_s:g}s "
                      f"(run {run_id})")
             load = drive(spec, stack, run_dir, history, faults_path, origin, view)
             if not load.target_died:
