@@ -206,15 +206,18 @@ class ApiHandler:
         entry["payment_id"] = payment_id
         plan = state.faults.plan(request.method, request.path, payment_id)
         entry["fault"] = plan.label
+        key = request.headers.get("Idempotency-Key") if endpoint.mutates else None
+        if key is not None:
+            state.keys.validate_key(key)
+            # Recorded before any fault answers, so the ledger shows which key a refused
+            # request carried: retry-key-stability judges keys, not only executions.
+            entry["idempotency_key"] = key
         if plan.before is not None:
             return _fault_error(plan.before, executed=False)
         if plan.gate is not None:
             await faults_mod.pass_gate(plan.gate, payment_id)
 
-        key = request.headers.get("Idempotency-Key") if endpoint.mutates else None
         if key is not None:
-            state.keys.validate_key(key)
-            entry["idempotency_key"] = key
             try:
                 stored = state.keys.begin(
                     api_key, key, f"{request.method} {request.path}", digest, state.clock.now()

@@ -73,8 +73,11 @@ def test_sdk_retries_under_error_before_500_charge_once(
     charge = sdk(standin, retries=2).v1.charges.create(params=charge_params("pay_4"))
     assert charge.last_response.headers.get("Idempotent-Replayed") is None
     assert len(standin_admin.charges("pay_4")) == 1
-    statuses = [r["status"] for r in standin_admin.ledger_entries("request")]
-    assert statuses == [500, 200]
+    requests = standin_admin.ledger_entries("request")
+    assert [r["status"] for r in requests] == [500, 200]
+    # The refused request is recorded under the key it carried, the same key the retry used.
+    assert requests[0]["idempotency_key"] is not None
+    assert requests[0]["idempotency_key"] == requests[1]["idempotency_key"]
 
 
 def test_error_before_sends_the_configured_error_and_should_retry(
