@@ -28,6 +28,9 @@ class ServiceConfig:
     key_lifetime_seconds: float = 24 * 3600.0
     # Seconds the SDK waits for the provider before the outcome becomes unknown.
     stripe_timeout_seconds: float = 4.0
+    # Pause before an SDK retry; 0 keeps the SDK's own backoff (0.5 s and up). The harness's
+    # in-process workers shorten it so examples stay cheap; the behaviour is the same.
+    stripe_retry_delay_seconds: float = 0.0
     # Background reconciler period in each worker; 0 turns the loop off.
     reconcile_interval_seconds: float = 0.0
     pool_size: int = 5

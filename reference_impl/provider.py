@@ -88,6 +88,19 @@ def classify(exc: stripe.StripeError) -> ChargeOutcome:
     )
 
 
+class _RequestsClient(stripe.RequestsClient):
+    """The SDK's requests client, with a configurable pause between its retries."""
+
+    def __init__(self, timeout: float, retry_delay: float) -> None:
+        super().__init__(timeout=timeout)
+        self._retry_delay = retry_delay
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        if self._retry_delay > 0:
+            return self._retry_delay
+        return super()._sleep_time_seconds(num_retries)
+
+
 class Provider:
     """A Stripe client bound to the configured URL, key and timeout."""
 
@@ -96,7 +109,9 @@ class Provider:
             config.stripe_api_key,
             base_addresses={"api": config.stripe_url},
             max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=config.stripe_timeout_seconds),
+            http_client=_RequestsClient(
+                config.stripe_timeout_seconds, config.stripe_retry_delay_seconds
+            ),
         )
 
     def charge(self, payment: dict[str, Any], idempotency_key: str | None) -> ChargeOutcome:
