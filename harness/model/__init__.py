@@ -1,0 +1,23 @@
+"""The stateful payment model: PaymentModel, its environment, exploration and replay."""
+
+from harness.model.environment import Environment, ModelConfig, active_environment, bound
+from harness.model.explore import ExploreResult, explore
+from harness.model.machine import PaymentModel
+from harness.model.parts import PartsRequest, open_environment
+from harness.model.profiles import profile, register_profiles
+from harness.model.replay import replaying
+
+__all__ = [
+    "Environment",
+    "ExploreResult",
+    "ModelConfig",
+    "PartsRequest",
+    "PaymentModel",
+    "active_environment",
+    "bound",
+    "explore",
+    "open_environment",
+    "profile",
+    "register_profiles",
+    "replaying",
+]

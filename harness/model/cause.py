@@ -1,0 +1,120 @@
+"""Why a violation happened, in one sentence, from the example's steps and the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.model.checks import PaymentViolation
+from harness.model.environment import Example, StepRecord
+
+LOST_RESPONSE_FAULTS = ("drop_after", "error_after", "hang_after")
+# Failpoints that break a worker after the provider charged: the charge is never recorded.
+FAILED_COMMIT_POINTS = ("after_charge", "before_commit")
+FAILED_COMMIT_ACTIONS = ("crash", "drop_connection")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """`kind` is a stable word for tests and reports; `sentence` says it to a person."""
+
+    kind: str
+    sentence: str
+    steps: list[int] = field(default_factory=list)  # 1-based step numbers involved
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "sentence": self.sentence, "steps": list(self.steps)}
+
+
+def _describe_step(step: StepRecord) -> str:
+    detail = step.detail
+    if step.rule == "charge":
+        workers = detail.get("workers") or []
+        what = f"charge ({len(workers)} request{'s' if len(workers) != 1 else ''}"
+        return what + f", key {detail.get('key')})"
+    if step.rule == "retry":
+        return f"retry (key {detail.get('key')})"
+    return step.rule
+
+
+def _failed_commit(step: StepRecord) -> str | None:
+    failpoint = step.detail.get("failpoint")
+    if not isinstance(failpoint, str) or ":" not in failpoint:
+        return None
+    point, action = failpoint.split(":", 1)
+    if point in FAILED_COMMIT_POINTS and action in FAILED_COMMIT_ACTIONS:
+        return failpoint
+    return None
+
+
+def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cause:
+    """Classify a violation: a race, or a lost answer / failed commit followed by a retry."""
+    result = violation.result
+    first = result.violations[0] if result.violations else None
+    if result.checker != "no-duplicate-charge" or first is None or first.payment_id is None:
+        because = first.because if first is not None else result.summary
+        return Cause(result.checker, because)
+    payment_id = first.payment_id
+    charges = sorted(
+        (
+            e
+            for e in example.ledger
+            if e.get("kind") == "charge"
+            and not e.get("replayed")
+            and e.get("payment_id") == payment_id
+        ),
+        key=lambda e: int(e.get("seq", 0)),
+    )
+    if len(charges) < 2:
+        return Cause("other", first.because)
+    one, two = charges[0], charges[1]
+    step_a = example.charge_step.get(int(one["seq"]), 0)
+    step_b = example.charge_step.get(int(two["seq"]), step_a)
+    rec_a, rec_b = example.steps[step_a], example.steps[step_b]
+    request = next(
+        (
+            e
+            for e in example.ledger
+            if e.get("kind") == "request" and e.get("request_id") == one.get("request_id")
+        ),
+        {},
+    )
+    fault = str(request.get("fault") or "")
+    lost = next((f for f in LOST_RESPONSE_FAULTS if f in fault.split("+")), None)
+    commit = None if lost else _failed_commit(rec_a)
+    if step_b == step_a:
+        again = (
+            "another request sent in the same step (it had waited for the first) "
+            "then charged it again"
+        )
+    else:
+        again = f"step {step_b + 1}, {_describe_step(rec_b)}, then charged it again"
+    if lost is not None:
+        sentence = (
+            f"step {step_a + 1}, {_describe_step(rec_a)}, charged the card but the provider's "
+            f"response was lost ({lost}), so the service did not record the charge; {again}"
+        )
+        return Cause("lost-response-then-retry", sentence, [step_a + 1, step_b + 1])
+    if commit is not None:
+        sentence = (
+            f"step {step_a + 1}, {_describe_step(rec_a)}, charged the card but the service "
+            f"failed to record it (failpoint {commit}); {again}"
+        )
+        return Cause("failed-commit-then-retry", sentence, [step_a + 1, step_b + 1])
+    if step_b == step_a:
+        used = sorted({w % workers for w in rec_a.detail.get("workers", [])})
+        where = (
+            "all on one worker"
+            if len(used) == 1
+            else "on workers " + ", ".join(f"w{w}" for w in used)
+        )
+        sentence = (
+            f"step {step_a + 1}, {_describe_step(rec_a)}, sent concurrent requests for one "
+            f"payment ({where}) and the service let more than one reach the provider"
+        )
+        return Cause("concurrency", sentence, [step_a + 1])
+    sentence = (
+        f"step {step_a + 1}, {_describe_step(rec_a)}, charged the card and its outcome stayed "
+        f"unknown to the service; {again}"
+    )
+    return Cause("unknown-outcome-then-retry", sentence, [step_a + 1, step_b + 1])

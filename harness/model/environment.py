@@ -1,0 +1,262 @@
+"""The model's world: target, stand-in, settings, per-example evidence, and which one is bound."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.errors import PayraceError
+from harness.history import HistoryRecorder
+from harness.model.checks import CheckTally
+from harness.model.targets import Target
+from harness.stripe_standin import StandinAdmin
+
+FAULT_FAMILIES = ("provider", "failpoints", "database", "clock")
+MAX_CONCURRENCY = 8
+
+T = TypeVar("T")
+
+
+class EnvironmentFailure(BaseException):
+    """A real part stopped working mid-run (stand-in, database): abort, never shrink it.
+
+    A BaseException so that Hypothesis does not mistake a dead part for a bug in the target.
+    """
+
+    def __init__(self, error: PayraceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class TimeBudgetSpent(BaseException):
+    """--max-time passed before any violation: stop generating examples."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Knobs of the model that a run fixes: workers, fault families, and fault timings."""
+
+    workers: int = 2
+    faults: frozenset[str] = frozenset(FAULT_FAMILIES)
+    max_payments: int = 3
+    gate_timeout_ms: int = 5000
+    # With requests still outstanding but none arriving at the gate for this long, the
+    # rest are blocked behind a held one (a row lock, a process mutex): let the gate open.
+    gate_quiet_ms: int = 150
+    latency_ms: int = 40
+    hang_ms: int = 800
+    sleep_ms: int = 30
+
+
+@dataclass
+class StepRecord:
+    """One rule the model ran in an example, for the cause of a violation."""
+
+    index: int
+    rule: str
+    payment_id: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+    outcomes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Example:
+    """The evidence and bookkeeping of one example (one generated program)."""
+
+    number: int
+    recorder: HistoryRecorder
+    started: float
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    cursor: int = 0
+    payments: list[str] = field(default_factory=list)
+    created: int = 0
+    last_key: dict[str, str | None] = field(default_factory=dict)
+    keys_made: int = 0
+    steps: list[StepRecord] = field(default_factory=list)
+    charge_step: dict[int, int] = field(default_factory=dict)  # ledger seq -> step index
+    charges_per_payment: Counter[str] = field(default_factory=Counter)
+    rule_counts: Counter[str] = field(default_factory=Counter)
+    db: list[dict[str, Any]] | None = None
+    aborted: bool = False
+    violation: BaseException | None = None
+    program: list[str] | None = None
+    timed_out: bool = False
+    # Set by steps that send charges; an in-process target charges nobody between steps.
+    dirty: bool = True
+
+    @property
+    def step(self) -> int:
+        return len(self.steps)
+
+    def ran(self, rule: str) -> int:
+        """How many times `rule` ran in this example so far (for per-example caps)."""
+        return self.rule_counts[rule]
+
+
+@dataclass
+class RunStats:
+    """Counters the progress display and the summary read while a run goes on."""
+
+    started: float = field(default_factory=time.monotonic)
+    examples: int = 0
+    steps: int = 0
+    charges: int = 0
+    requests: int = 0
+    violations: int = 0
+    first_violation_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "examples": self.examples,
+            "steps": self.steps,
+            "charges": self.charges,
+            "requests": self.requests,
+            "violating_examples": self.violations,
+            "first_violation_s": self.first_violation_s,
+        }
+
+
+class Environment:
+    """Everything the model touches during one exploration; bind it with `bound(env)`."""
+
+    def __init__(
+        self,
+        target: Target,
+        standin: StandinAdmin,
+        config: ModelConfig,
+        scratch: Path,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        if config.workers != target.workers:
+            raise ValueError(f"config.workers={config.workers} but target has {target.workers}")
+        self.target = target
+        self.standin = standin
+        self.config = config
+        self.scratch = scratch
+        self.deadline = deadline
+        self.clients = target.clients()
+        self.pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENCY, thread_name_prefix="payrace")
+        self.stats = RunStats()
+        self.tally = CheckTally()
+        self.capture: list[str] = []  # lines Hypothesis reports (the printed programs)
+        self.finals: list[Example] = []  # examples Hypothesis replayed to report a failure
+        # False: teardown only tallies the checkers (the search is for the core invariant);
+        # True: any checker's violation fails the example and is shrunk.
+        self.judge_teardown = True
+        self.secondary_seen = 0
+        self.current: Example | None = None
+        self.last: Example | None = None
+        self._lock = threading.Lock()
+
+    def enabled(self, family: str) -> bool:
+        return family in self.config.faults
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the stand-in or the target's admin; a dead part aborts the run, not the example."""
+        try:
+            return fn(*args, **kwargs)
+        except PayraceError as exc:
+            raise EnvironmentFailure(exc) from exc
+
+    def begin_example(self) -> Example:
+        """Reset the parts to empty and start recording a fresh example."""
+        # Once a violation was seen Hypothesis is shrinking it: let it finish.
+        out_of_time = self.deadline is not None and time.monotonic() > self.deadline
+        if out_of_time and self.stats.violations == 0:
+            raise TimeBudgetSpent()
+        if self.current is not None:
+            self.current.recorder.close()  # a replayed program may stop without teardown
+        self.call(self.standin.reset)
+        self.call(self.target.reset)
+        self.stats.examples += 1
+        recorder = HistoryRecorder(self.scratch / "example-history.jsonl")
+        for client in self.clients:
+            client.recorder = recorder
+        example = Example(self.stats.examples, recorder, time.monotonic())
+        self.current = example
+        self.last = example
+        return example
+
+    def sync_ledger(self, example: Example, *, lazy: bool = False) -> list[dict[str, Any]]:
+        """Read the ledger entries added since the last read, attributing them to this step.
+
+        `lazy` skips the read when no step since the last one sent anything that can charge
+        and the target runs in-process (a foreign HTTP target may charge in the background).
+        """
+        if lazy and not example.dirty and self.target.spec.kind == "reference":
+            return []
+        example.dirty = False
+        # Without a limit one page holds every entry after the cursor.
+        page = self.call(self.standin.ledger, example.cursor)
+        new: list[dict[str, Any]] = list(page["entries"])
+        example.cursor = int(page["next_cursor"])
+        step = max(example.step - 1, 0)
+        for entry in new:
+            example.ledger.append(entry)
+            if entry.get("kind") == "charge" and not entry.get("replayed"):
+                example.charge_step[int(entry["seq"])] = step
+                payment_id = entry.get("payment_id")
+                example.charges_per_payment[str(payment_id)] += 1
+                self.stats.charges += 1
+        return new
+
+    def quiesce(self, example: Example) -> None:
+        """Wait until the target can have nothing left in flight for this example.
+
+        A call payrace gave up on (a client timeout) may still be running inside an HTTP
+        target; in-process calls have all returned by the time a step ends.
+        """
+        timed_out = any(
+            op.type == "info" and (op.error or {}).get("kind") == "timeout"
+            for op in example.recorder.ops()
+        )
+        if timed_out and self.target.spec.kind == "http":
+            time.sleep(self.config.hang_ms / 1000.0 + 0.2)
+
+    def note_violation(self) -> None:
+        with self._lock:
+            self.stats.violations += 1
+            if self.stats.first_violation_s is None:
+                self.stats.first_violation_s = time.monotonic() - self.stats.started
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        if self.current is not None:
+            self.current.recorder.close()
+
+
+_active: Environment | None = None
+_active_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def bound(env: Environment) -> Iterator[Environment]:
+    """Make `env` the one PaymentModel instances use while the block runs."""
+    global _active
+    with _active_lock:
+        if _active is not None and _active is not env:
+            raise RuntimeError("Another payrace model environment is already bound")
+        previous, _active = _active, env
+    try:
+        yield env
+    finally:
+        with _active_lock:
+            _active = previous
+
+
+def active_environment() -> Environment:
+    """The bound environment, or an error that says how to bind one."""
+    if _active is None:
+        raise RuntimeError(
+            "PaymentModel has no environment: run it through `payrace explore`, the "
+            "`payrace_model` pytest fixture, or `with harness.model.bound(env):`"
+        )
+    return _active

@@ -1,0 +1,182 @@
+"""Running the model: search for the core invariant first, then for any checker; shrink; judge."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import FlakyFailure
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import run_state_machine_as_test
+
+from harness.checkers import CheckResult
+from harness.checkers.suite import SAFETY_CHECKERS, run_all
+from harness.model.cause import Cause, diagnose
+from harness.model.checks import PaymentViolation, evidence_of, headline
+from harness.model.environment import (
+    Environment,
+    EnvironmentFailure,
+    Example,
+    TimeBudgetSpent,
+    bound,
+)
+from harness.model.machine import PaymentModel
+from harness.model.minimize import minimize
+from harness.model.profiles import profile
+from harness.model.program import program_from_notes
+
+DEFAULT_STEPS = 8
+# Hypothesis shrinks for at most this long; payrace's own step deletion finishes the job.
+SHRINK_SECONDS = 12
+
+
+@dataclass
+class ExploreResult:
+    """What one exploration found: the verdict, the checks, and the counterexample if any."""
+
+    verdict: str  # verified | violation | inconclusive
+    checks: list[CheckResult]
+    stats: dict[str, Any]
+    reason: str
+    violation: PaymentViolation | None = None
+    example: Example | None = None
+    program: list[str] = field(default_factory=list)
+    cause: Cause | None = None
+    flaky: bool = False
+
+
+def _violations(exc: BaseException) -> Iterator[PaymentViolation]:
+    if isinstance(exc, PaymentViolation):
+        yield exc
+    for inner in getattr(exc, "exceptions", ()):
+        yield from _violations(inner)
+
+
+@contextlib.contextmanager
+def _shrink_budget(seconds: float) -> Iterator[None]:
+    """Cap Hypothesis's shrinking time (its default is five minutes: an age, at 0.1 s a run)."""
+    from hypothesis.internal.conjecture import engine
+
+    # Internal, so guarded: without the constant Hypothesis just shrinks for longer.
+    if not hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        yield
+        return
+    saved = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
+
+
+def _run_once(env: Environment, *, max_examples: int, steps: int, seed: int, base: str) -> None:
+    def factory() -> PaymentModel:
+        return PaymentModel()
+
+    # Hypothesis's own reports (the program, shrinking notices) go to the environment's
+    # capture, not the terminal: payrace prints the counterexample itself.
+    with with_reporter(env.capture.append):
+        run_state_machine_as_test(
+            hypothesis_seed(seed)(factory),  # type: ignore[arg-type]  # any factory will do
+            settings=profile(
+                base, max_examples=max_examples, stateful_step_count=steps, derandomize=False
+            ),
+        )
+
+
+def explore(
+    env: Environment,
+    *,
+    max_examples: int,
+    seed: int,
+    steps: int = DEFAULT_STEPS,
+    base_profile: str = "dev",
+) -> ExploreResult:
+    """Search, shrink and judge. Parts that die raise their PayraceError (exit 3).
+
+    Pass 1 fails an example only on no-duplicate-charge, the core invariant, so the
+    counterexample is about charging twice whenever the target can. Only when it holds
+    but another checker objected somewhere does pass 2 fail on every checker (same seed,
+    so the same examples come back) to shrink that violation instead.
+    """
+    # A failpoint logs a warning in every worker it fires in: noise on the terminal.
+    logging.getLogger("reference_impl").setLevel(logging.ERROR)
+    reason = ""
+    failure: BaseException | None = None
+    with bound(env):
+        for judge_teardown in (False, True):
+            env.judge_teardown = judge_teardown
+            if judge_teardown:
+                if env.secondary_seen == 0:
+                    break
+                env.tally = type(env.tally)()
+            try:
+                with _shrink_budget(SHRINK_SECONDS):
+                    _run_once(
+                        env, max_examples=max_examples, steps=steps, seed=seed, base=base_profile
+                    )
+            except TimeBudgetSpent:
+                reason = f"--max-time reached after {env.stats.examples} examples"
+                break
+            except EnvironmentFailure as exc:
+                raise exc.error from None
+            except (PaymentViolation, FlakyFailure, BaseExceptionGroup) as exc:
+                if not any(True for _ in _violations(exc)):
+                    raise
+                failure = exc
+                break
+    if failure is not None:
+        return _violation_result(env, failure)
+    work = env.tally.enough_work()
+    checks = [*env.tally.results(), work]
+    examples = env.tally.examples
+    if work.validity != "valid":
+        return ExploreResult("inconclusive", checks, env.stats.as_dict(), work.summary)
+    reason = reason or f"{examples} examples held every invariant"
+    return ExploreResult("verified", checks, env.stats.as_dict(), reason)
+
+
+def _violation_result(env: Environment, failure: BaseException) -> ExploreResult:
+    found = list(_violations(failure))
+    flaky = isinstance(failure, FlakyFailure)
+    best = headline([v.result for v in found])
+    violation = next((v for v in found if v.result is best), found[0])
+    example = violation.example
+    if example is None:
+        example = env.finals[-1] if env.finals else env.last
+    program = program_from_notes(getattr(violation, "__notes__", []) or [])
+    if not program:
+        program = program_from_notes(getattr(failure, "__notes__", []) or [])
+    if program and not flaky:
+        smaller, replayed = minimize(env, program, violation.result.checker)
+        if replayed is not None and replayed.example is not None:
+            program, violation, example = smaller, replayed, replayed.example
+    if example is not None and example.db is None:
+        example.db = env.call(env.target.snapshot)
+    checks: list[CheckResult] = list(violation.results)
+    if example is not None and {r.checker for r in checks} != set(SAFETY_CHECKERS):
+        # The invariant stopped the example mid-way: judge what it left with every checker.
+        others = run_all(evidence_of(example, reconciled=False), checkers=SAFETY_CHECKERS)
+        checks = [violation.result, *(r for r in others if r.checker != violation.result.checker)]
+    cause = diagnose(example, violation, env.config.workers) if example is not None else None
+    reason = str(violation)
+    if flaky:
+        reason += (
+            " (it did not reproduce on Hypothesis's replay: the evidence is real, "
+            "but the race was not pinned down)"
+        )
+    return ExploreResult(
+        "violation",
+        checks,
+        env.stats.as_dict(),
+        reason,
+        violation=violation,
+        example=example,
+        program=program,
+        cause=cause,
+        flaky=flaky,
+    )

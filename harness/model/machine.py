@@ -1,0 +1,388 @@
+"""PaymentModel: the stateful Hypothesis model — payments, concurrent charges, retries, faults."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from harness.history import Classified
+from harness.model.checks import PaymentViolation, check_duplicates, check_example
+from harness.model.concurrency import run_requests
+from harness.model.environment import Example, StepRecord, active_environment
+
+# Both shrink towards their first element: the simplest amount, an ordinary customer.
+AMOUNTS = (1000, 2500)
+CUSTOMERS = (None, "alice", "decline")  # "decline" pays with Stripe's always-declined card
+CHARGE_KEYS = ("none", "shared", "distinct")
+RETRY_KEYS = ("same", "new", "none")
+# Provider faults, most telling first: the charge is made and its answer is lost.
+PROVIDER_FAULTS = (
+    "drop_after",
+    "error_after",
+    "hang_after",
+    "error_before",
+    "rate_limit",
+    "latency",
+)
+# Failpoints as "point:action", most telling first: the commit after the charge fails.
+FAILPOINTS = tuple(
+    f"{point}:{action}"
+    for point in ("before_commit", "after_charge", "before_charge")
+    for action in ("drop_connection", "crash", "sleep")
+)
+# Worker numbers are taken modulo --workers, so one program means the same at any width.
+WORKER = st.integers(min_value=0, max_value=7)
+# Steps that may make the provider charge: the ledger is read after these.
+CHARGING_RULES = frozenset({"charge", "retry", "reconcile", "teardown"})
+KEY_LIFETIME_S = 24 * 3600
+CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
+
+
+def _maybe(values: tuple[str, ...]) -> st.SearchStrategy[str | None]:
+    """None half the time (and when shrinking), else one of `values`."""
+    return st.one_of(st.none(), st.sampled_from(values))
+
+
+_PROVIDER_FAULT = _maybe(PROVIDER_FAULTS)
+_FAILPOINT = _maybe(FAILPOINTS)
+
+
+@st.composite
+def provider_fault(draw: st.DrawFn) -> str | None:
+    """A stand-in fault for this step, if the run attacks the provider at all."""
+    if not active_environment().enabled("provider"):
+        return None
+    return draw(_PROVIDER_FAULT)
+
+
+@st.composite
+def failpoint(draw: st.DrawFn) -> str | None:
+    """A failpoint for this step, for reference targets in runs that use them."""
+    env = active_environment()
+    if not (env.enabled("failpoints") and env.target.can_failpoints):
+        return None
+    return draw(_FAILPOINT)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _step(fn: F) -> F:
+    """Mark the example aborted when a step raises, so teardown never masks that exception."""
+
+    @functools.wraps(fn)
+    def wrapper(self: PaymentModel, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except BaseException:
+            self.example.aborted = True
+            raise
+
+    return cast(F, wrapper)
+
+
+def _is_final() -> bool:
+    """True while Hypothesis replays the minimal failing example to report it."""
+    from hypothesis.control import _current_build_context
+
+    context = _current_build_context.value
+    return bool(context is not None and context.is_final)
+
+
+class PaymentModel(RuleBasedStateMachine):
+    """Payments are created, charged by 1–8 concurrent requests over workers, retried,
+    and attacked: provider faults, failpoints, dropped connections, expired keys.
+
+    After every step no payment may have two charges in the ledger; at teardown the
+    target is healed, quiesced and reconciled, and every safety checker judges the
+    example. Concurrent requests always pass the stand-in's gate, so a race that
+    happened once happens on every replay and Hypothesis can shrink it.
+    """
+
+    payments = Bundle("payments")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.env = active_environment()
+        self.example: Example = self.env.begin_example()
+        self._program_start = len(self.env.capture)
+        self._raised = False
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _record(self, rule_name: str, payment_id: str | None, **detail: Any) -> StepRecord:
+        step = StepRecord(self.example.step, rule_name, payment_id, detail)
+        self.example.steps.append(step)
+        self.example.rule_counts[rule_name] += 1
+        if rule_name in CHARGING_RULES:
+            self.example.dirty = True
+        self.env.stats.steps += 1
+        return step
+
+    @staticmethod
+    def _id(payment: object) -> str | None:
+        """The payment id, or None when its creation failed (a replayed `multiple()`)."""
+        return payment if isinstance(payment, str) else None
+
+    def _new_key(self) -> str:
+        # Unique across examples and runs: a foreign target remembers keys between examples.
+        return f"payrace-{uuid.uuid4().hex[:16]}"
+
+    def _client(self, worker: int) -> tuple[int, Any]:
+        index = worker % len(self.env.clients)
+        return index, self.env.clients[index]
+
+    @contextlib.contextmanager
+    def _faults(
+        self, payment_id: str | None, fault: str | None, failpoint: str | None, *, gated: bool
+    ) -> Iterator[None]:
+        """Arm this step's faults, and disarm whatever is left of them when it ends.
+
+        Faults are scoped to the step that names them, and a provider fault matches the
+        step's payment only: the program replays the same on every run.
+        """
+        env = self.env
+        if fault is not None:
+            armed: dict[str, Any] = {"action": fault, "count": 1}
+            if payment_id is not None:
+                armed["payment_id"] = payment_id
+            if fault == "latency":
+                armed["ms"] = env.config.latency_ms
+            elif fault == "hang_after":
+                armed["ms"] = env.config.hang_ms
+            env.call(env.standin.arm, [armed])
+        if failpoint is not None:
+            point, action = failpoint.split(":")
+            env.call(env.target.arm_failpoint, point, action, env.config.sleep_ms)
+        try:
+            yield
+        finally:
+            if fault is not None or gated:
+                env.call(env.standin.clear_faults)  # also frees anything still at the gate
+            if failpoint is not None:
+                env.call(env.target.clear_failpoints)
+
+    def _fail(self, violation: PaymentViolation) -> None:
+        violation.example = self.example
+        self.example.violation = violation
+        self._raised = True
+        self.env.note_violation()
+        raise violation
+
+    # ---- rules ----------------------------------------------------------------------------
+
+    @precondition(lambda self: self.example.created < self.env.config.max_payments)
+    @rule(
+        target=payments,
+        amount=st.sampled_from(AMOUNTS),
+        customer=st.sampled_from(CUSTOMERS),
+    )
+    @_step
+    def create_payment(self, amount: int, customer: str | None) -> str | MultipleResults[str]:
+        step = self._record("create_payment", None, amount=amount, customer=customer)
+        self.example.created += 1
+        outcome = self.env.clients[0].create_payment(amount, "usd", customer, process="w0.0")
+        step.outcomes.append(outcome.type)
+        payment_id = outcome.value.get("id") if outcome.value is not None else None
+        if outcome.type != "ok" or not isinstance(payment_id, str):
+            return multiple()  # nothing to charge; the history keeps the evidence
+        step.payment_id = payment_id
+        self.example.payments.append(payment_id)
+        return payment_id
+
+    @rule(
+        payment=payments,
+        workers=st.lists(WORKER, min_size=1, max_size=8),
+        key=st.sampled_from(CHARGE_KEYS),
+        fault=provider_fault(),
+        failpoint=failpoint(),
+    )
+    @_step
+    def charge(
+        self,
+        payment: object,
+        workers: list[int],
+        key: str,
+        fault: str | None = None,
+        failpoint: str | None = None,
+    ) -> None:
+        """len(workers) requests at once (`shared` key: a double click; `distinct`: two tabs).
+
+        `fault` meets the first of them at the stand-in, `failpoint` the first to pass it.
+        """
+        payment_id = self._id(payment)
+        if payment_id is None:
+            return
+        step = self._record(
+            "charge", payment_id, workers=workers, key=key, fault=fault, failpoint=failpoint
+        )
+        shared = self._new_key() if key == "shared" else None
+        calls: list[Callable[[], Classified]] = []
+        last_key: str | None = None
+        for lane, worker in enumerate(workers):
+            index, client = self._client(worker)
+            last_key = None if key == "none" else shared if key == "shared" else self._new_key()
+            calls.append(
+                functools.partial(client.charge, payment_id, last_key, process=f"w{index}.{lane}")
+            )
+        with self._faults(payment_id, fault, failpoint, gated=len(calls) > 1):
+            outcomes = run_requests(self.env, payment_id, calls, gate=len(calls) > 1)
+        self.example.last_key[payment_id] = last_key
+        self.env.stats.requests += len(calls)
+        step.outcomes = [o.type for o in outcomes]
+
+    @rule(
+        payment=payments,
+        key=st.sampled_from(RETRY_KEYS),
+        worker=WORKER,
+        fault=provider_fault(),
+        failpoint=failpoint(),
+    )
+    @_step
+    def retry(
+        self,
+        payment: object,
+        key: str,
+        worker: int,
+        fault: str | None = None,
+        failpoint: str | None = None,
+    ) -> None:
+        """What a client does after an unknown outcome: send the charge again."""
+        payment_id = self._id(payment)
+        if payment_id is None:
+            return
+        step = self._record(
+            "retry", payment_id, key=key, worker=worker, fault=fault, failpoint=failpoint
+        )
+        if key == "same":
+            retry_key = self.example.last_key.get(payment_id)
+        else:
+            retry_key = self._new_key() if key == "new" else None
+        index, client = self._client(worker)
+        with self._faults(payment_id, fault, failpoint, gated=False):
+            outcome = client.charge(payment_id, retry_key, process=f"w{index}.0")
+        self.example.last_key[payment_id] = retry_key
+        self.env.stats.requests += 1
+        step.outcomes.append(outcome.type)
+
+    # Steps other than charges are capped per example: Hypothesis favours rules with few
+    # arguments, and a program made of reconciles and clock jumps tests nothing.
+    @precondition(
+        lambda self: self.env.enabled("database")
+        and self.env.target.can_drop_connections
+        and self.example.ran("drop_db_connections") < 1
+    )
+    @rule()
+    @_step
+    def drop_db_connections(self) -> None:
+        """Every database connection of the service is terminated, as by a failover."""
+        step = self._record("drop_db_connections", None)
+        step.detail["dropped"] = self.env.call(self.env.target.drop_connections)
+
+    @precondition(lambda self: self.example.ran("reconcile") < 2)
+    @rule(fault=provider_fault(), failpoint=failpoint())
+    @_step
+    def reconcile(self, fault: str | None = None, failpoint: str | None = None) -> None:
+        """The service's reconciler runs once (it re-drives only expired leases)."""
+        step = self._record("reconcile", None, fault=fault, failpoint=failpoint)
+        with self._faults(None, fault, failpoint, gated=False):
+            outcome = self.env.clients[0].reconcile(False, process="w0.0")
+        step.outcomes.append(outcome.type)
+
+    @precondition(
+        lambda self: self.env.enabled("clock")
+        and self.env.target.can_move_clock
+        and self.example.ran("expire_keys") < 1
+    )
+    @rule()
+    @_step
+    def expire_keys(self) -> None:
+        """A day passes: the provider forgets idempotency keys, the service's leases expire."""
+        self._record("expire_keys", None, seconds=CLOCK_JUMP_S)
+        self.env.call(self.env.standin.advance_clock, CLOCK_JUMP_S)
+        self.env.call(self.env.target.move_clock, CLOCK_JUMP_S)
+
+    @precondition(lambda self: self.example.ran("read") < 2)
+    @rule(payment=payments)
+    @_step
+    def read(self, payment: object) -> None:
+        payment_id = self._id(payment)
+        if payment_id is None:
+            return
+        step = self._record("read", payment_id)
+        step.outcomes.append(self.env.clients[0].read(payment_id, process="w0.0").type)
+
+    # ---- the invariant and the end of an example ---------------------------------------------
+
+    @invariant()
+    @_step
+    def no_duplicate_charge(self) -> None:
+        """No payment has two successful charges in the ledger (replays not counted)."""
+        self.env.sync_ledger(self.example, lazy=True)
+        violation = check_duplicates(self.example)
+        if violation is not None:
+            self._fail(violation)
+
+    def teardown(self) -> None:
+        """Heal, quiesce, reconcile, read back, then let every checker judge the example."""
+        example = self.example
+        violation: PaymentViolation | None = None
+        # While Hypothesis shrinks a core violation, teardown's verdict is not wanted.
+        shrinking = not self.env.judge_teardown and self.env.stats.violations > 0
+        try:
+            self._heal()
+            if not example.aborted and not shrinking:
+                self._settle()
+                results, violation = check_example(example)
+                self.env.tally.add(results)
+                if violation is not None and not self.env.judge_teardown:
+                    self.env.secondary_seen += 1
+                    violation = None
+                if violation is not None:
+                    violation.example = example
+                    example.violation = violation
+                    self.env.note_violation()
+            else:
+                self.env.sync_ledger(example)
+        finally:
+            example.recorder.close()
+            if _is_final():
+                example.program = list(self.env.capture[self._program_start :])
+                self.env.finals.append(example)
+        if violation is not None and not self._raised:
+            raise violation
+
+    def _heal(self) -> None:
+        """Steps disarm their own faults; after an aborted step some may still be armed."""
+        if self.example.aborted:
+            self.env.call(self.env.standin.clear_faults)
+            if self.env.target.can_failpoints:
+                self.env.call(self.env.target.clear_failpoints)
+
+    def _settle(self) -> None:
+        example = self.example
+        self._record("teardown", None)
+        self.env.quiesce(example)
+        # Nothing runs any more, so every lease may be taken over: a forced reconcile is
+        # what waiting out the leases would do, without the wait.
+        self.env.clients[0].reconcile(True, process="w0.0")
+        reads = [self.env.clients[0].read(pid, process="w0.0") for pid in example.payments]
+        self.env.sync_ledger(example)
+        snapshot = self.env.call(self.env.target.snapshot)
+        if snapshot is None:
+            snapshot = [r.value for r in reads if r.type == "ok" and r.value is not None]
+        example.db = snapshot

@@ -1,0 +1,171 @@
+"""Provisioning for exploration: PostgreSQL, the stand-in and the target, as one context."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.errors import ProvisionError, UsageError
+from harness.model.environment import FAULT_FAMILIES, Environment, ModelConfig
+from harness.model.targets import Target, TargetSpec, parse_target
+
+HTTP_HANG_MS = 2500
+
+
+@dataclass(frozen=True)
+class PartsRequest:
+    """What the user asked for: the target and where (if anywhere) its parts already run."""
+
+    target: str
+    workers: int = 2
+    faults: tuple[str, ...] = FAULT_FAMILIES
+    stripe_url: str | None = None
+    database_url: str | None = None
+    seed: int = 0
+    http_timeout_s: float = 2.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> TargetSpec:
+        return parse_target(self.target)
+
+
+def validate_workers(workers: int) -> None:
+    if not 1 <= workers <= 8:
+        raise UsageError(f"Expected --workers between 1 and 8, got --workers {workers}")
+
+
+def parse_faults(raw: str) -> tuple[str, ...]:
+    """`all`, `none`, or a comma list of fault families."""
+    text = raw.strip().lower()
+    if text == "all":
+        return FAULT_FAMILIES
+    if text == "none":
+        return ()
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in FAULT_FAMILIES]
+    if unknown or not names:
+        raise UsageError(
+            f"Unknown fault family {', '.join(unknown) or raw!r} in --faults {raw}; "
+            f"expected all, none, or a comma list of: {', '.join(FAULT_FAMILIES)}"
+        )
+    return names
+
+
+def verify_standin(url: str) -> dict[str, Any]:
+    """The stand-in's health, or ProvisionError saying the URL is not a payrace stand-in."""
+    from harness.safety import check_provider_url
+    from harness.stripe_standin import TEST_API_KEY
+
+    check_provider_url(url, TEST_API_KEY)
+    health_url = url.rstrip("/") + "/_standin/health"
+    try:
+        response = httpx.get(health_url, timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise ProvisionError(
+            f"The stand-in at --stripe-url {url} did not answer ({type(exc).__name__}); start "
+            "it with `payrace stand-in` or leave --stripe-url out"
+        ) from None
+    try:
+        health = response.json()
+    except ValueError:
+        health = None
+    is_standin = isinstance(health, dict) and health.get("standin") == "payrace"
+    if response.status_code != 200 or not is_standin:
+        raise ProvisionError(
+            f"--stripe-url {url} is not a payrace stand-in: GET /_standin/health answered "
+            f"{response.status_code}; start one with `payrace stand-in`"
+        )
+    assert isinstance(health, dict)
+    return health
+
+
+@contextlib.contextmanager
+def _standin(request: PartsRequest, parts: dict[str, Any]) -> Iterator[str]:
+    if request.stripe_url:
+        verify_standin(request.stripe_url)
+        parts["stripe"] = {"tier": "standin", "url": request.stripe_url, "started_by": "user"}
+        yield request.stripe_url.rstrip("/")
+        return
+    from harness.stripe_standin import running_standin
+
+    with running_standin(seed=request.seed) as url:
+        parts["stripe"] = {"tier": "standin", "url": url, "started_by": "payrace"}
+        yield url
+
+
+@contextlib.contextmanager
+def _reference_database(request: PartsRequest, parts: dict[str, Any]) -> Iterator[str]:
+    from harness.provision.postgres import fresh_database, provision_postgres
+
+    with provision_postgres(mode="auto", url=request.database_url) as server:
+        parts["postgres"] = server.as_part()
+        with fresh_database(server.url, "payrace_explore") as url:
+            yield url
+
+
+@contextlib.contextmanager
+def open_environment(
+    request: PartsRequest, *, deadline: float | None = None
+) -> Iterator[tuple[Environment, dict[str, Any]]]:
+    """Start (or reach) every part the request needs and yield the bound-ready environment."""
+    from harness.stripe_standin import StandinAdmin
+
+    spec = request.spec()
+    validate_workers(request.workers)
+    parts: dict[str, Any] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="payrace-explore-"))
+    target: Target
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, scratch, True)
+        if spec.kind == "reference":
+            db_url = stack.enter_context(_reference_database(request, parts))
+            stripe_url = stack.enter_context(_standin(request, parts))
+            from harness.model.reference_target import ReferenceTarget
+
+            target = ReferenceTarget(
+                spec, db_url, stripe_url, request.workers, failpoints="failpoints" in request.faults
+            )
+            hang_ms = ModelConfig.hang_ms
+        else:
+            if not request.stripe_url:
+                raise UsageError(
+                    f"--target {spec.value} needs --stripe-url: the stand-in your service "
+                    "talks to (start it with `payrace stand-in`)"
+                )
+            from harness.model.http_target import HttpTarget, probe_http_target
+
+            stripe_url = stack.enter_context(_standin(request, parts))
+            probe_http_target(spec.value)
+            if request.database_url:
+                from harness.provision.postgres import normalize_url, server_version
+
+                db_url = normalize_url(request.database_url)
+                parts["postgres"] = {"tier": "url", "version": server_version(db_url)}
+            else:
+                db_url = None
+                parts["postgres"] = {"tier": "none", "note": "the target's own database"}
+            target = HttpTarget(
+                spec, request.workers, database_url=db_url, timeout_s=request.http_timeout_s
+            )
+            hang_ms = HTTP_HANG_MS
+        stack.callback(target.close)
+        parts["target"] = target.part()
+        standin = stack.enter_context(StandinAdmin(stripe_url))
+        config = ModelConfig(
+            workers=request.workers, faults=frozenset(request.faults), hang_ms=hang_ms
+        )
+        env = Environment(target, standin, config, scratch, deadline=deadline)
+        stack.callback(env.close)
+        yield env, parts
+
+
+def deadline_after(max_time: float | None) -> float | None:
+    return None if max_time is None else time.monotonic() + max_time

@@ -1,0 +1,168 @@
+"""A reference variant driven in-process: one variant instance per simulated worker process."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from harness.clients import Client, InProcessClient, Service
+from harness.model.targets import TargetSpec, database_problem
+
+# In-process workers use a short provider timeout so a `hang_after` costs half a second,
+# and a lease long enough never to expire inside one example: only the model's clock
+# moves (or teardown's forced reconcile) decide when a stuck payment is re-driven.
+STRIPE_TIMEOUT_S = 0.5
+LEASE_S = 60.0
+
+# Signal every victim at once, then wait for all of them together: terminating one at a
+# time with pg_terminate_backend's own timeout costs a few milliseconds per connection.
+_DROP = text(
+    "SELECT array_agg(pid) FROM ("
+    "  SELECT pid, pg_terminate_backend(pid) AS sent FROM pg_stat_activity"
+    "  WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    "  AND backend_type = 'client backend') AS victims WHERE sent"
+)
+# pg_stat_activity is a per-transaction snapshot: clear it, or a poll never sees a change.
+_LOCK_WAITERS = text(
+    "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+_ALIVE = text(
+    "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
+    "WHERE pid = ANY(:pids)"
+)
+DROP_WAIT_S = 5.0
+
+
+def terminate_others(conn: Any) -> int:
+    """Terminate every other client connection to this database; return once they are gone."""
+    pids = conn.execute(_DROP).scalar_one() or []
+    deadline = time.monotonic() + DROP_WAIT_S
+    # Waiting makes the fault deterministic: the next step always meets dead connections.
+    while pids and time.monotonic() < deadline:
+        if not conn.execute(_ALIVE, {"pids": pids}).scalar_one():
+            break
+        time.sleep(0.001)
+    return len(pids)
+_SHIFT = text(
+    "UPDATE payments SET "
+    "created_at = created_at - make_interval(secs => :s), "
+    "updated_at = updated_at - make_interval(secs => :s), "
+    "lease_expires_at = lease_expires_at - make_interval(secs => :s), "
+    "first_attempt_at = first_attempt_at - make_interval(secs => :s)"
+)
+
+
+class ReferenceTarget:
+    """`reference:<variant>` with W in-process workers sharing one database and one stand-in."""
+
+    can_failpoints = True
+    can_drop_connections = True
+    can_move_clock = True
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        database_url: str,
+        stripe_url: str,
+        workers: int,
+        *,
+        failpoints: bool = True,
+    ) -> None:
+        from reference_impl.config import ServiceConfig
+        from reference_impl.failpoints import Failpoints
+        from reference_impl.variants import load
+
+        self.spec = spec
+        self.workers = workers
+        self.database_url = database_url
+        self.config = ServiceConfig(
+            database_url=database_url,
+            stripe_url=stripe_url,
+            failpoints=failpoints,
+            lease_seconds=LEASE_S,
+            stripe_timeout_seconds=STRIPE_TIMEOUT_S,
+            stripe_retry_delay_seconds=0.02,
+            pool_size=4,
+            max_overflow=8,
+            crash_mode="raise",
+        )
+
+        def factory() -> Service:
+            service: Service = load(spec.value, self.config)
+            return service
+
+        self._clients = [InProcessClient(factory, None, name=f"w{i}") for i in range(workers)]
+        # The harness's own connection, for resets, snapshots and the nemesis.
+        self._engine = create_engine(database_url, pool_size=1, max_overflow=2, pool_pre_ping=True)
+        self._failpoints = Failpoints(self._engine, enabled=True)
+
+    def clients(self) -> list[Client]:
+        return list(self._clients)
+
+    def _execute(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        try:
+            with self._engine.begin() as conn:
+                return conn.execute(statement, params or {})
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+
+    def reset(self) -> None:
+        # DELETE, not TRUNCATE: on a handful of rows it is much cheaper, and takes no ACCESS
+        # EXCLUSIVE lock that a worker's idle connection could make us wait for.
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(text("DELETE FROM payments"))
+                conn.execute(text("DELETE FROM failpoints"))
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+
+    def snapshot(self) -> list[dict[str, Any]] | None:
+        from reference_impl.store import PaymentStore
+
+        try:
+            return PaymentStore(self._engine).snapshot()
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+
+    def arm_failpoint(self, name: str, action: str, ms: int) -> None:
+        try:
+            self._failpoints.arm(name, action, ms=ms, count=1)
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+
+    def clear_failpoints(self) -> None:
+        self._execute(text("DELETE FROM failpoints"))
+
+    def blocked_requests(self) -> int:
+        try:
+            with self._engine.connect() as conn:
+                return int(conn.execute(_LOCK_WAITERS).scalar_one())
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+
+    def drop_connections(self) -> int:
+        try:
+            with self._engine.connect() as conn:
+                return terminate_others(conn)
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+
+    def move_clock(self, seconds: float) -> None:
+        self._execute(_SHIFT, {"s": float(seconds)})
+
+    def part(self) -> dict[str, Any]:
+        return {
+            "tier": "reference",
+            "mode": "in-process",
+            "variant": self.spec.value,
+            "workers": self.workers,
+        }
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._engine.dispose()

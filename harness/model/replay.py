@@ -1,0 +1,59 @@
+"""Replaying a printed counterexample program: `with replaying(...) as PaymentModel:`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+
+from harness.errors import PayraceError
+from harness.model.cause import diagnose
+from harness.model.checks import PaymentViolation
+from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure, bound
+from harness.model.machine import PaymentModel
+from harness.model.parts import PartsRequest, open_environment
+
+
+@contextlib.contextmanager
+def replaying(
+    target: str,
+    *,
+    workers: int = 2,
+    faults: Sequence[str] = FAULT_FAMILIES,
+    stripe_url: str | None = None,
+    database_url: str | None = None,
+    seed: int = 0,
+) -> Iterator[type[PaymentModel]]:
+    """Provision the parts as `payrace explore` did and hand out the model to replay steps.
+
+    When the block raises a violation it is printed with its cause and the process exits
+    1; when it ends cleanly the violation did not reproduce and the process exits 0.
+    """
+    logging.getLogger("reference_impl").setLevel(logging.ERROR)
+    request = PartsRequest(
+        target=target,
+        workers=workers,
+        faults=tuple(faults),
+        stripe_url=stripe_url,
+        database_url=database_url,
+        seed=seed,
+    )
+    try:
+        with open_environment(request) as (env, _parts), bound(env):
+            try:
+                yield PaymentModel
+            except PaymentViolation as violation:
+                print(f"payrace: violation reproduced — {violation}")
+                if violation.example is not None:
+                    cause = diagnose(violation.example, violation, workers)
+                    print(f"payrace: cause ({cause.kind}): {cause.sentence}")
+                sys.stdout.flush()
+                raise SystemExit(1) from None
+    except EnvironmentFailure as exc:
+        print(f"payrace: {exc.error}", file=sys.stderr)
+        raise SystemExit(exc.error.exit_code) from None
+    except PayraceError as exc:
+        print(f"payrace: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    print("payrace: the program ran to the end without a violation: it did not reproduce")
