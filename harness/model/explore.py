@@ -79,7 +79,7 @@ def _run_once(env: Environment, *, max_examples: int, steps: int, seed: int, bas
 
     # Hypothesis's own reports (the program, shrinking notices) go to the environment's
     # capture, not the terminal: payrace prints the counterexample itself.
-    with with_reporter(env.capture.append):
+    with with_reporter(lambda text: env.capture.append(str(text))):
         run_state_machine_as_test(
             hypothesis_seed(seed)(factory),  # type: ignore[arg-type]  # any factory will do
             settings=profile(
