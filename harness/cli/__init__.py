@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "harness.cli.report_cmd:report",
     "run": "harness.cli.run_cmd:run",
     "demo": "harness.cli.demo_cmd:demo",
+    "explore": "harness.cli.explore_cmd:explore",
 }
 
 

@@ -1,0 +1,188 @@
+"""`payrace explore`: run the stateful model against a target; print and save any counterexample."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.errors import UsageError
+
+
+def _count(raw: str, flag: str, low: int = 1, high: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{flag}: expected a whole number, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise UsageError(f"{flag}: expected a whole number {bound}, got {value}")
+    return value
+
+
+def _seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"--max-time: expected seconds, got {raw!r}") from None
+    if not value > 0:
+        raise UsageError(f"--max-time: expected a positive number of seconds, got {raw}")
+    return value
+
+
+def _print_result(summary: dict[str, Any], program_text: str, run_dir: Path) -> None:
+    verdict = str(summary["verdict"])
+    colour = {"verified": "green", "violation": "red"}.get(verdict, "yellow")
+    click.echo(
+        click.style(f"{verdict.upper()} ", fg=colour, bold=True)
+        + f"{summary['target']} (exit {summary['exit_code']}): {summary['reason']}"
+    )
+    counterexample = summary.get("counterexample")
+    if counterexample:
+        cause = counterexample.get("cause")
+        if cause:
+            click.echo(f"cause ({cause['kind']}): {cause['sentence']}")
+        click.echo(f"\nShrunk program ({counterexample['steps']} steps), replayable:\n")
+        click.echo(program_text)
+        click.echo(f"\nReplay it: python {run_dir / 'counterexample.py'}")
+    click.echo("")
+    for check in summary["checks"]:
+        click.echo(f"  {check['checker']:<22} {check['validity']:<8} {check['summary']}")
+    click.echo(f"\nrun directory: {run_dir} (seed {summary['seed']})")
+
+
+def _write_html(run_dir: Path, reports_dir: Path) -> None:
+    """index.html for the run and the reports index; a page that fails is said, not fatal."""
+    try:
+        from harness.report import write_report, write_reports_index
+
+        write_report(run_dir)
+        write_reports_index(reports_dir)
+    except Exception as exc:
+        click.echo(f"payrace: could not write the HTML report for {run_dir}: {exc}", err=True)
+
+
+@click.command(name="explore")
+@click.option("--target", required=True, help="reference:<variant> or http://host:port")
+@click.option("--stripe-url", default=None, help="A running stand-in (required for HTTP targets).")
+@click.option("--database-url", default=None, help="PostgreSQL to use instead of embedded.")
+@click.option("--seed", default=None, help="Seed for Hypothesis (default: random, printed).")
+@click.option("--max-examples", default="100", show_default=True, help="Examples to try.")
+@click.option("--max-time", default=None, help="Stop generating after this many seconds.")
+@click.option("--workers", default="2", show_default=True, help="Simulated worker processes.")
+@click.option(
+    "--faults",
+    default="all",
+    show_default=True,
+    help="all, none, or a comma list of provider,failpoints,database,clock.",
+)
+@click.option("--steps", default="8", show_default=True, help="Steps per example (max).")
+@click.option("--reports-dir", default="reports", show_default=True, help="Where runs go.")
+def explore(
+    target: str,
+    stripe_url: str | None,
+    database_url: str | None,
+    seed: str | None,
+    max_examples: str,
+    max_time: str | None,
+    workers: str,
+    faults: str,
+    steps: str,
+    reports_dir: str,
+) -> None:
+    """Search for a program of payments, charges, retries and faults that charges twice."""
+    from harness.model.parts import PartsRequest, parse_faults
+    from harness.model.targets import parse_target
+
+    spec = parse_target(target)
+    n_examples = _count(max_examples, "--max-examples")
+    n_workers = _count(workers, "--workers", 1, 8)
+    n_steps = _count(steps, "--steps", 1, 50)
+    budget = _seconds(max_time)
+    fault_families = parse_faults(faults)
+    n_seed = secrets.randbelow(2**31) if seed is None else _count(seed, "--seed", 0)
+    if spec.kind == "http" and not stripe_url:
+        raise UsageError(
+            f"--target {spec.value} needs --stripe-url: the payrace stand-in your service "
+            "talks to (start one with `payrace stand-in`), so the ledger sees every charge"
+        )
+    from harness.runs import create_run_dir, new_run_id
+
+    run_id = new_run_id("explore")
+    reports = Path(reports_dir)
+    run_dir = create_run_dir(run_id, reports)
+    request = PartsRequest(
+        target=target,
+        workers=n_workers,
+        faults=fault_families,
+        stripe_url=stripe_url,
+        database_url=database_url,
+        seed=n_seed,
+    )
+    command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
+    try:
+        code = _explore(request, run_id, run_dir, reports, command, n_examples, n_steps, budget)
+    except KeyboardInterrupt:
+        click.echo("payrace: interrupted; parts stopped", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+def _explore(
+    request: Any,
+    run_id: str,
+    run_dir: Path,
+    reports: Path,
+    command: str,
+    n_examples: int,
+    n_steps: int,
+    budget: float | None,
+) -> int:
+    from harness.cli.explore_progress import ExploreProgress
+    from harness.model.explore import explore as run_explore
+    from harness.model.parts import open_environment
+    from harness.model.program import show_program
+    from harness.model.record import faults_label, write_explore_run
+
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    click.echo(
+        f"payrace: exploring {request.spec().label} with {request.workers} workers, "
+        f"faults {faults_label(request.faults)}, seed {request.seed}",
+        err=True,
+    )
+    with open_environment(request) as (env, parts):
+        if budget is not None:
+            env.deadline = time.monotonic() + budget
+        env.stats.started = time.monotonic()
+        with ExploreProgress(env.stats, sys.stderr, interactive=sys.stderr.isatty()):
+            result = run_explore(env, max_examples=n_examples, seed=request.seed, steps=n_steps)
+        settings = {
+            "max_examples": n_examples,
+            "max_time_s": budget,
+            "steps": n_steps,
+            "workers": request.workers,
+            "faults": list(request.faults),
+        }
+        summary = write_explore_run(
+            run_dir,
+            result,
+            run_id=run_id,
+            request=request,
+            parts=parts,
+            command=command,
+            started=started,
+            duration_s=time.monotonic() - t0,
+            settings=settings,
+        )
+    _write_html(run_dir, reports)
+    _print_result(summary, show_program(result.program), run_dir)
+    return int(summary["exit_code"])
