@@ -112,6 +112,12 @@ class RunStats:
     violations: int = 0
     first_violation_s: float | None = None
 
+    def reset(self) -> None:
+        """Start counting afresh, in place (a progress display may hold this object)."""
+        fresh = RunStats()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "examples": self.examples,
@@ -155,6 +161,14 @@ class Environment:
         self.current: Example | None = None
         self.last: Example | None = None
         self._lock = threading.Lock()
+
+    def new_run(self) -> None:
+        """Forget the counts, tallies and failures of a previous exploration in this environment."""
+        self.stats.reset()
+        self.tally = CheckTally()
+        self.secondary_seen = 0
+        self.finals.clear()
+        self.capture.clear()
 
     def enabled(self, family: str) -> bool:
         return family in self.config.faults

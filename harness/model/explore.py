@@ -16,7 +16,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from harness.checkers import CheckResult
 from harness.checkers.suite import SAFETY_CHECKERS, run_all
 from harness.model.cause import Cause, diagnose
-from harness.model.checks import PaymentViolation, evidence_of, headline
+from harness.model.checks import CheckTally, PaymentViolation, evidence_of, headline
 from harness.model.environment import (
     Environment,
     EnvironmentFailure,
@@ -73,18 +73,24 @@ def _shrink_budget(seconds: float) -> Iterator[None]:
         engine.MAX_SHRINKING_SECONDS = saved
 
 
-def _run_once(env: Environment, *, max_examples: int, steps: int, seed: int, base: str) -> None:
+def _run_once(
+    env: Environment, *, max_examples: int, steps: int, seed: int | None, base: str
+) -> None:
     def factory() -> PaymentModel:
         return PaymentModel()
+
+    overrides: dict[str, Any] = {"max_examples": max_examples, "stateful_step_count": steps}
+    if seed is not None:
+        # An explicit seed decides the run; otherwise the profile does (ci: derandomized).
+        overrides["derandomize"] = False
+        factory = hypothesis_seed(seed)(factory)
 
     # Hypothesis's own reports (the program, shrinking notices) go to the environment's
     # capture, not the terminal: payrace prints the counterexample itself.
     with with_reporter(lambda text: env.capture.append(str(text))):
         run_state_machine_as_test(
-            hypothesis_seed(seed)(factory),  # type: ignore[arg-type]  # any factory will do
-            settings=profile(
-                base, max_examples=max_examples, stateful_step_count=steps, derandomize=False
-            ),
+            factory,  # type: ignore[arg-type]  # any factory of machines will do
+            settings=profile(base, **overrides),
         )
 
 
@@ -92,7 +98,7 @@ def explore(
     env: Environment,
     *,
     max_examples: int,
-    seed: int,
+    seed: int | None,
     steps: int = DEFAULT_STEPS,
     base_profile: str = "dev",
 ) -> ExploreResult:
@@ -105,6 +111,7 @@ def explore(
     """
     # A failpoint logs a warning in every worker it fires in: noise on the terminal.
     logging.getLogger("reference_impl").setLevel(logging.ERROR)
+    env.new_run()
     reason = ""
     failure: BaseException | None = None
     with bound(env):
@@ -113,7 +120,7 @@ def explore(
             if judge_teardown:
                 if env.secondary_seen == 0:
                     break
-                env.tally = type(env.tally)()
+                env.tally = CheckTally()
             try:
                 with _shrink_budget(SHRINK_SECONDS):
                     _run_once(
