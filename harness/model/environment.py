@@ -222,6 +222,14 @@ class Environment:
                 self.stats.charges += 1
         return new
 
+    def snapshot_for(self, example: Example) -> list[dict[str, Any]] | None:
+        """The target's payments rows of this example only (a foreign database keeps others)."""
+        rows = self.call(self.target.snapshot)
+        if rows is None:
+            return None
+        mine = set(example.payments)
+        return [row for row in rows if row.get("id") in mine]
+
     def quiesce(self, example: Example) -> None:
         """Wait until the target can have nothing left in flight for this example.
 

@@ -163,7 +163,7 @@ def _violation_result(env: Environment, failure: BaseException) -> ExploreResult
         if replayed is not None and replayed.example is not None:
             program, violation, example = smaller, replayed, replayed.example
     if example is not None and example.db is None:
-        example.db = env.call(env.target.snapshot)
+        example.db = env.snapshot_for(example)
     checks: list[CheckResult] = list(violation.results)
     if example is not None and {r.checker for r in checks} != set(SAFETY_CHECKERS):
         # The invariant stopped the example mid-way: judge what it left with every checker.

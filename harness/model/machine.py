@@ -382,7 +382,7 @@ class PaymentModel(RuleBasedStateMachine):
         self.env.clients[0].reconcile(True, process="w0.0")
         reads = [self.env.clients[0].read(pid, process="w0.0") for pid in example.payments]
         self.env.sync_ledger(example)
-        snapshot = self.env.call(self.env.target.snapshot)
+        snapshot = self.env.snapshot_for(example)
         if snapshot is None:
             snapshot = [r.value for r in reads if r.type == "ok" and r.value is not None]
         example.db = snapshot
