@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 
 import click
 
-from harness.errors import UsageError
+from harness.errors import PayraceError, UsageError
 
 
 def _count(raw: str, flag: str, low: int = 1, high: int | None = None) -> int:
@@ -133,6 +134,11 @@ def explore(
     except KeyboardInterrupt:
         click.echo("payrace: interrupted; parts stopped", err=True)
         sys.exit(130)
+    except PayraceError:
+        # A part that did not start leaves no half-written run behind.
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()
+        raise
     sys.exit(code)
 
 

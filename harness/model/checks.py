@@ -13,8 +13,10 @@ from harness.checkers.suite import SAFETY_CHECKERS, run_all
 if TYPE_CHECKING:
     from harness.model.environment import Example
 
-# Which violation a failing example is reported under when several checkers object.
-PRIORITY = ("no-duplicate-charge", "charge-bounds", "db-consistency", "target-contract")
+# Which violation a failing example is reported under when several checkers object. The
+# ledger's count of charges comes first; then the target's contract, because when the
+# target misreports its own state the checkers that trust those reports object too.
+PRIORITY = ("no-duplicate-charge", "target-contract", "charge-bounds", "db-consistency")
 
 
 class PaymentViolation(AssertionError):

@@ -101,6 +101,7 @@ def explore(
     seed: int | None,
     steps: int = DEFAULT_STEPS,
     base_profile: str = "dev",
+    shrink_seconds: float = SHRINK_SECONDS,
 ) -> ExploreResult:
     """Search, shrink and judge. Parts that die raise their PayraceError (exit 3).
 
@@ -122,7 +123,7 @@ def explore(
                     break
                 env.tally = CheckTally()
             try:
-                with _shrink_budget(SHRINK_SECONDS):
+                with _shrink_budget(shrink_seconds):
                     _run_once(
                         env, max_examples=max_examples, steps=steps, seed=seed, base=base_profile
                     )

@@ -126,8 +126,9 @@ def open_environment(
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, scratch, True)
         if spec.kind == "reference":
-            db_url = stack.enter_context(_reference_database(request, parts))
+            # The stand-in first: a wrong --stripe-url is found before PostgreSQL starts.
             stripe_url = stack.enter_context(_standin(request, parts))
+            db_url = stack.enter_context(_reference_database(request, parts))
             from harness.model.reference_target import ReferenceTarget
 
             target = ReferenceTarget(

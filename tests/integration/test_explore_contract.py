@@ -1,0 +1,35 @@
+"""A target that breaks the contract is reported as such, with evidence — never as a crash."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.model import PartsRequest, explore, open_environment
+from tests.integration.broken_target import serving
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("mode", "evidence"),
+    [
+        ("no_charge_id", "charge_id"),
+        ("backwards", "pending"),
+        ("no_metadata", "metadata"),
+    ],
+)
+def test_a_contract_breaking_target_is_named_by_target_contract(
+    mode: str, evidence: str, standin_url: str
+) -> None:
+    """The headline violation is target-contract, its sentence names what broke."""
+    with serving(mode, standin_url) as url, open_environment(
+        PartsRequest(target=url, workers=2, faults=(), stripe_url=standin_url)
+    ) as (env, _parts):
+        result = explore(env, max_examples=10, seed=3, steps=4, shrink_seconds=2)
+    assert result.verdict == "violation", result.reason
+    assert result.violation is not None
+    assert result.violation.result.checker == "target-contract"
+    first = result.violation.result.violations[0]
+    assert evidence in first.because
+    assert first.operations or first.ledger or first.db  # evidence, not just a sentence
+    assert result.program and result.program[0] == "state = PaymentModel()"
