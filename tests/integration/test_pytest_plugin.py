@@ -1,0 +1,81 @@
+"""The pytest plugin puts the payment model in a user's own suite, against their own target."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.provision.postgres import Provisioned
+
+pytest_plugins = ("pytester",)
+pytestmark = pytest.mark.integration
+
+
+def _parts(server: Provisioned, standin_url: str) -> list[str]:
+    # Reuse this session's server and stand-in: the inner suite then starts in a blink.
+    return [
+        "--payrace-database-url", server.url,
+        "--payrace-stripe-url", standin_url,
+        "-p", "no:cacheprovider",
+    ]
+
+
+def test_a_flawed_target_fails_the_users_test_with_the_shrunk_program(
+    pytester: pytest.Pytester, postgres_server: Provisioned, standin_url: str
+) -> None:
+    """`payrace_model.run()` against naive fails the test, printing the violation and program."""
+    pytester.makepyfile(
+        """
+        def test_never_charges_twice(payrace_model):
+            payrace_model.run(max_examples=60, seed=1)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--payrace-target", "reference:naive", "--payrace-faults", "none",
+        *_parts(postgres_server, standin_url),
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*payrace found a violation: no-duplicate-charge*",
+            "*Shrunk program:*",
+            "*state.charge(*",
+        ]
+    )
+
+
+def test_an_overridden_target_fixture_and_the_ci_profile_pass_on_safe(
+    pytester: pytest.Pytester, postgres_server: Provisioned, standin_url: str
+) -> None:
+    """A suite may name its target in a fixture; the derandomized ci profile runs it."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def payrace_target():
+            return "reference:safe"
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_never_charges_twice(payrace_model):
+            result = payrace_model.run(max_examples=15)
+            assert result.verdict == "verified"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--payrace-profile", "ci", *_parts(postgres_server, standin_url)
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_no_target_is_a_clear_failure_not_a_crash(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_model(payrace_target):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*name a target with --payrace-target*"])

@@ -1,0 +1,49 @@
+"""Loading the plugin costs a suite that does not use it nothing: no heavy imports, milliseconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from harness.model.profiles import PROFILE_NAMES, profile, register_profiles
+
+PROBE = """
+import json, sys, time
+import pytest
+before = set(sys.modules)
+started = time.perf_counter()
+import harness.pytest_plugin
+elapsed = time.perf_counter() - started
+added = sorted(set(sys.modules) - before)
+print(json.dumps({"elapsed": elapsed, "added": added}))
+"""
+HEAVY = ("hypothesis", "sqlalchemy", "httpx", "psycopg", "stripe", "rich", "harness.model",
+         "reference_impl", "harness.stripe_standin")
+
+
+def test_importing_the_plugin_is_cheap_and_imports_nothing_heavy() -> None:
+    """Measured in a fresh interpreter: under 50 ms and none of the heavy libraries."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    )
+    probe = json.loads(out.stdout)
+    heavy = [m for m in probe["added"] if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
+    assert heavy == []
+    assert probe["elapsed"] < 0.05, probe["elapsed"]
+
+
+def test_profiles_dev_ci_nightly() -> None:
+    """ci is derandomized with printed blobs; none has a deadline; nightly runs the most."""
+    dev, ci, nightly = (profile(name) for name in PROFILE_NAMES)
+    assert ci.derandomize and ci.print_blob
+    assert all(p.deadline is None for p in (dev, ci, nightly))
+    assert nightly.max_examples > ci.max_examples >= dev.max_examples
+    assert nightly.stateful_step_count > dev.stateful_step_count
+
+
+def test_profiles_register_with_hypothesis_under_a_prefix() -> None:
+    from hypothesis import settings
+
+    register_profiles()
+    assert settings.get_profile("payrace-ci").derandomize
