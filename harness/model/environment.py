@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from harness.errors import PayraceError
 from harness.history import HistoryRecorder
-from harness.model.checks import CheckTally
+from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.stripe_standin import StandinAdmin
 
@@ -85,7 +85,7 @@ class Example:
     rule_counts: Counter[str] = field(default_factory=Counter)
     db: list[dict[str, Any]] | None = None
     aborted: bool = False
-    violation: BaseException | None = None
+    violation: PaymentViolation | None = None
     program: list[str] | None = None
     timed_out: bool = False
     # Set by steps that send charges; an in-process target charges nobody between steps.
@@ -158,6 +158,7 @@ class Environment:
         # True: any checker's violation fails the example and is shrunk.
         self.judge_teardown = True
         self.secondary_seen = 0
+        self.secondary_example: Example | None = None  # first example only teardown failed
         self.current: Example | None = None
         self.last: Example | None = None
         self._lock = threading.Lock()
@@ -167,6 +168,7 @@ class Environment:
         self.stats.reset()
         self.tally = CheckTally()
         self.secondary_seen = 0
+        self.secondary_example = None
         self.finals.clear()
         self.capture.clear()
 
@@ -183,8 +185,9 @@ class Environment:
     def begin_example(self) -> Example:
         """Reset the parts to empty and start recording a fresh example."""
         # Once a violation was seen Hypothesis is shrinking it: let it finish.
+        # Pass 2 re-finds what pass 1 saw, in as many examples: it is not cut short either.
         out_of_time = self.deadline is not None and time.monotonic() > self.deadline
-        if out_of_time and self.stats.violations == 0:
+        if out_of_time and self.stats.violations == 0 and not self.judge_teardown:
             raise TimeBudgetSpent()
         if self.current is not None:
             self.current.recorder.close()  # a replayed program may stop without teardown

@@ -94,6 +94,24 @@ def _run_once(
         )
 
 
+def _search(
+    env: Environment, *, judge_teardown: bool, max_examples: int, steps: int,
+    seed: int | None, base: str, shrink_seconds: float,
+) -> BaseException | None:
+    """One Hypothesis run; the failure it ended with (holding violations), or None."""
+    env.judge_teardown = judge_teardown
+    try:
+        with _shrink_budget(shrink_seconds):
+            _run_once(env, max_examples=max_examples, steps=steps, seed=seed, base=base)
+    except EnvironmentFailure as exc:
+        raise exc.error from None
+    except (PaymentViolation, FlakyFailure, BaseExceptionGroup) as exc:
+        if not any(True for _ in _violations(exc)):
+            raise
+        return exc
+    return None
+
+
 def explore(
     env: Environment,
     *,
@@ -108,37 +126,41 @@ def explore(
     Pass 1 fails an example only on no-duplicate-charge, the core invariant, so the
     counterexample is about charging twice whenever the target can. Only when it holds
     but another checker objected somewhere does pass 2 fail on every checker (same seed,
-    so the same examples come back) to shrink that violation instead.
+    so the same examples come back, within as many examples as pass 1 ran) to shrink
+    that violation instead. --max-time bounds pass 1 only.
     """
     # A failpoint logs a warning in every worker it fires in: noise on the terminal.
     logging.getLogger("reference_impl").setLevel(logging.ERROR)
     env.new_run()
     reason = ""
-    failure: BaseException | None = None
+    options: dict[str, Any] = {
+        "steps": steps, "seed": seed, "base": base_profile, "shrink_seconds": shrink_seconds,
+    }
     with bound(env):
-        for judge_teardown in (False, True):
-            env.judge_teardown = judge_teardown
-            if judge_teardown:
-                if env.secondary_seen == 0:
-                    break
-                env.tally = CheckTally()
-            try:
-                with _shrink_budget(shrink_seconds):
-                    _run_once(
-                        env, max_examples=max_examples, steps=steps, seed=seed, base=base_profile
-                    )
-            except TimeBudgetSpent:
-                reason = f"--max-time reached after {env.stats.examples} examples"
-                break
-            except EnvironmentFailure as exc:
-                raise exc.error from None
-            except (PaymentViolation, FlakyFailure, BaseExceptionGroup) as exc:
-                if not any(True for _ in _violations(exc)):
-                    raise
-                failure = exc
-                break
+        try:
+            failure = _search(env, judge_teardown=False, max_examples=max_examples, **options)
+        except TimeBudgetSpent:
+            failure = None
+            reason = f"--max-time reached after {env.stats.examples} examples"
+        if failure is None and env.secondary_example is not None:
+            first, first_tally = env.secondary_example, env.tally
+            env.tally = CheckTally()
+            again = min(max_examples, env.stats.examples + 5)
+            failure = _search(env, judge_teardown=True, max_examples=again, **options)
+            if failure is None and first.violation is not None:
+                # It did not come back: report what was seen, unshrunk, rather than a pass.
+                env.tally = first_tally
+                return _violation_result(env, first.violation, first, [], flaky=True)
     if failure is not None:
-        return _violation_result(env, failure)
+        found = list(_violations(failure))
+        best = headline([v.result for v in found])
+        violation = next((v for v in found if v.result is best), found[0])
+        program = program_from_notes(getattr(violation, "__notes__", []) or [])
+        if not program:
+            program = program_from_notes(getattr(failure, "__notes__", []) or [])
+        return _violation_result(
+            env, violation, violation.example, program, flaky=isinstance(failure, FlakyFailure)
+        )
     work = env.tally.enough_work()
     checks = [*env.tally.results(), work]
     examples = env.tally.examples
@@ -148,17 +170,16 @@ def explore(
     return ExploreResult("verified", checks, env.stats.as_dict(), reason)
 
 
-def _violation_result(env: Environment, failure: BaseException) -> ExploreResult:
-    found = list(_violations(failure))
-    flaky = isinstance(failure, FlakyFailure)
-    best = headline([v.result for v in found])
-    violation = next((v for v in found if v.result is best), found[0])
-    example = violation.example
+def _violation_result(
+    env: Environment,
+    violation: PaymentViolation,
+    example: Example | None,
+    program: list[str],
+    *,
+    flaky: bool,
+) -> ExploreResult:
     if example is None:
         example = env.finals[-1] if env.finals else env.last
-    program = program_from_notes(getattr(violation, "__notes__", []) or [])
-    if not program:
-        program = program_from_notes(getattr(failure, "__notes__", []) or [])
     if program and not flaky:
         smaller, replayed = minimize(env, program, violation.result.checker)
         if replayed is not None and replayed.example is not None:

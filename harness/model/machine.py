@@ -351,6 +351,10 @@ class PaymentModel(RuleBasedStateMachine):
                 self.env.tally.add(results)
                 if violation is not None and not self.env.judge_teardown:
                     self.env.secondary_seen += 1
+                    if self.env.secondary_example is None:
+                        violation.example = example
+                        example.violation = violation
+                        self.env.secondary_example = example
                     violation = None
                 if violation is not None:
                     violation.example = example
