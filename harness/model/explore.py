@@ -103,13 +103,33 @@ def _search(
     try:
         with _shrink_budget(shrink_seconds):
             _run_once(env, max_examples=max_examples, steps=steps, seed=seed, base=base)
-    except EnvironmentFailure as exc:
-        raise exc.error from None
-    except (PaymentViolation, FlakyFailure, BaseExceptionGroup) as exc:
+    except (TimeBudgetSpent, EnvironmentFailure):
+        raise
+    except Exception as exc:
+        # Hypothesis may wrap our stop signals (e.g. as an inconsistent-data error): unwrap.
+        for cause in _chain(exc):
+            if isinstance(cause, TimeBudgetSpent):
+                raise cause from None
+            if isinstance(cause, EnvironmentFailure):
+                raise cause.error from None
         if not any(True for _ in _violations(exc)):
             raise
         return exc
     return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what caused it, and the members of any group, depth first."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        stack.extend(getattr(current, "exceptions", ()))
 
 
 def explore(
@@ -139,6 +159,8 @@ def explore(
     with bound(env):
         try:
             failure = _search(env, judge_teardown=False, max_examples=max_examples, **options)
+        except EnvironmentFailure as exc:
+            raise exc.error from None
         except TimeBudgetSpent:
             failure = None
             reason = f"--max-time reached after {env.stats.examples} examples"
@@ -146,7 +168,10 @@ def explore(
             first, first_tally = env.secondary_example, env.tally
             env.tally = CheckTally()
             again = min(max_examples, env.stats.examples + 5)
-            failure = _search(env, judge_teardown=True, max_examples=again, **options)
+            try:
+                failure = _search(env, judge_teardown=True, max_examples=again, **options)
+            except EnvironmentFailure as exc:
+                raise exc.error from None
             if failure is None and first.violation is not None:
                 # It did not come back: report what was seen, unshrunk, rather than a pass.
                 env.tally = first_tally

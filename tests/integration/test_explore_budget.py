@@ -1,0 +1,31 @@
+"""--max-time stops the search (not the shrinking): the run is judged on what it did."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.model import PartsRequest, explore, open_environment
+from harness.provision.postgres import Provisioned
+
+pytestmark = pytest.mark.integration
+
+
+def test_max_time_ends_the_search_and_judges_what_ran(
+    postgres_server: Provisioned, standin_url: str
+) -> None:
+    """A one-second budget on safe stops early; the verdict rests on the examples run."""
+    request = PartsRequest(
+        target="reference:safe", workers=2, stripe_url=standin_url,
+        database_url=postgres_server.url, seed=0,
+    )
+    with open_environment(request) as (env, _parts):
+        env.deadline = time.monotonic() + 1.0
+        started = time.monotonic()
+        result = explore(env, max_examples=10_000, seed=0)
+        elapsed = time.monotonic() - started
+    assert "--max-time reached" in result.reason or result.verdict == "inconclusive"
+    assert result.verdict in ("verified", "inconclusive")
+    assert elapsed < 10
+    assert 0 < result.stats["examples"] < 10_000
