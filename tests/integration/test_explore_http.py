@@ -1,0 +1,26 @@
+"""The model drives a real multi-process HTTP service through the HTTP client, ledger and all."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.model import PartsRequest, explore, open_environment
+from harness.provision.postgres import Provisioned, fresh_database
+from harness.provision.service import running_service
+
+pytestmark = pytest.mark.integration
+
+
+def test_safe_served_by_two_uvicorn_workers_passes_over_http(
+    postgres_server: Provisioned, standin_url: str
+) -> None:
+    """Concurrent charges over real HTTP to two worker processes: every checker holds."""
+    with fresh_database(postgres_server.url, "t_explore_http") as db, running_service(
+        "safe", 2, db, standin_url
+    ) as url, open_environment(
+        PartsRequest(target=url, workers=2, faults=(), stripe_url=standin_url)
+    ) as (env, parts):
+        result = explore(env, max_examples=12, seed=2, steps=5)
+    assert parts["target"] == {"tier": "http", "url": url, "workers": 2}
+    assert result.verdict == "verified", result.reason
+    assert result.stats["requests"] > 0
