@@ -19,6 +19,7 @@ class Client(Protocol):
     """
 
     name: str
+    recorder: HistoryRecorder | None
 
     def create_payment(
         self,
