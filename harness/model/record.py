@@ -94,7 +94,9 @@ def write_explore_run(
     write_summary(run_dir, summary)
     write_history(run_dir, example.recorder.ops() if example is not None else [])
     write_ledger(run_dir, example.ledger if example is not None else [])
-    write_db(run_dir, example.db if example is not None else None)
+    if example is not None and example.db is not None:
+        # A verified run keeps no example's database: no file says 'no snapshot'.
+        write_db(run_dir, example.db)
     if result.verdict == "violation" and result.program:
         write_text(
             run_dir,

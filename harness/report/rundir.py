@@ -71,7 +71,9 @@ def read_run(run_dir: Path) -> RunFiles:
     if (run_dir / LEDGER).is_file():
         run.ledger, run.skipped_lines[LEDGER] = _read_jsonl(run_dir / LEDGER)
     if (run_dir / DB).is_file():
-        run.db = _db_rows(_read_json(run_dir / DB), run_dir / DB)
+        data = _read_json(run_dir / DB)
+        # JSON null is how a writer says "no snapshot was taken": read it as a missing file.
+        run.db = None if data is None else _db_rows(data, run_dir / DB)
     for name in (LOCUST_STATS, LOCUST_FAILURES, LOCUST_HISTORY, LOCUST_EXCEPTIONS):
         if (run_dir / name).is_file():
             run.locust[name] = _read_csv(run_dir / name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,8 @@ def test_pr145_counterexample_file_replays_to_the_violation(
     assert "Shrunk program" in run.stdout
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (tmp_path / "index.html").is_file()  # the reports index lists the run
-    for name in ("summary.json", "history.jsonl", "ledger.jsonl", "counterexample.py"):
+    for name in ("summary.json", "history.jsonl", "ledger.jsonl", "counterexample.py",
+                 "index.html"):
         assert (run_dir / name).is_file(), name
     source = (run_dir / "counterexample.py").read_text()
     compile(source, "counterexample.py", "exec")
@@ -143,3 +145,22 @@ def test_pr145_counterexample_file_replays_to_the_violation(
     )
     assert replay.returncode == 1, replay.stdout + replay.stderr
     assert "violation reproduced — no-duplicate-charge" in replay.stdout
+
+
+def test_explore_of_safe_exits_0_and_writes_its_report(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path
+) -> None:
+    """A verified explore run still writes summary.json and a readable index.html, exit 0."""
+    payrace = Path(sys.executable).parent / "payrace"
+    run = subprocess.run(
+        [str(payrace), "explore", "--target", "reference:safe", "--seed", str(SEED),
+         "--max-examples", "20", "--database-url", postgres_server.url,
+         "--stripe-url", standin_url, "--reports-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "could not write" not in run.stdout + run.stderr
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "verified" and summary["exit_code"] == 0
+    assert "VERIFIED" in (run_dir / "index.html").read_text().upper()

@@ -256,3 +256,12 @@ def test_ledger_wall_time_wins_over_an_advanced_key_clock_and_replays_are_not_mo
     timeline = report["violations"][0]["timeline"]
     assert [c["t_ms"] for c in timeline["charges"]] == pytest.approx([120.0, 1150.0])
     assert report["counts"]["charges"] == 2
+
+
+def test_a_null_db_snapshot_reads_as_no_snapshot_not_as_bad_input(tmp_path: Path) -> None:
+    """db.json holding `null` (no snapshot taken) builds the report and says the DB is missing."""
+    run_dir = write_sample_run(tmp_path / "run", "safe")
+    (run_dir / "db.json").write_text("null\n")
+    run = read_run(run_dir)
+    assert run.db is None
+    assert build_report(run)["verdict"] == "verified"
