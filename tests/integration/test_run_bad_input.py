@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -74,10 +73,8 @@ def test_unwritable_out_dir_fails_before_any_load(tmp_path: Path) -> None:
     """An --out that cannot be written exits 2 at once: no PostgreSQL, no service, no run dir."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    started = time.monotonic()
     code, output = run("steady", "--target", "reference:safe", "--out", str(blocker / "reports"))
     line = assert_one_line(output)
     assert code == 2 and "--out" in line and str(blocker / "reports") in line
-    assert time.monotonic() - started < 5.0
     assert blocker.read_text() == "not a directory"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -39,16 +38,15 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_an_unwritable_reports_dir_is_refused_before_provisioning(tmp_path: Path) -> None:
-    """A reports directory that cannot be created is a usage error, found in well under a second."""
+    """A reports directory that cannot be created is a usage error, before anything starts."""
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    started = time.monotonic()
     result = CliRunner().invoke(
         main, ["explore", "--target", "reference:safe", "--reports-dir", str(blocker / "r")]
     )
     assert result.exit_code == 2
     assert "Cannot create the run directory" in result.stderr
-    assert time.monotonic() - started < 2
+    assert "exploring" not in result.output  # refused before any part was provisioned
 
 
 def test_explore_help_names_every_option() -> None:

@@ -1,4 +1,4 @@
-"""Loading the plugin costs a suite that does not use it nothing: no heavy imports, milliseconds."""
+"""Loading the plugin costs a suite that does not use it nothing: it imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -9,28 +9,25 @@ import sys
 from harness.model.profiles import PROFILE_NAMES, profile, register_profiles
 
 PROBE = """
-import json, sys, time
+import json, sys
 import pytest
 before = set(sys.modules)
-started = time.perf_counter()
 import harness.pytest_plugin
-elapsed = time.perf_counter() - started
 added = sorted(set(sys.modules) - before)
-print(json.dumps({"elapsed": elapsed, "added": added}))
+print(json.dumps({"added": added}))
 """
 HEAVY = ("hypothesis", "sqlalchemy", "httpx", "psycopg", "stripe", "rich", "harness.model",
          "reference_impl", "harness.stripe_standin")
 
 
 def test_importing_the_plugin_is_cheap_and_imports_nothing_heavy() -> None:
-    """Measured in a fresh interpreter: under 50 ms and none of the heavy libraries."""
+    """In a fresh interpreter, importing the plugin loads none of the heavy libraries."""
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
     )
     probe = json.loads(out.stdout)
     heavy = [m for m in probe["added"] if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
     assert heavy == []
-    assert probe["elapsed"] < 0.05, probe["elapsed"]
 
 
 def test_profiles_dev_ci_nightly() -> None:
