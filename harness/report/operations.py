@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
+
+from harness.history import OP_TYPES, Op, OpType
+from harness.history import pair_operations as history_pairing
 
 OUTCOMES = ("ok", "fail", "info")
 
@@ -41,28 +44,45 @@ def wall_origin(history: list[dict[str, Any]]) -> float | None:
 
 
 def pair_operations(history: list[dict[str, Any]]) -> list[Operation]:
-    """Match each invoke with the next completion from the same process (Jepsen's history rule)."""
+    """Pair the run's raw events by harness.history's rule, then place them on the wall clock."""
     origin = wall_origin(history) or 0.0
-    pending: dict[str, tuple[dict[str, Any], int]] = {}
-    ops: list[Operation] = []
-    for position, event in enumerate(history):
-        kind = event.get("type")
-        process = str(event.get("process", "?"))
-        if kind == "invoke":
-            if process in pending:  # an invoke without completion: the process was lost
-                ops.append(_make(pending.pop(process), None, origin))
-            pending[process] = (event, position)
-        elif kind in OUTCOMES and process in pending:
-            ops.append(_make(pending.pop(process), event, origin))
-    ops.extend(_make(item, None, origin) for item in pending.values())
+    handles = [op for op in (_handle(e, i) for i, e in enumerate(history)) if op is not None]
+    ops = [
+        _make(
+            history[pair.invoke.index],
+            pair.invoke.index,
+            history[pair.completion.index] if pair.completion is not None else None,
+            origin,
+        )
+        for pair in history_pairing(handles).operations
+    ]
     ops.sort(key=lambda op: op.index)
     return ops
 
 
+def _handle(event: dict[str, Any], position: int) -> Op | None:
+    """The pairing-relevant part of a raw event, indexed by its position in the list.
+
+    The report reads files the run may have left torn or hand-edited, so instead of
+    Op.from_dict (which refuses such events) it fills gaps with defaults; the position
+    as index lets each pair point back to its raw events, whose every field is kept.
+    """
+    kind = event.get("type")
+    if kind not in OP_TYPES:
+        return None
+    return Op(
+        index=position,
+        time=0.0,
+        wall=0.0,
+        process=str(event.get("process", "?")),
+        type=cast(OpType, kind),
+        f=str(event.get("f", "?")),
+    )
+
+
 def _make(
-    invoke: tuple[dict[str, Any], int], done: dict[str, Any] | None, origin: float
+    event: dict[str, Any], position: int, done: dict[str, Any] | None, origin: float
 ) -> Operation:
-    event, position = invoke
     start = _time(event)
     end = _time(done) if done is not None else None
     value = done.get("value") if done is not None else None
