@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 from harness.report import write_report
@@ -70,18 +69,14 @@ def test_a_run_with_only_a_summary_renders_and_says_what_is_missing(tmp_path: Pa
     assert (run_dir / "junit.xml").is_file()
 
 
-def test_ten_thousand_operations_render_in_under_two_seconds_and_five_megabytes(
-    tmp_path: Path,
-) -> None:
+def test_ten_thousand_operations_render_a_page_under_five_megabytes(tmp_path: Path) -> None:
+    """A 10k-operation run renders whole and stays small (its speed: benchmarks/bench_report.py)."""
     run_dir = write_sample_run(tmp_path / "big", "pr145", background_payments=5000, locust=True)
     lines = (run_dir / "history.jsonl").read_text().count("\n")
     assert lines >= 20000  # 10k operations: an invoke and a completion each
-    # CPU time, not wall time: other suites share the 2 CI cores, and the budget is our cost.
-    started = time.process_time()
     page = write_report(run_dir)
-    elapsed = time.process_time() - started
-    assert elapsed < 2.0, f"report took {elapsed:.2f} s of CPU for 10k operations"
     assert page.stat().st_size < 5_000_000
+    assert "2nd charge" in page.read_text()
 
 
 def test_locust_stats_without_failures_or_history_still_render(tmp_path: Path) -> None:

@@ -1,0 +1,47 @@
+"""Benchmark: seconds to render a run's report (index.html + junit.xml) as the history grows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from harness.report import write_report
+from harness.report.testing import write_sample_run
+
+
+def measure(background_payments: int, rounds: int) -> dict[str, float]:
+    """Best-of-N CPU and wall seconds for one sample pr145 run with this many extra payments."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = write_sample_run(Path(tmp) / "run", "pr145",
+                                   background_payments=background_payments, locust=True)
+        ops = (run_dir / "history.jsonl").read_text().count("\n") // 2
+        cpu, wall = [], []
+        for _ in range(rounds):
+            c0, w0 = time.process_time(), time.perf_counter()
+            page = write_report(run_dir)
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+        return {"operations": ops, "cpu_s": min(cpu), "wall_s": min(wall),
+                "page_bytes": page.stat().st_size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = [measure(n, args.rounds) for n in (5000, 10000)]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        print(f"{row['operations']:>7} operations: {row['cpu_s']:.2f} s CPU, "
+              f"{row['wall_s']:.2f} s wall, page {row['page_bytes'] / 1e6:.2f} MB")
+    print(f"ratio 2x/1x operations: {rows[1]['cpu_s'] / rows[0]['cpu_s']:.2f}x CPU")
+
+
+if __name__ == "__main__":
+    main()
