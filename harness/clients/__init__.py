@@ -1,7 +1,8 @@
 """Clients: one protocol, an in-process and an HTTP implementation, both recording the history."""
 
 from harness.clients.base import Client, Response, perform
-from harness.clients.inprocess import InProcessClient, Service, is_simulated_crash
+from harness.clients.inprocess import InProcessClient, is_simulated_crash
+from reference_impl.contract import Service
 
 __all__ = [
     "Client",

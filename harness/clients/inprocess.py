@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from harness.clients.base import Response, perform
 from harness.history import Classified, HistoryRecorder
-
-
-class Service(Protocol):
-    """What a `reference_impl` variant instance offers (docs/CONTRACTS.md, reference service)."""
-
-    def create_payment(
-        self, amount: int, currency: str, customer: str | None
-    ) -> dict[str, Any]: ...
-
-    def charge(
-        self, payment_id: str, idempotency_key: str | None
-    ) -> tuple[int, dict[str, Any]]: ...
-
-    def get_payment(self, payment_id: str) -> dict[str, Any] | None: ...
-
-    def reconcile(self, force: bool = False) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
+from reference_impl.contract import Service
 
 
 class WorkerCrashed(Exception):
@@ -34,7 +17,7 @@ class WorkerCrashed(Exception):
 
 def is_simulated_crash(exc: BaseException) -> bool:
     """True for what a variant raises where a real worker would have died (crash failpoint)."""
-    # Matched by name so this module need not import reference_impl (and SQLAlchemy) to load.
+    # Matched by name so this module need not import reference_impl.failpoints (SQLAlchemy).
     return any(cls.__name__ == "SimulatedCrash" for cls in type(exc).__mro__)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from reference_impl.contract import Service
 
 if TYPE_CHECKING:  # kept out of import time so the CLI can list variants cheaply
     from sqlalchemy import Engine
@@ -21,27 +23,13 @@ VARIANTS: dict[str, str] = {
 }
 
 
-class Variant(Protocol):
-    """One simulated worker process of the reference service; every method is thread-safe."""
+class Variant(Service, Protocol):
+    """A variant instance: the service calls plus the parts tests and the app reach into."""
 
     name: str
     engine: Engine
     store: PaymentStore
     failpoints: Failpoints
-
-    def create_payment(
-        self, amount: int, currency: str, customer: str | None
-    ) -> dict[str, Any]: ...
-
-    def charge(
-        self, payment_id: str, idempotency_key: str | None
-    ) -> tuple[int, dict[str, Any]]: ...
-
-    def get_payment(self, payment_id: str) -> dict[str, Any] | None: ...
-
-    def reconcile(self, force: bool = False) -> dict[str, int]: ...
-
-    def close(self) -> None: ...
 
 
 class UnknownVariantError(ValueError):
