@@ -83,6 +83,34 @@ def make_violation(
     )
 
 
+def payment_violation(
+    evidence: Evidence,
+    checker: str,
+    payment_id: str,
+    because: str,
+    *,
+    ledger: Iterable[LedgerEntry] = (),
+    kind: str = "",
+    details: dict[str, Any] | None = None,
+) -> Violation:
+    """A violation about one payment, carrying every op the history holds for it."""
+    return make_violation(
+        evidence,
+        checker,
+        payment_id,
+        because,
+        ops=evidence.ops_by_payment.get(payment_id, []),
+        ledger=ledger,
+        kind=kind,
+        details=details,
+    )
+
+
+def time_order(v: Violation) -> tuple[bool, float, str]:
+    """Sort key for violations: earliest first, undated last, payment id breaking ties."""
+    return (v.first_time is None, v.first_time or 0.0, v.payment_id or "")
+
+
 def _brief(v: Violation) -> dict[str, Any]:
     return {
         "payment_id": v.payment_id,
@@ -122,5 +150,7 @@ __all__ = [
     "fmt_key",
     "fmt_t",
     "make_violation",
+    "payment_violation",
     "plural",
+    "time_order",
 ]

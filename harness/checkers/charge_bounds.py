@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from harness.checkers._describe import error_kind, first_worst_last, make_violation, plural
+from harness.checkers._describe import (
+    error_kind,
+    first_worst_last,
+    payment_violation,
+    plural,
+    time_order,
+)
 from harness.checkers.evidence import Evidence
 from harness.checkers.result import CheckResult, Violation
 from harness.history import Op
@@ -113,12 +119,11 @@ def _violation(evidence: Evidence, payment_id: str, charges: int, bound: Bound) 
     else:
         because = f"payment {payment_id} was charged {charges} times ({listed}) but {why}"
         kind = _KINDS[label]
-    return make_violation(
+    return payment_violation(
         evidence,
         NAME,
         payment_id,
         because,
-        ops=evidence.ops_by_payment.get(payment_id, []),
         ledger=entries,
         kind=kind,
         details={
@@ -149,7 +154,7 @@ def check_charge_bounds(evidence: Evidence) -> CheckResult:
         if not low <= charges <= high:
             bound = _bound(evidence, payment_id, label)
             violations.append(_violation(evidence, payment_id, charges, bound))
-    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    violations.sort(key=time_order)
     checked = len(payments) - counts["outside_history"]
     stats = {
         "payments": checked,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers._describe import first_worst_last, fmt_t, make_violation, plural
+from harness.checkers._describe import (
+    first_worst_last,
+    fmt_t,
+    make_violation,
+    plural,
+    time_order,
+)
 from harness.checkers.evidence import DbRow, Evidence, LedgerEntry
 from harness.checkers.result import CheckResult, Violation
 
@@ -151,7 +157,7 @@ def check_db_consistency(evidence: Evidence) -> CheckResult:
             violations.append(
                 _violation(evidence, pid, "money-taken-no-order", because, charges, [])
             )
-    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    violations.sort(key=time_order)
     stats = {
         "rows": len(evidence.db),
         "completed": completed,

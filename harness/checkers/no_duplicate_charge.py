@@ -9,7 +9,7 @@ from harness.checkers._describe import (
     error_kind,
     first_worst_last,
     fmt_t,
-    make_violation,
+    payment_violation,
     plural,
 )
 from harness.checkers.evidence import Evidence, LedgerEntry
@@ -75,12 +75,11 @@ def _duplicate(evidence: Evidence, payment_id: str, charges: list[LedgerEntry]) 
             f"; refunds of {refunded} ({', '.join(str(r.get('id')) for r in refunds)}) "
             "do not undo the double charge"
         )
-    return make_violation(
+    return payment_violation(
         evidence,
         NAME,
         payment_id,
         because,
-        ops=evidence.ops_by_payment.get(payment_id, []),
         ledger=[*charges, *refunds],
         kind="duplicate-charge",
         details={

@@ -9,8 +9,9 @@ from harness.checkers._describe import (
     distinct_keys,
     first_worst_last,
     fmt_t,
-    make_violation,
+    payment_violation,
     plural,
+    time_order,
 )
 from harness.checkers.evidence import Evidence, LedgerEntry
 from harness.checkers.result import CheckResult, Violation
@@ -29,12 +30,11 @@ def _violation(
         f"payment {payment_id} reached POST {endpoint} {len(requests)} times ({listed}) "
         f"{describe_keys(keys)}: had a response been lost, the retry would charge again"
     )
-    return make_violation(
+    return payment_violation(
         evidence,
         NAME,
         payment_id,
         because,
-        ops=evidence.ops_by_payment.get(payment_id, []),
         ledger=requests,
         kind="unstable-key",
         details={
@@ -66,7 +66,7 @@ def check_retry_key_stability(evidence: Evidence) -> CheckResult:
         for (pid, endpoint), requests in groups.items()
         if len(requests) > 1 and distinct_keys([r.get("idempotency_key") for r in requests]) > 1
     ]
-    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    violations.sort(key=time_order)
     payments = len({pid for pid, _ in groups})
     retried = sum(1 for requests in groups.values() if len(requests) > 1)
     stats = {

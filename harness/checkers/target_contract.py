@@ -6,7 +6,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from harness.checkers._describe import first_worst_last, fmt_t, make_violation, plural
+from harness.checkers._describe import (
+    first_worst_last,
+    fmt_t,
+    make_violation,
+    plural,
+    time_order,
+)
 from harness.checkers.evidence import Evidence
 from harness.checkers.result import CheckResult, Violation
 from harness.history import Op
@@ -229,7 +235,7 @@ def check_target_contract(evidence: Evidence) -> CheckResult:
                 evidence, NAME, None, because, ledger=[entry], kind="charge-without-payment-id"
             )
         )
-    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0, v.payment_id or ""))
+    violations.sort(key=time_order)
     kinds: dict[str, int] = defaultdict(int)
     for v in violations:
         kinds[v.kind] += 1
