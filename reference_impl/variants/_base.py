@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from reference_impl.config import ServiceConfig
 from reference_impl.failpoints import Failpoints
 from reference_impl.provider import Provider
+from reference_impl.responses import Reply, database_failed
 from reference_impl.store import PaymentStore, new_engine, public_view
 
 NO_RECONCILER = {"redriven": 0, "completed": 0, "failed": 0}
@@ -28,6 +31,16 @@ class VariantBase:
 
     def create_payment(self, amount: int, currency: str, customer: str | None) -> dict[str, Any]:
         return public_view(self.store.create(amount, currency, customer))
+
+    def charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
+        """Run the variant's charge flow; a database error at any step answers 500."""
+        try:
+            return self._charge(payment_id, idempotency_key)
+        except SQLAlchemyError as exc:
+            return database_failed(exc)
+
+    def _charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
+        raise NotImplementedError(f"variant {self.name!r} has no charge flow")
 
     def get_payment(self, payment_id: str) -> dict[str, Any] | None:
         row = self.store.get(payment_id)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from reference_impl.config import ServiceConfig
-from reference_impl.responses import Reply, database_failed
+from reference_impl.responses import Reply
 from reference_impl.variants._base import VariantBase
 from reference_impl.variants.naive import unguarded_charge
 
@@ -30,9 +28,6 @@ class Mutex(VariantBase):
         super().__init__(config, max_network_retries=0)
         self._lock = threading.Lock()
 
-    def charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
+    def _charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
         with self._lock:
-            try:
-                return unguarded_charge(self, payment_id)
-            except SQLAlchemyError as exc:
-                return database_failed(exc)
+            return unguarded_charge(self, payment_id)

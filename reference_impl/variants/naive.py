@@ -13,14 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
 
 from reference_impl.config import ServiceConfig
 from reference_impl.responses import (
     Reply,
     completed,
     conflict,
-    database_failed,
     declined,
     not_found,
     provider_failed,
@@ -37,12 +35,9 @@ class Naive(VariantBase):
     def __init__(self, config: ServiceConfig) -> None:
         super().__init__(config, max_network_retries=0)
 
-    def charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
+    def _charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
         # The client's Idempotency-Key header is ignored, as the code under test ignored it.
-        try:
-            return unguarded_charge(self, payment_id)
-        except SQLAlchemyError as exc:
-            return database_failed(exc)
+        return unguarded_charge(self, payment_id)
 
 
 def unguarded_charge(v: VariantBase, payment_id: str) -> Reply:

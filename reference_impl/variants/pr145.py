@@ -32,7 +32,6 @@ does serialise them.
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
 
 from reference_impl.config import ServiceConfig
 from reference_impl.provider import ChargeOutcome
@@ -40,7 +39,6 @@ from reference_impl.responses import (
     Reply,
     completed,
     conflict,
-    database_failed,
     declined,
     not_found,
     provider_failed,
@@ -67,14 +65,12 @@ class Pr145(VariantBase):
         # The Go code configured no retries.
         super().__init__(config, max_network_retries=0)
 
-    def charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
+    def _charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
         try:
             return self._process_payment(payment_id)
         except _Rollback as rollback:
             outcome = rollback.outcome
             return declined(outcome) if outcome.kind == "declined" else provider_failed(outcome)
-        except SQLAlchemyError as exc:
-            return database_failed(exc)
 
     def _process_payment(self, payment_id: str) -> Reply:
         with self.engine.connect() as conn, conn.begin():  # BeginTx; defer Rollback

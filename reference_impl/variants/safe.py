@@ -70,16 +70,13 @@ class Safe(VariantBase):
 
     # ---- the client-facing flow -------------------------------------------------------------
 
-    def charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
+    def _charge(self, payment_id: str, idempotency_key: str | None) -> Reply:
         # The client's Idempotency-Key is not needed: the key is derived from the payment.
-        try:
-            claimed = self.claim(payment_id, force=False, from_status=("pending", "processing"))
-            if claimed is None:
-                current = self.store.get(payment_id)
-                return not_found(payment_id) if current is None else conflict(current)
-            return self.drive(claimed)
-        except SQLAlchemyError as exc:
-            return database_failed(exc)
+        claimed = self.claim(payment_id, force=False, from_status=("pending", "processing"))
+        if claimed is None:
+            current = self.store.get(payment_id)
+            return not_found(payment_id) if current is None else conflict(current)
+        return self.drive(claimed)
 
     # ---- phases, shared with the reconciler ---------------------------------------------------
 
