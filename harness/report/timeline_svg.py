@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from harness.report.label_layout import Label, Slot, place, row_count, text_width
 from harness.report.svg import el, title
 from harness.report.timeline import short_id
 
@@ -37,7 +38,10 @@ WIDTH = 1100
 PLOT_X0 = 165.0
 PLOT_X1 = WIDTH - 20.0
 RESERVE = 235.0  # right margin kept free of events: room for the db badge and late labels
-CHAR_W = 6.1  # average glyph width at 11 px: enough to keep labels from overprinting
+CHAR_W = 6.1  # average glyph width at 11 px, for the status bands' fit test
+LABEL_X0, LABEL_X1 = PLOT_X0 - 4, WIDTH - 6.0  # event labels stay within these x
+CLIENT_ROW, REQUEST_ROW, CHARGE_ROW, NOTE_ROW = 13.0, 12.0, 15.0, 12.0  # text row pitches
+NOT_RECORDED = "not recorded in db"
 FONT = "system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif"
 
 XScale = Callable[[float], float]
@@ -45,19 +49,29 @@ XScale = Callable[[float], float]
 
 def render_svg(model: dict[str, Any]) -> str:
     """The timeline as a self-contained <svg> element (no script, no external reference)."""
+    return _draw(model)[0]
+
+
+def lay_out_labels(model: dict[str, Any]) -> list[Label]:
+    """The boxes of every event label exactly as render_svg places them (legend excluded)."""
+    return _draw(model)[1]
+
+
+def _draw(model: dict[str, Any]) -> tuple[str, list[Label]]:
     span = float(model["span_ms"])
 
     def x(t_ms: float) -> float:
         return round(PLOT_X0 + (PLOT_X1 - RESERVE - PLOT_X0) * max(0.0, t_ms) / span, 2)
 
     out: list[str] = []
+    labels: list[Label] = []
     y = _legend(out, 4.0)
     top = y + 6
     y = top
     bars: dict[int, float] = {}  # operation index → y of its bar's bottom edge
     for n, lane in enumerate(model["lanes"]):
-        y = _client_lane(out, lane, y, x, n % 2 == 0, bars)
-    y = _provider_lane(out, model, y, x, bars)
+        y = _client_lane(out, lane, y, x, n % 2 == 0, bars, labels)
+    y = _provider_lane(out, model, y, x, bars, labels)
     y = _status_lane(out, model, y, x, span)
     _grid_and_axis(out, top, y, span, x)
     for c in model["charges"]:
@@ -65,7 +79,7 @@ def render_svg(model: dict[str, Any]) -> str:
             out.append(el("line", x1=x(c["t_ms"]), x2=x(c["t_ms"]), y1=top, y2=y,
                           stroke=COLOURS["duplicate"], stroke_width=1.3, stroke_dasharray="5 3"))
     height = y + 42
-    return el(
+    svg = el(
         "svg",
         title(model["caption"]),
         *out,
@@ -78,6 +92,7 @@ def render_svg(model: dict[str, Any]) -> str:
         font_family=FONT,
         font_size=11,
     )
+    return svg, labels
 
 
 def _legend(out: list[str], y: float) -> float:
@@ -129,36 +144,33 @@ def _lane_frame(out: list[str], y: float, h: float, label: str, sub: str, shade:
     out.append(el("text", text=sub, x=10, y=y + h / 2 + 14, font_size=10, fill=COLOURS["muted"]))
 
 
-def _levels(spans: list[tuple[float, float]], levels: int) -> list[int]:
-    """Greedy rows for labels, so that neighbouring labels do not print over each other."""
-    ends = [-math.inf] * levels
-    placed = []
-    for start, width in spans:
-        level = next((i for i, end in enumerate(ends) if start >= end + 6), None)
-        if level is None:
-            level = min(range(levels), key=lambda i: ends[i])
-        ends[level] = start + width
-        placed.append(level)
-    return placed
+def _baseline_box(text: str, lane: str, x0: float, baseline: float, size: float,
+                  bold: bool = False) -> Label:
+    """The box a label occupies: ascent above its baseline, descent below (≈ 0.8 / 0.2 em)."""
+    return Label(text, lane, x0, baseline - 0.8 * size, text_width(text, size, bold), size)
 
 
-def _fit(x0: float, text: str, char_w: float = CHAR_W) -> float:
-    """Shift a left-anchored label left so that it ends inside the picture."""
-    return min(x0, WIDTH - 6 - len(text) * char_w)
+def _place(items: list[tuple[float, str, float, bool]]) -> list[Slot]:
+    """Rows for (wanted x, text, font size, bold) labels, kept inside the picture."""
+    return place([(want, text_width(text, size, bold)) for want, text, size, bold in items],
+                 LABEL_X0, LABEL_X1)
 
 
 def _client_lane(
-    out: list[str], lane: dict[str, Any], y: float, x: XScale, shade: bool, bars: dict[int, float]
+    out: list[str], lane: dict[str, Any], y: float, x: XScale, shade: bool,
+    bars: dict[int, float], labels: list[Label],
 ) -> float:
-    h = 60.0
-    _lane_frame(out, y, h, lane["label"], "operations", shade)
     items = sorted(lane["items"], key=lambda i: i["start_ms"])
-    levels = _levels([(x(i["start_ms"]), len(i["label"]) * CHAR_W) for i in items], 2)
-    bar_y = y + 36
-    for item, level in zip(items, levels, strict=True):
+    unknown = [i["outcome"] in ("info", "open") for i in items]
+    slots = _place([(x(i["start_ms"]), i["label"], 11, u)
+                    for i, u in zip(items, unknown, strict=True)])
+    rows = max(2, row_count(slots))  # the lane grows by one text row per stacked label row
+    bar_y = y + 20 + CLIENT_ROW * (rows - 1)
+    h = bar_y - y + 26
+    _lane_frame(out, y, h, lane["label"], "operations", shade)
+    for item, slot, bold in zip(items, slots, unknown, strict=True):
         x0 = x(item["start_ms"])
         width = max(3.0, x(item["end_ms"]) - x0)
-        unknown = item["outcome"] in ("info", "open")
         bar = el(
             "rect", x=x0, y=bar_y, width=width, height=14, rx=2,
             fill=COLOURS.get(item["outcome"], COLOURS["info"]),
@@ -168,62 +180,87 @@ def _client_lane(
         )
         tick = el("line", x1=x0, x2=x0, y1=bar_y - 3, y2=bar_y + 17, stroke=COLOURS["ink"])
         bars[item["index"]] = bar_y + 14
-        label = el("text", text=item["label"], x=_fit(x0, item["label"]), y=bar_y - 5 - level * 13,
-                   fill="#9a5b00" if unknown else COLOURS["ink"],
-                   font_weight=700 if unknown else None)
+        baseline = bar_y - 5 - slot.row * CLIENT_ROW
+        labels.append(_baseline_box(item["label"], lane["label"], slot.x, baseline, 11, bold))
+        label = el("text", text=item["label"], x=slot.x, y=baseline,
+                   fill="#9a5b00" if bold else COLOURS["ink"],
+                   font_weight=700 if bold else None)
         out.append(el("g", title(item["title"]), bar, tick, label))
     return y + h
 
 
 def _provider_lane(
-    out: list[str], model: dict[str, Any], y: float, x: XScale, bars: dict[int, float]
+    out: list[str], model: dict[str, Any], y: float, x: XScale, bars: dict[int, float],
+    labels: list[Label],
 ) -> float:
-    h = 108.0
-    _lane_frame(out, y, h, "provider (stand-in)", "requests · charges", False)
-    req_y = y + 34
-    out.append(el("line", x1=PLOT_X0, x2=PLOT_X1, y1=req_y, y2=req_y, stroke=COLOURS["rule"]))
+    lane = "provider (stand-in)"
     reqs = sorted(model["requests"], key=lambda r: r["t_ms"])
-    levels = _levels([(x(r["t_ms"]) - 4, len(r["label"]) * CHAR_W) for r in reqs], 2)
-    for r, level in zip(reqs, levels, strict=True):
+    req_slots = _place([(x(r["t_ms"]) - 4, r["label"], 11, False) for r in reqs])
+    marks = sorted(model["charges"] + [dict(r, refund=True) for r in model["refunds"]],
+                   key=lambda c: c["t_ms"])
+    mark_slots = _place([(x(c["t_ms"]) - 8, c["label"], _charge_font(c), not c.get("refund"))
+                         for c in marks])
+    unrecorded = [c for c in marks if c.get("recorded") is False]
+    note_slots = _place([(x(c["t_ms"]) - 8, NOT_RECORDED, 10, False) for c in unrecorded])
+    # Requests stack their rows upwards from the request line, charges upwards from the
+    # charge line, and "not recorded" notes downwards from it; each stack grows the lane.
+    req_y = y + 26 + REQUEST_ROW * (max(2, row_count(req_slots)) - 1)
+    charge_y = req_y + 36 + CHARGE_ROW * (max(2, row_count(mark_slots)) - 1)
+    notes = row_count(note_slots)
+    bottom = charge_y + 23 + NOTE_ROW * (notes - 1) + 9 if notes else charge_y + 24
+    _lane_frame(out, y, bottom - y, lane, "requests · charges", False)
+    out.append(el("line", x1=PLOT_X0, x2=PLOT_X1, y1=req_y, y2=req_y, stroke=COLOURS["rule"]))
+    for r, slot in zip(reqs, req_slots, strict=True):
         cx = x(r["t_ms"])
         shape = {"replay": "diamond", "in_use": "square"}.get(r["kind"], "dot")
         ring = _marker("ring", cx, req_y, COLOURS["fault"], 7.5) if r["fault"] else ""
         if r.get("caused_by") in bars:  # which client attempt this request served
             out.append(el("line", x1=cx, x2=cx, y1=bars[r["caused_by"]], y2=req_y - 8,
                           stroke=COLOURS["muted"], stroke_width=1, stroke_dasharray="2 2"))
-        label = el("text", text=r["label"], x=_fit(cx - 4, r["label"]), y=req_y - 11 - level * 12,
+        baseline = req_y - 11 - slot.row * REQUEST_ROW
+        labels.append(_baseline_box(r["label"], lane, slot.x, baseline, 11))
+        label = el("text", text=r["label"], x=slot.x, y=baseline,
                    fill=COLOURS["fault"] if r["fault"] else COLOURS["ink"])
         out.append(el("g", title(r["title"]), ring,
                       _marker(shape, cx, req_y, COLOURS[r["kind"]], 5), label))
-    charge_y = y + 82
     out.append(el("line", x1=PLOT_X0, x2=PLOT_X1, y1=charge_y, y2=charge_y, stroke=COLOURS["rule"]))
-    marks = sorted(model["charges"] + [dict(r, refund=True) for r in model["refunds"]],
-                   key=lambda c: c["t_ms"])
-    levels = _levels([(x(c["t_ms"]) - 8, len(c["label"]) * 7.2) for c in marks], 2)
-    for c, level in zip(marks, levels, strict=True):
-        out.append(_charge_mark(c, x(c["t_ms"]), charge_y, charge_y - 15 - level * 14))
-    return y + h
+    for c, slot in zip(marks, mark_slots, strict=True):
+        baseline = charge_y - 15 - slot.row * CHARGE_ROW
+        size = _charge_font(c)
+        bold = not c.get("refund")
+        labels.append(_baseline_box(c["label"], lane, slot.x, baseline, size, bold))
+        out.append(_charge_mark(c, x(c["t_ms"]), charge_y, (slot.x, baseline), size))
+    for c, slot in zip(unrecorded, note_slots, strict=True):
+        baseline = charge_y + 23 + slot.row * NOTE_ROW
+        labels.append(_baseline_box(NOT_RECORDED, lane, slot.x, baseline, 10))
+        out.append(el("g", title(c["title"]), el("text", text=NOT_RECORDED, x=slot.x,
+                      y=baseline, font_size=10, fill=COLOURS["muted"])))
+    return bottom
 
 
-def _charge_mark(c: dict[str, Any], cx: float, cy: float, label_y: float) -> str:
+def _charge_font(c: dict[str, Any]) -> float:
+    return 13.0 if c.get("duplicate") else 11.0
+
+
+def _charge_mark(
+    c: dict[str, Any], cx: float, cy: float, at: tuple[float, float], size: float
+) -> str:
+    """A charge (or refund) marker on its line, with its label at `at` (x, baseline)."""
     if c.get("refund"):
         body = _marker("ring", cx, cy, COLOURS["refund"], 6)
-        label = el("text", text=c["label"], x=cx - 8, y=label_y, fill=COLOURS["refund"])
+        label = el("text", text=c["label"], x=at[0], y=at[1], fill=COLOURS["refund"])
         return el("g", title(c["title"]), body, label)
     colour = COLOURS["duplicate"] if c["duplicate"] else COLOURS["charge"]
     r = 10.5 if c["duplicate"] else 8.5
-    parts = [
+    return el(
+        "g",
         title(c["title"]),
         el("circle", cx=cx, cy=cy, r=r, fill=colour, stroke="#fff", stroke_width=1.5),
         el("text", text=str(c["n"]), x=cx, y=cy + 4, fill="#fff", font_weight=700,
            text_anchor="middle"),
-        el("text", text=c["label"], x=_fit(cx - 8, c["label"], 7.4), y=label_y, fill=colour,
-           font_weight=700, font_size=13 if c["duplicate"] else 11),
-    ]
-    if c.get("recorded") is False:
-        parts.append(el("text", text="not recorded in db", x=cx + r + 4, y=cy + 4,
-                        font_size=10, fill=COLOURS["muted"]))
-    return el("g", *parts)
+        el("text", text=c["label"], x=at[0], y=at[1], fill=colour, font_weight=700,
+           font_size=size),
+    )
 
 
 def _status_lane(out: list[str], model: dict[str, Any], y: float, x: XScale, span: float) -> float:

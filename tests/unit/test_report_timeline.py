@@ -5,12 +5,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from harness.report import build_report, read_run
+from harness.report.label_layout import place, text_width
 from harness.report.operations import pair_operations
 from harness.report.testing import write_sample_run
 from harness.report.timeline import build_timeline, ordinal, short_id
-from harness.report.timeline_svg import COLOURS, render_svg
+from harness.report.timeline_svg import COLOURS, PLOT_X0, WIDTH, lay_out_labels, render_svg
 from tests.unit.test_report_data import write_literal_run
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -116,3 +118,63 @@ def test_a_concurrent_double_charge_names_both_attempts_in_flight() -> None:
     assert model["caption"] == (
         "pay_1: the provider charged ch_1 at +20 ms, while 2 attempts were in flight "
         "(charge #1 on w0: ok; charge #2 on w1: ok), and again: the 2nd charge, ch_2 at +30 ms.")
+
+
+def _crowded_payment() -> dict[str, Any]:
+    """Three charges 3 ms apart, each behind a faulted request, after two quick attempts."""
+    from harness.report.operations import Operation
+
+    def attempt(index: int, start: float, end: float, outcome: str) -> Operation:
+        return Operation(index=index, end_index=index + 1, process="w0", f="charge",
+                         payment_id="pay_1", start=start, end=end, start_wall=100 + start,
+                         end_wall=100 + end, outcome=outcome,
+                         error={"kind": "timeout"} if outcome == "info" else None,
+                         value={"status": "completed"}, idempotency_key=None)
+
+    ops = [attempt(0, 0.0, 1.0, "info"), attempt(2, 1.001, 1.002, "info"),
+           attempt(4, 1.003, 1.05, "ok")]
+    ledger: list[dict[str, Any]] = []
+    for n, t in enumerate((1.010, 1.013, 1.016)):
+        ledger.append({"seq": 2 * n, "kind": "request", "time": 100 + t, "status": 200,
+                       "fault": "latency+drop_after", "payment_id": "pay_1"})
+        ledger.append({"seq": 2 * n + 1, "kind": "charge", "time": 100 + t,
+                       "id": f"ch_{n}fc40ed8aa0000000000e865", "payment_id": "pay_1"})
+    return build_timeline("pay_1", ops, ledger, {"status": "completed",
+                                                 "charge_id": "ch_2fc40ed8aa0000000000e865"})
+
+
+def test_labels_of_charges_a_few_ms_apart_do_not_overlap() -> None:
+    """The label layout stacks crowded labels in rows: no two label boxes share any area."""
+    model = _crowded_payment()
+    labels = lay_out_labels(model)
+    charge_labels = [lb for lb in labels if " charge · " in lb.text]
+    assert [lb.text[:10] for lb in charge_labels] == ["1st charge", "2nd charge", "3rd charge"]
+    assert sum("latency+drop_after" in lb.text for lb in labels) == 3
+    assert sum(lb.text == "not recorded in db" for lb in labels) == 2
+    overlapping = [(a.text, b.text) for i, a in enumerate(labels) for b in labels[i + 1:]
+                   if a.overlaps(b)]
+    assert overlapping == []
+    assert all(lb.x >= PLOT_X0 - 4 and lb.x + lb.width <= WIDTH for lb in labels)
+
+
+def test_crowded_charges_keep_their_markers_and_the_red_second_charge() -> None:
+    """Labels move, markers do not: each charge circle stays at its own instant."""
+    model = _crowded_payment()
+    root = ET.fromstring(render_svg(model))
+    texts = _texts(root)
+    (second,) = [t for t in texts if (t.text or "").startswith("2nd charge")]
+    assert second.get("fill") == COLOURS["duplicate"]
+    circles = [c for c in root.iter(f"{SVG}circle") if c.get("r") in ("8.5", "10.5")]
+    xs = [float(c.get("cx") or 0) for c in circles]
+    assert len(xs) == 3 and xs == sorted(xs) and len(set(xs)) == 3
+    # the svg is tall enough for the stacked rows: every label lies inside the viewBox
+    height = float((root.get("viewBox") or "").split()[3])
+    assert all(lb.y >= 0 and lb.y + lb.height <= height for lb in lay_out_labels(model))
+
+
+def test_place_moves_an_overlapping_label_to_the_next_row_and_reuses_free_rows() -> None:
+    """Greedy and deterministic: the first row with room wins; labels stay inside bounds."""
+    slots = place([(0, 50), (10, 50), (20, 50), (70, 20), (990, 50)], left=0, right=1000)
+    assert [s.row for s in slots] == [0, 1, 2, 0, 0]
+    assert slots[4].x == 950  # pulled left so that it ends inside the picture
+    assert text_width("abc", 10) < text_width("abc", 10, bold=True) < text_width("abcd", 10)
