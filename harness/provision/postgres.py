@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from harness.errors import ProvisionError, UsageError
+from harness.provision.pg_watchdog import release, start_watchdog
 
 ENV_DATABASE_URL = "PAYRACE_DATABASE_URL"
 MODES = ("auto", "embedded", "docker")
@@ -207,6 +208,9 @@ def _embedded_postgres() -> Iterator[Provisioned]:
     root.chmod(0o755)
     pgdata = root / "data"
     server: Any = None
+    # Stops the server and removes `root` should this process die without running cleanup.
+    pg_ctl = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    watchdog = start_watchdog(root, pg_ctl)
     try:
         try:
             server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
@@ -224,6 +228,7 @@ def _embedded_postgres() -> Iterator[Provisioned]:
         if server is not None:
             server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+        release(watchdog)
 
 
 def _tune_disposable(url: str) -> None:
