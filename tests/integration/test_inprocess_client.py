@@ -31,15 +31,20 @@ def _client(target: ReferenceTarget, recorder: HistoryRecorder, index: int = 0) 
     return client
 
 
+def _new_payment(client: InProcessClient) -> str:
+    """Create a 1000-cent payment through the client; its id (the create must be ok)."""
+    created = client.create_payment(1000)
+    assert created.type == "ok" and created.value is not None
+    return str(created.value["id"])
+
+
 def test_a_charge_is_ok_then_a_second_one_fails_with_409(
     target: ReferenceTarget, tmp_path: Path
 ) -> None:
     """200 completed is ok with its charge id; charging a completed payment is a definite fail."""
     with HistoryRecorder(tmp_path / "h.jsonl") as recorder:
         client = _client(target, recorder)
-        created = client.create_payment(1000)
-        assert created.type == "ok" and created.value is not None
-        payment_id = created.value["id"]
+        payment_id = _new_payment(client)
         first = client.charge(payment_id, "k1")
         second = client.charge(payment_id, "k1", process="w0.1")
     assert first.type == "ok" and first.value is not None and first.value["charge_id"]
@@ -65,9 +70,7 @@ def test_a_lost_provider_response_is_info(
     """The stand-in charges then resets the connection: the service answers 5xx, recorded info."""
     with HistoryRecorder(tmp_path / "h.jsonl") as recorder:
         client = _client(target, recorder)
-        created = client.create_payment(1000)
-        assert created.value is not None
-        payment_id = created.value["id"]
+        payment_id = _new_payment(client)
         standin_admin.arm([{"action": "drop_after", "payment_id": payment_id, "count": 1}])
         outcome = client.charge(payment_id)
     assert outcome.type == "info"
@@ -81,9 +84,7 @@ def test_a_crash_failpoint_is_info_and_the_worker_restarts(
     """A crash abandons the worker (its transaction rolls back), the next call gets a new one."""
     with HistoryRecorder(tmp_path / "h.jsonl") as recorder:
         client = _client(target, recorder)
-        created = client.create_payment(1000)
-        assert created.value is not None
-        payment_id = created.value["id"]
+        payment_id = _new_payment(client)
         target.arm_failpoint("before_commit", "crash", 0)
         crashed = client.charge(payment_id)
         assert crashed.type == "info"

@@ -164,10 +164,7 @@ def test_naive_charges_twice_when_two_requests_race(
     url = service("naive")
     payment_id = create(url)
     standin_admin.arm([gate(payment_id, timeout_ms=5000)])
-    with httpx.Client(base_url=url, timeout=30) as a, httpx.Client(base_url=url, timeout=30) as b:
-        statuses = concurrently(
-            lambda: charge(url, payment_id, a), lambda: charge(url, payment_id, b)
-        )
+    statuses = race_two(url, payment_id)
     assert statuses == [200, 200]
     assert len(standin_admin.charges(payment_id)) == 2
 
@@ -197,10 +194,7 @@ def test_mutex_with_one_worker_serialises_the_same_race(
     payment_id = create(url)
     # The gate never fills (the lock keeps the second request away), so it opens on timeout.
     standin_admin.arm([gate(payment_id, timeout_ms=600)])
-    with httpx.Client(base_url=url, timeout=30) as a, httpx.Client(base_url=url, timeout=30) as b:
-        statuses = concurrently(
-            lambda: charge(url, payment_id, a), lambda: charge(url, payment_id, b)
-        )
+    statuses = race_two(url, payment_id)
     assert statuses == [200, 409]
     assert len(standin_admin.charges(payment_id)) == 1
 
@@ -214,10 +208,7 @@ def test_pr145_serialises_concurrent_requests_as_its_own_test_showed(
     url = service("pr145")
     payment_id = create(url)
     standin_admin.arm([gate(payment_id, timeout_ms=600)])
-    with httpx.Client(base_url=url, timeout=30) as a, httpx.Client(base_url=url, timeout=30) as b:
-        statuses = concurrently(
-            lambda: charge(url, payment_id, a), lambda: charge(url, payment_id, b)
-        )
+    statuses = race_two(url, payment_id)
     assert statuses == [200, 409]
     assert len(standin_admin.charges(payment_id)) == 1
 
