@@ -138,6 +138,17 @@ def create_app(variant_name: str, config: ServiceConfig, ready_dir: str | None =
         rows = await run_in_threadpool(variant.store.snapshot)
         return _json(200, rows)
 
+    async def move_clock(request: Request) -> Response:
+        body = await _body(request)
+        seconds = body.get("advance_seconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise FieldError(
+                "advance_seconds",
+                f"Expected advance_seconds as a number >= 0, got advance_seconds={seconds!r}",
+            )
+        moved = await run_in_threadpool(variant.store.shift_clock, float(seconds))
+        return _json(200, {"advanced_seconds": seconds, "rows": moved})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(ensure_schema, variant.engine)
@@ -167,5 +178,6 @@ def create_app(variant_name: str, config: ServiceConfig, ready_dir: str | None =
         Route("/_admin/failpoints", _guarded(clear_failpoints), methods=["DELETE"]),
         Route("/_admin/failpoints", _guarded(list_failpoints), methods=["GET"]),
         Route("/_admin/snapshot", _guarded(snapshot), methods=["GET"]),
+        Route("/_admin/clock", _guarded(move_clock), methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -6,11 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.engine import Connection, RowMapping
 
 from reference_impl.config import ServiceConfig
 from reference_impl.schema import payments
+
+
+_SHIFT = text(
+    "UPDATE payments SET "
+    "created_at = created_at - make_interval(secs => :s), "
+    "updated_at = updated_at - make_interval(secs => :s), "
+    "lease_expires_at = lease_expires_at - make_interval(secs => :s), "
+    "first_attempt_at = first_attempt_at - make_interval(secs => :s)"
+)
 
 
 def new_engine(config: ServiceConfig) -> Engine:
@@ -94,6 +103,16 @@ class PaymentStore:
                 .all()
             )
         return [row_to_dict(r) for r in rows]
+
+    def shift_clock(self, seconds: float) -> int:
+        """Make `seconds` pass for this service: every stored timestamp moves that far back.
+
+        Leases expire and idempotency keys age as if the time had passed, which is how the
+        harness tests what the service does a day after a lost response. Returns rows moved.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(_SHIFT, {"s": float(seconds)})
+        return int(result.rowcount or 0)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -142,7 +142,8 @@ def check_db_consistency(evidence: Evidence) -> CheckResult:
                 continue
             because = (
                 f"payment {pid} was charged ({_listed(evidence, charges)}) but is still "
-                f"{status} after reconciliation: money taken, order lost"
+                f"{status} after {evidence.settled_how or 'reconciliation'}: money taken, "
+                "order lost"
             )
             violations.append(
                 _violation(evidence, pid, "money-taken-order-lost", because, charges, [row])

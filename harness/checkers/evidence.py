@@ -51,14 +51,17 @@ def is_money_charge(entry: LedgerEntry) -> bool:
 class Evidence:
     """Everything a run produced that checkers judge; derived indexes are computed once, lazily.
 
-    `reconciled` says the target was quiesced and its reconciler ran before the DB snapshot,
-    so a charge whose payment is still not completed is a loss, not work in progress.
+    `reconciled` says the target was quiesced and settled (its reconciler ran, or payrace
+    waited for it) before the DB view was taken, so a charge whose payment is still not
+    completed is a loss, not work in progress; `settled_how` says how, in a verdict's words
+    ("after …").
     """
 
     history: Sequence[Op] = field(default_factory=list)
     ledger: Sequence[LedgerEntry] = field(default_factory=list)
     db: Sequence[DbRow] | None = None
     reconciled: bool = False
+    settled_how: str | None = None
 
     @cached_property
     def origin(self) -> float | None:

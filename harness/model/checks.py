@@ -49,6 +49,7 @@ def evidence_of(example: Example, *, reconciled: bool) -> Evidence:
         ledger=list(example.ledger),
         db=example.db,
         reconciled=reconciled,
+        settled_how=example.settled.describe() if example.settled is not None else None,
     )
 
 

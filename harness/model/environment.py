@@ -17,6 +17,9 @@ from harness.history import HistoryRecorder
 from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.stripe_standin import StandinAdmin
+from harness.targets.settle import DEFAULT_SETTLE_S, Settled
+from harness.targets.standin import ledger_end
+from harness.targets.view import scope_ledger
 
 FAULT_FAMILIES = ("provider", "failpoints", "database", "clock")
 MAX_CONCURRENCY = 8
@@ -53,6 +56,8 @@ class ModelConfig:
     latency_ms: int = 40
     hang_ms: int = 800
     sleep_ms: int = 30
+    # How long an example's end waits for the target's own work (a reconciler's lease).
+    settle_s: float = DEFAULT_SETTLE_S
 
 
 @dataclass
@@ -90,6 +95,9 @@ class Example:
     timed_out: bool = False
     # Set by steps that send charges; an in-process target charges nobody between steps.
     dirty: bool = True
+    settled: Settled | None = None
+    # Provider-only clock jumps: the target offered no way to move its own clock.
+    provider_only_clock: bool = False
 
     @property
     def step(self) -> int:
@@ -162,6 +170,11 @@ class Environment:
         self.current: Example | None = None
         self.last: Example | None = None
         self._lock = threading.Lock()
+        # A foreign target keeps its rows and background work between examples, so the
+        # stand-in is never reset under it: each example reads the ledger from where it began.
+        self.background = target.spec.kind == "http"
+        self.run_cursor = 0
+        self.run_payments: set[str] = set()
 
     def new_run(self) -> None:
         """Forget the counts, tallies and failures of a previous exploration in this environment."""
@@ -171,6 +184,9 @@ class Environment:
         self.secondary_example = None
         self.finals.clear()
         self.capture.clear()
+        self.run_payments.clear()
+        if self.background:
+            self.run_cursor = self.call(ledger_end, self.standin)
 
     def enabled(self, family: str) -> bool:
         return family in self.config.faults
@@ -191,13 +207,19 @@ class Environment:
             raise TimeBudgetSpent()
         if self.current is not None:
             self.current.recorder.close()  # a replayed program may stop without teardown
-        self.call(self.standin.reset)
-        self.call(self.target.reset)
+        if self.background:
+            # Resetting would hide an earlier example's charge from a service still at work.
+            self.call(self.standin.clear_faults)
+            cursor = self.call(ledger_end, self.standin)
+        else:
+            self.call(self.standin.reset)
+            self.call(self.target.reset)
+            cursor = 0
         self.stats.examples += 1
         recorder = HistoryRecorder(self.scratch / "example-history.jsonl")
         for client in self.clients:
             client.recorder = recorder
-        example = Example(self.stats.examples, recorder, time.monotonic())
+        example = Example(self.stats.examples, recorder, time.monotonic(), cursor=cursor)
         self.current = example
         self.last = example
         return example
@@ -215,6 +237,9 @@ class Environment:
         page = self.call(self.standin.ledger, example.cursor)
         new: list[dict[str, Any]] = list(page["entries"])
         example.cursor = int(page["next_cursor"])
+        if self.background:
+            # Only this example's payments: others are earlier examples' or other clients'.
+            new, _ = scope_ledger(new, set(example.payments))
         step = max(example.step - 1, 0)
         for entry in new:
             example.ledger.append(entry)
@@ -224,6 +249,18 @@ class Environment:
                 example.charges_per_payment[str(payment_id)] += 1
                 self.stats.charges += 1
         return new
+
+    def note_payment(self, example: Example, payment_id: str) -> None:
+        example.payments.append(payment_id)
+        self.run_payments.add(payment_id)
+
+    def run_ledger(self) -> list[dict[str, Any]]:
+        """Every ledger entry of the payments this run created, since the run began."""
+        from harness.targets.standin import entries_since
+
+        entries, _ = self.call(entries_since, self.standin, self.run_cursor)
+        kept, _ = scope_ledger(entries, self.run_payments)
+        return [e for e in kept if e.get("payment_id") is not None]
 
     def snapshot_for(self, example: Example) -> list[dict[str, Any]] | None:
         """The target's payments rows of this example only (a foreign database keeps others)."""

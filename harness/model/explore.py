@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import seed as hypothesis_seed
-from hypothesis.errors import FlakyFailure
+from hypothesis.errors import FlakyFailure, InvalidDefinition
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -112,10 +113,44 @@ def _search(
                 raise cause from None
             if isinstance(cause, EnvironmentFailure):
                 raise cause.error from None
+            if isinstance(cause, InvalidDefinition) and "progress" in str(cause):
+                # Every rule's precondition failed: the target stopped creating payments.
+                raise TargetStalled(env.last) from None
         if not any(True for _ in _violations(exc)):
             raise
         return exc
     return None
+
+
+class TargetStalled(Exception):
+    """No step could run any more: every payment creation in the example failed."""
+
+    def __init__(self, example: Example | None) -> None:
+        super().__init__("the target stopped creating payments")
+        self.example = example
+
+    def reason(self) -> str:
+        example = self.example
+        if example is None:
+            return "the target stopped creating payments; nothing more could be explored"
+        ops = [op for op in example.recorder.ops() if op.f == "create" and op.type != "invoke"]
+        failed = [op for op in ops if op.type != "ok"]
+        last = failed[-1] if failed else None
+        said = ""
+        if last is not None and last.error:
+            said = f" (last answer: {last.error.get('message') or last.error.get('kind')})"
+        after = [s.rule for s in example.steps if s.rule == "drop_db_connections"]
+        hint = (
+            " after its database connections were terminated: its connection pool does not "
+            "recover from a dropped connection"
+            if after
+            else ""
+        )
+        return (
+            f"the target stopped creating payments in example {example.number}: "
+            f"{len(failed)} of {len(ops)} POST /payments failed{said}{hint}; "
+            "nothing more could be explored"
+        )
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -164,6 +199,13 @@ def explore(
         except TimeBudgetSpent:
             failure = None
             reason = f"--max-time reached after {env.stats.examples} examples"
+        except TargetStalled as stalled:
+            work = env.tally.enough_work()
+            checks = [*env.tally.results(), work]
+            return ExploreResult(
+                "inconclusive", checks, env.stats.as_dict(), stalled.reason(),
+                example=stalled.example,
+            )
         if failure is None and env.secondary_example is not None:
             first, first_tally = env.secondary_example, env.tally
             env.tally = CheckTally()
@@ -186,6 +228,9 @@ def explore(
         return _violation_result(
             env, violation, violation.example, program, flaky=isinstance(failure, FlakyFailure)
         )
+    late = _late_duplicates(env)
+    if late is not None:
+        return late
     work = env.tally.enough_work()
     checks = [*env.tally.results(), work]
     examples = env.tally.examples
@@ -193,6 +238,38 @@ def explore(
         return ExploreResult("inconclusive", checks, env.stats.as_dict(), work.summary)
     reason = reason or f"{examples} examples held every invariant"
     return ExploreResult("verified", checks, env.stats.as_dict(), reason)
+
+
+def _late_duplicates(env: Environment) -> ExploreResult | None:
+    """A foreign target may charge an earlier example's payment after that example was judged
+    (its background work outlived the settle budget): the run's whole ledger is judged last."""
+    if not env.background:
+        return None
+    from harness.checkers import Evidence
+    from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
+    from harness.history import HistoryRecorder
+    from harness.model.checks import violation_type
+
+    ledger = env.run_ledger()
+    result = check_no_duplicate_charge(Evidence(history=[], ledger=ledger))
+    if result.validity != "invalid":
+        return None
+    charged = {v.payment_id for v in result.violations}
+    example = Example(0, HistoryRecorder(env.scratch / "late-history.jsonl"), time.monotonic())
+    example.ledger = [e for e in ledger if e.get("payment_id") in charged]
+    example.payments = sorted(p for p in charged if p is not None)
+    example.recorder.close()
+    violation = violation_type(result.checker)(result, [result])
+    violation.example = example
+    reason = (
+        f"{violation} — the second charge came from the target's background work after "
+        "payrace had judged that payment's example (it outlived --settle); found by judging "
+        "the run's whole ledger at the end, so it is not shrunk"
+    )
+    checks = [result, *(r for r in env.tally.results() if r.checker != result.checker)]
+    return ExploreResult(
+        "violation", checks, env.stats.as_dict(), reason, violation=violation, example=example,
+    )
 
 
 def _violation_result(
@@ -218,6 +295,13 @@ def _violation_result(
         checks = [violation.result, *(r for r in others if r.checker != violation.result.checker)]
     cause = diagnose(example, violation, env.config.workers) if example is not None else None
     reason = str(violation)
+    if example is not None and example.provider_only_clock:
+        reason += (
+            " — found only by moving the provider's clock 25 h (its idempotency keys expired); "
+            "the target offers no POST /_admin/clock, so its own clock was not moved. If your "
+            "service uses its own clock to stop trusting old keys, offer that endpoint "
+            "(docs/TARGETS.md) so payrace moves both"
+        )
     if flaky:
         reason += (
             " (it did not reproduce on Hypothesis's replay: the evidence is real, "

@@ -1,4 +1,4 @@
-"""Any HTTP service honouring DESIGN §4, driven by one HTTP client per simulated worker."""
+"""Any HTTP service honouring the target contract, one HTTP client per simulated worker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from harness.clients import Client
 from harness.clients.http import DEFAULT_TIMEOUT_S, HttpClient
 from harness.errors import ProvisionError
 from harness.model.targets import TargetSpec, database_problem
+from harness.targets.abilities import Abilities
+from harness.targets.admin import TargetAdmin
+from harness.targets.view import HttpReader, sql_rows
 
 
 def probe_http_target(url: str, timeout_s: float = 3.0) -> None:
@@ -24,27 +27,29 @@ def probe_http_target(url: str, timeout_s: float = 3.0) -> None:
 
 
 class HttpTarget:
-    """A foreign service: payrace sees only its HTTP contract and, if given, its database."""
-
-    can_failpoints = False
-    can_move_clock = False
+    """A foreign service: payrace sees its HTTP contract and whatever else it offers."""
 
     def __init__(
         self,
         spec: TargetSpec,
         workers: int,
+        abilities: Abilities,
         *,
-        database_url: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self.spec = spec
         self.workers = workers
-        self.database_url = database_url
-        self.can_drop_connections = database_url is not None
+        self.abilities = abilities
+        self.database_url = abilities.database_url
+        self.can_failpoints = abilities.failpoints
+        self.can_drop_connections = abilities.database_url is not None
+        self.can_move_clock = abilities.clock
+        self.can_reconcile = abilities.reconcile
         self._clients = [
             HttpClient(spec.value, None, name=f"w{i}", timeout_s=timeout_s) for i in range(workers)
         ]
-        self._admin = httpx.Client(base_url=spec.value, timeout=timeout_s)
+        self._admin = TargetAdmin(spec.value)
+        self._reader = HttpReader(spec.value)
 
     def clients(self) -> list[Client]:
         return list(self._clients)
@@ -53,23 +58,22 @@ class HttpTarget:
         """A foreign service's data stays; every example creates new payments instead."""
 
     def snapshot(self) -> list[dict[str, Any]] | None:
-        """`GET /_admin/snapshot` where the service offers it (the reference app does)."""
-        try:
-            response = self._admin.get("/_admin/snapshot")
-            data = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            return None
-        if isinstance(data, dict) and isinstance(data.get("payments"), list):
-            data = data["payments"]
-        if not isinstance(data, list):
-            return None
-        return [row for row in data if isinstance(row, dict)]
+        """The database view the target allows: its snapshot, the user's SQL, else None."""
+        if self.abilities.snapshot:
+            return self._admin.snapshot()
+        if self.abilities.database_url and self.abilities.db_query:
+            return sql_rows(self.abilities.database_url, self.abilities.db_query)
+        return None
+
+    def read_rows(self, payment_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return self._reader(payment_ids)
 
     def arm_failpoint(self, name: str, action: str, ms: int) -> None:
-        raise NotImplementedError("failpoints exist only in reference targets")
+        self._admin.arm_failpoint(name, action, ms)
 
     def clear_failpoints(self) -> None:
-        """Nothing to clear: failpoints are never armed in a foreign service."""
+        if self.can_failpoints:
+            self._admin.clear_failpoints()
 
     def blocked_requests(self) -> int:
         """A foreign service's locks are invisible: the gate's quiet period covers them."""
@@ -83,8 +87,9 @@ class HttpTarget:
         from sqlalchemy.pool import NullPool
 
         from harness.model.reference_target import terminate_others
+        from harness.provision.postgres import normalize_url
 
-        engine = create_engine(self.database_url, poolclass=NullPool)
+        engine = create_engine(normalize_url(self.database_url), poolclass=NullPool)
         try:
             with engine.connect() as conn:
                 return terminate_others(conn)
@@ -94,12 +99,18 @@ class HttpTarget:
             engine.dispose()
 
     def move_clock(self, seconds: float) -> None:
-        raise NotImplementedError("payrace cannot move a foreign service's clock")
+        self._admin.move_clock(seconds)
 
     def part(self) -> dict[str, Any]:
-        return {"tier": "http", "url": self.spec.value, "workers": self.workers}
+        return {
+            "tier": "http",
+            "url": self.spec.value,
+            "workers": self.workers,
+            "abilities": self.abilities.as_dict(),
+        }
 
     def close(self) -> None:
         for client in self._clients:
             client.close()
         self._admin.close()
+        self._reader.close()

@@ -23,6 +23,7 @@ from harness.history import Classified
 from harness.model.checks import PaymentViolation, check_duplicates, check_example
 from harness.model.concurrency import run_requests
 from harness.model.environment import Example, StepRecord, active_environment
+from harness.targets.settle import settle
 
 # Both shrink towards their first element: the simplest amount, an ordinary customer.
 AMOUNTS = (1000, 2500)
@@ -201,7 +202,7 @@ class PaymentModel(RuleBasedStateMachine):
         if outcome.type != "ok" or not isinstance(payment_id, str):
             return multiple()  # nothing to charge; the history keeps the evidence
         step.payment_id = payment_id
-        self.example.payments.append(payment_id)
+        self.env.note_payment(self.example, payment_id)
         return payment_id
 
     @rule(
@@ -293,7 +294,9 @@ class PaymentModel(RuleBasedStateMachine):
         step = self._record("drop_db_connections", None)
         step.detail["dropped"] = self.env.call(self.env.target.drop_connections)
 
-    @precondition(lambda self: self.example.ran("reconcile") < 2)
+    @precondition(
+        lambda self: self.env.target.can_reconcile and self.example.ran("reconcile") < 2
+    )
     @rule(fault=provider_fault(), failpoint=failpoint())
     @_step
     def reconcile(self, fault: str | None = None, failpoint: str | None = None) -> None:
@@ -304,17 +307,25 @@ class PaymentModel(RuleBasedStateMachine):
         step.outcomes.append(outcome.type)
 
     @precondition(
-        lambda self: self.env.enabled("clock")
-        and self.env.target.can_move_clock
-        and self.example.ran("expire_keys") < 1
+        lambda self: self.env.enabled("clock") and self.example.ran("expire_keys") < 1
     )
     @rule()
     @_step
     def expire_keys(self) -> None:
-        """A day passes: the provider forgets idempotency keys, the service's leases expire."""
-        self._record("expire_keys", None, seconds=CLOCK_JUMP_S)
+        """A day passes: the provider forgets idempotency keys, the service's leases expire.
+
+        The stand-in's clock is payrace's own, so it moves for every target. The service's
+        clock moves first, where it offers a way: a service that uses its own clock to stop
+        trusting a key must never see the provider forget it before it knows a day passed.
+        """
+        target = self.env.target
+        moved = target.can_move_clock
+        self._record("expire_keys", None, seconds=CLOCK_JUMP_S, service_clock=moved)
+        if moved:
+            self.env.call(target.move_clock, CLOCK_JUMP_S)
+        else:
+            self.example.provider_only_clock = True
         self.env.call(self.env.standin.advance_clock, CLOCK_JUMP_S)
-        self.env.call(self.env.target.move_clock, CLOCK_JUMP_S)
 
     @precondition(lambda self: self.example.ran("read") < 2)
     @rule(payment=payments)
@@ -341,15 +352,17 @@ class PaymentModel(RuleBasedStateMachine):
         """Heal, quiesce, reconcile, read back, then let every checker judge the example."""
         example = self.example
         violation: PaymentViolation | None = None
-        # While Hypothesis shrinks a core violation, teardown's verdict is not wanted.
-        shrinking = not self.env.judge_teardown and self.env.stats.violations > 0
         try:
             self._heal()
-            if not example.aborted and not shrinking:
+            if not example.aborted:
+                # Settled even while Hypothesis shrinks: a target working in the background
+                # may make its second charge only now, and a shrunk program must show it.
                 self._settle()
                 results, violation = check_example(example)
                 self.env.tally.add(results)
-                if violation is not None and not self.env.judge_teardown:
+                # The core invariant is never secondary, whenever the second charge came.
+                core = violation is not None and violation.checker == "no-duplicate-charge"
+                if violation is not None and not self.env.judge_teardown and not core:
                     self.env.secondary_seen += 1
                     if self.env.secondary_example is None:
                         violation.example = example
@@ -378,15 +391,33 @@ class PaymentModel(RuleBasedStateMachine):
                 self.env.call(self.env.target.clear_failpoints)
 
     def _settle(self) -> None:
+        """Quiesce, reconcile where the target can, wait until it settles, then read back."""
         example = self.example
+        env = self.env
         self._record("teardown", None)
-        self.env.quiesce(example)
-        # Nothing runs any more, so every lease may be taken over: a forced reconcile is
-        # what waiting out the leases would do, without the wait.
-        self.env.clients[0].reconcile(True, process="w0.0")
-        reads = [self.env.clients[0].read(pid, process="w0.0") for pid in example.payments]
-        self.env.sync_ledger(example)
-        snapshot = self.env.snapshot_for(example)
+        env.quiesce(example)
+        reconciled: dict[str, Any] | None = None
+        if env.target.can_reconcile:
+            # Nothing runs any more, so every lease may be taken over: a forced reconcile is
+            # what waiting out the leases would do, without the wait.
+            outcome = env.clients[0].reconcile(True, process="w0.0")
+            reconciled = {"outcome": outcome.type}
+
+        def mark() -> int:
+            env.sync_ledger(example)
+            return len(example.ledger)
+
+        settled = settle(
+            lambda ids: env.call(env.target.read_rows, ids),
+            example.payments,
+            budget_s=env.config.settle_s,
+            ledger_mark=mark if env.background else None,
+        )
+        settled.reconcile = reconciled
+        example.settled = settled
+        reads = [env.clients[0].read(pid, process="w0.0") for pid in example.payments]
+        env.sync_ledger(example)
+        snapshot = env.snapshot_for(example)
         if snapshot is None:
             snapshot = [r.value for r in reads if r.type == "ok" and r.value is not None]
         example.db = snapshot

@@ -11,11 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from harness.errors import ProvisionError, UsageError
+from harness.errors import UsageError
 from harness.model.environment import FAULT_FAMILIES, Environment, ModelConfig
 from harness.model.targets import Target, TargetSpec, parse_target
+from harness.targets.settle import DEFAULT_SETTLE_S
+from harness.targets.standin import verify_standin
+
+__all__ = [
+    "PartsRequest",
+    "deadline_after",
+    "open_environment",
+    "parse_faults",
+    "validate_workers",
+    "verify_standin",
+]
 
 HTTP_HANG_MS = 2500
 
@@ -31,6 +40,9 @@ class PartsRequest:
     database_url: str | None = None
     seed: int = 0
     http_timeout_s: float = 2.0
+    db_query: str | None = None
+    settle_s: float = DEFAULT_SETTLE_S
+    service_pid: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def spec(self) -> TargetSpec:
@@ -57,34 +69,6 @@ def parse_faults(raw: str) -> tuple[str, ...]:
             f"expected all, none, or a comma list of: {', '.join(FAULT_FAMILIES)}"
         )
     return names
-
-
-def verify_standin(url: str) -> dict[str, Any]:
-    """The stand-in's health, or ProvisionError saying the URL is not a payrace stand-in."""
-    from harness.safety import check_provider_url
-    from harness.stripe_standin import TEST_API_KEY
-
-    check_provider_url(url, TEST_API_KEY)
-    health_url = url.rstrip("/") + "/_standin/health"
-    try:
-        response = httpx.get(health_url, timeout=3.0)
-    except httpx.HTTPError as exc:
-        raise ProvisionError(
-            f"The stand-in at --stripe-url {url} did not answer ({type(exc).__name__}); start "
-            "it with `payrace stand-in` or leave --stripe-url out"
-        ) from None
-    try:
-        health = response.json()
-    except ValueError:
-        health = None
-    is_standin = isinstance(health, dict) and health.get("standin") == "payrace"
-    if response.status_code != 200 or not is_standin:
-        raise ProvisionError(
-            f"--stripe-url {url} is not a payrace stand-in: GET /_standin/health answered "
-            f"{response.status_code}; start one with `payrace stand-in`"
-        )
-    assert isinstance(health, dict)
-    return health
 
 
 @contextlib.contextmanager
@@ -142,30 +126,47 @@ def open_environment(
                     "talks to (start it with `payrace stand-in`)"
                 )
             from harness.model.http_target import HttpTarget, probe_http_target
+            from harness.targets.abilities import probe_abilities
+            from harness.targets.preflight import preflight
 
             stripe_url = stack.enter_context(_standin(request, parts))
             probe_http_target(spec.value)
-            if request.database_url:
-                from harness.provision.postgres import normalize_url, server_version
-
-                db_url = normalize_url(request.database_url)
-                parts["postgres"] = {"tier": "url", "version": server_version(db_url)}
-            else:
-                db_url = None
-                parts["postgres"] = {"tier": "none", "note": "the target's own database"}
-            target = HttpTarget(
-                spec, request.workers, database_url=db_url, timeout_s=request.http_timeout_s
+            foreign_db = _foreign_database(request, parts)
+            abilities = probe_abilities(
+                spec.value,
+                database_url=foreign_db,
+                db_query=request.db_query,
+                service_pid=request.service_pid,
             )
+            with StandinAdmin(stripe_url) as check:
+                check.clear_faults()
+                parts["preflight"] = preflight(spec.value, check)
+            target = HttpTarget(spec, request.workers, abilities, timeout_s=request.http_timeout_s)
             hang_ms = HTTP_HANG_MS
         stack.callback(target.close)
         parts["target"] = target.part()
         standin = stack.enter_context(StandinAdmin(stripe_url))
         config = ModelConfig(
-            workers=request.workers, faults=frozenset(request.faults), hang_ms=hang_ms
+            workers=request.workers,
+            faults=frozenset(request.faults),
+            hang_ms=hang_ms,
+            settle_s=request.settle_s,
         )
         env = Environment(target, standin, config, scratch, deadline=deadline)
         stack.callback(env.close)
         yield env, parts
+
+
+def _foreign_database(request: PartsRequest, parts: dict[str, Any]) -> str | None:
+    """The service's own database, when the user gave it: for the SQL view and connection kills."""
+    if not request.database_url:
+        parts["postgres"] = {"tier": "none", "note": "the target's own database, not given"}
+        return None
+    from harness.provision.postgres import normalize_url, server_version
+
+    db_url = normalize_url(request.database_url)
+    parts["postgres"] = {"tier": "url", "version": server_version(db_url), "owner": "target"}
+    return db_url
 
 
 def deadline_after(max_time: float | None) -> float | None:

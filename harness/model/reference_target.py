@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from harness.clients import Client, InProcessClient, Service
 from harness.model.targets import TargetSpec, database_problem
+from harness.targets.abilities import Abilities
 
 # In-process workers use a short provider timeout so a `hang_after` costs half a second,
 # and a lease long enough never to expire inside one example: only the model's clock
@@ -47,13 +48,6 @@ def terminate_others(conn: Any) -> int:
             break
         time.sleep(0.001)
     return len(pids)
-_SHIFT = text(
-    "UPDATE payments SET "
-    "created_at = created_at - make_interval(secs => :s), "
-    "updated_at = updated_at - make_interval(secs => :s), "
-    "lease_expires_at = lease_expires_at - make_interval(secs => :s), "
-    "first_attempt_at = first_attempt_at - make_interval(secs => :s)"
-)
 
 
 class ReferenceTarget:
@@ -62,6 +56,7 @@ class ReferenceTarget:
     can_failpoints = True
     can_drop_connections = True
     can_move_clock = True
+    can_reconcile = True
 
     def __init__(
         self,
@@ -79,6 +74,7 @@ class ReferenceTarget:
         self.spec = spec
         self.workers = workers
         self.database_url = database_url
+        self.abilities = Abilities.reference(database_url, failpoints=failpoints)
         self.config = ServiceConfig(
             database_url=database_url,
             stripe_url=stripe_url,
@@ -128,6 +124,20 @@ class ReferenceTarget:
         except SQLAlchemyError as exc:
             raise database_problem(exc, self.database_url) from exc
 
+    def read_rows(self, payment_ids: list[str]) -> dict[str, dict[str, Any]]:
+        from reference_impl.store import PaymentStore, public_view
+
+        store = PaymentStore(self._engine)
+        rows: dict[str, dict[str, Any]] = {}
+        try:
+            for pid in payment_ids:
+                row = store.get(pid)
+                if row is not None:
+                    rows[pid] = public_view(row)
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
+        return rows
+
     def arm_failpoint(self, name: str, action: str, ms: int) -> None:
         try:
             self._failpoints.arm(name, action, ms=ms, count=1)
@@ -152,7 +162,12 @@ class ReferenceTarget:
             raise database_problem(exc, self.database_url) from exc
 
     def move_clock(self, seconds: float) -> None:
-        self._execute(_SHIFT, {"s": float(seconds)})
+        from reference_impl.store import PaymentStore
+
+        try:
+            PaymentStore(self._engine).shift_clock(seconds)
+        except SQLAlchemyError as exc:
+            raise database_problem(exc, self.database_url) from exc
 
     def part(self) -> dict[str, Any]:
         return {

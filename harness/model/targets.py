@@ -2,63 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 from harness.clients import Client
-from harness.errors import ProvisionError, UsageError
+from harness.errors import ProvisionError
+from harness.targets.abilities import Abilities
+from harness.targets.spec import ACCEPTED_FORMS, TargetKind, TargetSpec, parse_target, variant_names
 
-TargetKind = Literal["reference", "http"]
-ACCEPTED_FORMS = "reference:<variant> or http://host:port"
-
-
-def variant_names() -> list[str]:
-    from reference_impl.variants import VARIANTS  # cheap: variants load lazily
-
-    return list(VARIANTS)
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """What `--target` named: a reference variant, or the base URL of an HTTP service."""
-
-    kind: TargetKind
-    value: str  # the variant name, or the URL without a trailing slash
-
-    @property
-    def label(self) -> str:
-        return f"reference:{self.value}" if self.kind == "reference" else self.value
-
-
-def parse_target(raw: str) -> TargetSpec:
-    """Parse `--target`; anything else is a UsageError listing what is accepted."""
-    text = raw.strip()
-    if text.startswith("reference:"):
-        name = text.removeprefix("reference:")
-        names = variant_names()
-        if name not in names:
-            raise UsageError(
-                f"Unknown variant {name!r} in --target {raw}; choose one of: "
-                + ", ".join(f"reference:{n}" for n in names)
-            )
-        return TargetSpec("reference", name)
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.hostname:
-        try:
-            parts.port  # noqa: B018 - validates the port number
-        except ValueError:
-            raise UsageError(f"Bad port in --target {raw!r}; expected {ACCEPTED_FORMS}") from None
-        if parts.path not in ("", "/") or parts.query:
-            raise UsageError(
-                f"--target {raw!r} must be the service's base URL without a path; "
-                f"expected {ACCEPTED_FORMS}"
-            )
-        return TargetSpec("http", text.rstrip("/"))
-    raise UsageError(
-        f"Cannot use --target {raw!r}; expected {ACCEPTED_FORMS} "
-        f"(variants: {', '.join(variant_names())})"
-    )
+__all__ = [
+    "ACCEPTED_FORMS",
+    "Target",
+    "TargetKind",
+    "TargetSpec",
+    "database_problem",
+    "parse_target",
+    "variant_names",
+]
 
 
 class Target(Protocol):
@@ -66,9 +25,11 @@ class Target(Protocol):
 
     spec: TargetSpec
     workers: int
+    abilities: Abilities
     can_failpoints: bool
     can_drop_connections: bool
     can_move_clock: bool
+    can_reconcile: bool
 
     def clients(self) -> list[Client]: ...
 
@@ -77,6 +38,9 @@ class Target(Protocol):
 
     def snapshot(self) -> list[dict[str, Any]] | None:
         """Every payments row, or None when the target does not expose its database."""
+
+    def read_rows(self, payment_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The current row of each payment, as `GET /payments/{id}` shows it (unrecorded)."""
 
     def arm_failpoint(self, name: str, action: str, ms: int) -> None: ...
 

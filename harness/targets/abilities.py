@@ -1,0 +1,152 @@
+"""What a target offers beyond the contract (asked, not assumed), and what faults follow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+
+from harness.targets.admin import rows_of
+
+PROBE_TIMEOUT_S = 3.0
+# Every fault family payrace knows; commands pick the ones they use.
+FAMILIES = ("provider", "failpoints", "database", "clock", "workers")
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """Optional abilities: each one a fault family or an evidence source payrace may use.
+
+    `snapshot`, `reconcile`, `clock`, `failpoints`: the service answers the `/_admin`
+    endpoint (docs/TARGETS.md); `database_url`, `db_query`, `service_pid`: the user gave them.
+    """
+
+    snapshot: bool = False
+    reconcile: bool = False
+    clock: bool = False
+    failpoints: bool = False
+    database_url: str | None = None
+    db_query: str | None = None
+    service_pid: int | None = None
+
+    @classmethod
+    def reference(cls, database_url: str | None = None, *, failpoints: bool = True) -> Abilities:
+        """payrace's own service offers everything, on the database payrace made for it."""
+        return cls(True, True, True, failpoints, database_url, None, None)
+
+    @property
+    def view(self) -> str:
+        """Where the database view comes from: `snapshot`, `sql` or `reads` (the ladder)."""
+        if self.snapshot:
+            return "snapshot"
+        if self.database_url and self.db_query:
+            return "sql"
+        return "reads"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if data["database_url"]:
+            data["database_url"] = "given"  # never a password in summary.json
+        return data
+
+
+def _answers(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+    try:
+        return client.request(method, path, **kwargs)
+    except httpx.HTTPError:
+        return None
+
+
+def probe_abilities(
+    url: str,
+    *,
+    database_url: str | None = None,
+    db_query: str | None = None,
+    service_pid: int | None = None,
+) -> Abilities:
+    """Ask an HTTP target which optional endpoints it answers; none of the probes changes it.
+
+    `POST /_admin/reconcile` is found by a GET answered 405 (the route exists, POST only) or
+    2xx; the clock by `POST /_admin/clock {"advance_seconds": 0}`, which moves nothing.
+    """
+    with httpx.Client(base_url=url, timeout=PROBE_TIMEOUT_S) as client:
+        snap = _answers(client, "GET", "/_admin/snapshot")
+        snapshot = snap is not None and snap.status_code == 200 and _rows(snap)
+        rec = _answers(client, "GET", "/_admin/reconcile")
+        reconcile = rec is not None and (rec.status_code == 405 or 200 <= rec.status_code < 300)
+        clk = _answers(client, "POST", "/_admin/clock", json={"advance_seconds": 0})
+        clock = clk is not None and 200 <= clk.status_code < 300
+        fps = _answers(client, "GET", "/_admin/failpoints")
+        failpoints = fps is not None and fps.status_code == 200 and _enabled(fps)
+    return Abilities(snapshot, reconcile, clock, failpoints, database_url, db_query, service_pid)
+
+
+def _rows(response: httpx.Response) -> bool:
+    try:
+        return rows_of(response.json()) is not None
+    except ValueError:
+        return False
+
+
+def _enabled(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return not (isinstance(body, dict) and body.get("enabled") is False)
+
+
+def family_plan(abilities: Abilities, families: Sequence[str]) -> list[dict[str, Any]]:
+    """For each asked-for fault family: does it reach this target, and why (or why not)."""
+    plan: list[dict[str, Any]] = []
+    for family in families:
+        applies, why = _family(abilities, family)
+        plan.append({"family": family, "applies": applies, "why": why})
+    return plan
+
+
+def _family(a: Abilities, family: str) -> tuple[bool, str]:
+    if family == "provider":
+        return True, "the stand-in loses, fails, delays and holds provider answers"
+    if family == "failpoints":
+        if a.failpoints:
+            return True, "the target offers /_admin/failpoints"
+        return False, "the target offers no /_admin/failpoints"
+    if family == "database":
+        if a.database_url:
+            return True, "connections to the service's database (--database-url) are terminated"
+        return False, "give --database-url (the service's own database) to cut its connections"
+    if family == "clock":
+        if a.clock:
+            return True, (
+                "the provider's key clock and the service's own clock (POST /_admin/clock) "
+                "jump 25 h"
+            )
+        return True, (
+            "the provider's key clock jumps 25 h; the service's own clock is not moved "
+            "(it offers no POST /_admin/clock)"
+        )
+    if family == "workers":
+        if a.service_pid:
+            return True, f"a worker process of --service-pid {a.service_pid} is SIGKILLed"
+        return False, "give --service-pid (the service's supervisor) to kill its workers"
+    return False, f"unknown fault family {family!r}"
+
+
+def evidence_plan(abilities: Abilities, settle_s: float) -> dict[str, str]:
+    """Where the database view comes from and how payrace lets the target settle."""
+    view = {
+        "snapshot": "GET /_admin/snapshot",
+        "sql": "--db-query on --database-url (read-only)",
+        "reads": "payrace's own GET /payments/{id} of every payment it created",
+    }[abilities.view]
+    settle = (
+        f"POST /_admin/reconcile, then GET /payments/{{id}} until no payment is processing "
+        f"(at most {settle_s:g} s)"
+        if abilities.reconcile
+        else f"GET /payments/{{id}} until no payment is processing, the service's own "
+        f"reconciler finishing them (at most {settle_s:g} s)"
+    )
+    return {"database_view": view, "settle": settle}

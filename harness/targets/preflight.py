@@ -1,0 +1,112 @@
+"""Preflight: one payment through the target must reach this stand-in's ledger, or nothing runs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from harness.errors import ProvisionError
+from harness.stripe_standin import StandinAdmin
+from harness.targets.standin import entries_since, ledger_end
+
+PREFLIGHT_WAIT_S = 15.0
+PREFLIGHT_AMOUNT = 1000
+
+
+def preflight(
+    target_url: str, admin: StandinAdmin, *, wait_s: float = PREFLIGHT_WAIT_S
+) -> dict[str, Any]:
+    """Create and charge one payment; its charge must appear with `metadata[payment_id]`.
+
+    Anything else is a wiring problem, never a violation: ProvisionError (exit 3) naming
+    the likely cause. Returns what was seen, for summary.json.
+    """
+    stand_in = admin.url
+    cursor = ledger_end(admin)
+    started = time.monotonic()
+    with httpx.Client(base_url=target_url, timeout=10.0) as client:
+        payment_id = _create(client, target_url)
+        try:
+            charged = client.post(
+                f"/payments/{payment_id}/charge",
+                headers={"Idempotency-Key": f"payrace-preflight-{payment_id}"},
+            )
+            answer = f"HTTP {charged.status_code}"
+        except httpx.HTTPError as exc:
+            answer = type(exc).__name__
+        seen: list[dict[str, Any]] = []
+        while True:
+            new, cursor = entries_since(admin, cursor)
+            seen.extend(new)
+            mine = [
+                e for e in seen
+                if e.get("kind") == "charge" and e.get("payment_id") == payment_id
+            ]
+            if mine:
+                return {
+                    "payment_id": payment_id,
+                    "charge_id": mine[0].get("id"),
+                    "answer": answer,
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            if time.monotonic() - started > wait_s:
+                break
+            time.sleep(0.2)
+    raise ProvisionError(_miswired(target_url, stand_in, payment_id, answer, seen, wait_s))
+
+
+def _create(client: httpx.Client, target_url: str) -> str:
+    try:
+        response = client.post(
+            "/payments",
+            json={"amount": PREFLIGHT_AMOUNT, "currency": "usd", "customer": "payrace-preflight"},
+        )
+    except httpx.HTTPError as exc:
+        raise ProvisionError(
+            f"Preflight: the target at {target_url} did not answer POST /payments "
+            f"({type(exc).__name__}: {exc}); start it and pass its base URL to --target"
+        ) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    payment_id = body.get("id") if isinstance(body, dict) else None
+    if response.status_code not in (200, 201) or not isinstance(payment_id, str):
+        raise ProvisionError(
+            f"Preflight: POST /payments on {target_url} answered HTTP {response.status_code} "
+            f"{response.text[:160]!r}; expected 201 with the new payment's id (docs/TARGETS.md)"
+        )
+    return payment_id
+
+
+def _miswired(
+    target_url: str, stand_in: str, payment_id: str, answer: str,
+    seen: list[dict[str, Any]], wait_s: float,
+) -> str:
+    head = (
+        f"Preflight: payment {payment_id} was charged through {target_url} ({answer}) but "
+        f"within {wait_s:g} s"
+    )
+    requests = [e for e in seen if e.get("kind") == "request"]
+    charges = [e for e in seen if e.get("kind") == "charge"]
+    if not requests:
+        return (
+            f"{head} the stand-in at {stand_in} saw no request at all: the service is wired to "
+            f"another Stripe URL; point its Stripe base URL at {stand_in} (docs/TARGETS.md)"
+        )
+    if charges:
+        named = sorted({str(e.get("payment_id")) for e in charges})
+        return (
+            f"{head} the stand-in charged {len(charges)} time(s) with metadata[payment_id] "
+            f"{', '.join(named)}, never {payment_id}: every charge must carry "
+            f"metadata[payment_id]=<the payment's id> (docs/TARGETS.md)"
+        )
+    statuses = sorted({str(e.get("status")) for e in requests})
+    first = requests[0]
+    return (
+        f"{head} the stand-in saw {len(requests)} request(s) from it and charged nothing "
+        f"(answers {', '.join(statuses)}; first {first.get('method')} {first.get('path')}): "
+        f"check the API key (sk_test_…) and the payment method"
+    )

@@ -1,0 +1,90 @@
+"""Settling: after the load or an example, wait until the target has finished its own work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+Row = dict[str, Any]
+# GET /payments/{id} statuses after which the service has nothing left to do for a payment.
+SETTLED_STATUSES = frozenset({"pending", "completed", "failed"})
+DEFAULT_SETTLE_S = 30.0
+POLL_S = 0.2
+# The provider's ledger must be this still (for these payments) before the target is settled.
+QUIET_S = 0.5
+
+
+def is_settled(row: Row | None) -> bool:
+    return row is not None and row.get("status") in SETTLED_STATUSES
+
+
+@dataclass
+class Settled:
+    """What settling saw: the last row read of every payment, which never settled, how long."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+    unsettled: list[str] = field(default_factory=list)
+    waited_s: float = 0.0
+    budget_s: float = DEFAULT_SETTLE_S
+    reconcile: dict[str, Any] | None = None
+
+    @property
+    def done(self) -> bool:
+        return not self.unsettled
+
+    def describe(self) -> str:
+        """How the evidence was settled, in the words a verdict uses ("after …")."""
+        how = "the target's reconciliation and " if self.reconcile is not None else ""
+        if self.done:
+            return f"{how}{self.waited_s:.1f} s of settling"
+        return f"{how}payrace waited {self.budget_s:g} s for the target to settle"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "waited_s": round(self.waited_s, 3),
+            "budget_s": self.budget_s,
+            "settled": self.done,
+            "unsettled": self.unsettled[:50],
+            "unsettled_count": len(self.unsettled),
+            "reconcile": self.reconcile,
+        }
+
+
+def settle(
+    poll: Callable[[list[str]], dict[str, Row]],
+    payment_ids: Iterable[str],
+    *,
+    budget_s: float = DEFAULT_SETTLE_S,
+    ledger_mark: Callable[[], int] | None = None,
+    poll_s: float = POLL_S,
+    quiet_s: float = QUIET_S,
+) -> Settled:
+    """Poll until no payment is `processing` and the ledger is still, or `budget_s` passes.
+
+    `poll(ids)` returns the current row of each id it could read; `ledger_mark()` any
+    number that changes when the provider records something new for these payments.
+    """
+    started = time.monotonic()
+    result = Settled(budget_s=budget_s)
+    waiting = list(dict.fromkeys(payment_ids))
+    mark = ledger_mark() if ledger_mark is not None else 0
+    still_since = time.monotonic()
+    while True:
+        if waiting:
+            result.rows.update(poll(waiting))
+            waiting = [p for p in waiting if not is_settled(result.rows.get(p))]
+        now = time.monotonic()
+        if ledger_mark is not None:
+            current = ledger_mark()
+            if current != mark:
+                mark, still_since = current, now
+        if not waiting and now - still_since >= quiet_s:
+            break
+        if now - started >= budget_s:
+            break
+        time.sleep(poll_s)
+    result.unsettled = waiting
+    result.waited_s = time.monotonic() - started
+    return result

@@ -1,0 +1,59 @@
+"""The one check that `--stripe-url` is a payrace stand-in, for every command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from harness.errors import ProvisionError
+from harness.stripe_standin import StandinAdmin
+
+
+def verify_standin(url: str) -> dict[str, Any]:
+    """The stand-in's health, or ProvisionError saying the URL is not a payrace stand-in."""
+    from harness.safety import check_provider_url
+    from harness.stripe_standin import TEST_API_KEY
+
+    check_provider_url(url, TEST_API_KEY)
+    health_url = url.rstrip("/") + "/_standin/health"
+    try:
+        response = httpx.get(health_url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise ProvisionError(
+            f"The stand-in at --stripe-url {url} did not answer ({type(exc).__name__}); start "
+            "it with `payrace stand-in` and point your service at it"
+        ) from None
+    try:
+        health = response.json()
+    except ValueError:
+        health = None
+    if response.status_code != 200 or not isinstance(health, dict) or (
+        health.get("standin") != "payrace"
+    ):
+        raise ProvisionError(
+            f"--stripe-url {url} is not a payrace stand-in: GET /_standin/health answered "
+            f"{response.status_code}; start one with `payrace stand-in`"
+        )
+    return health
+
+
+def ledger_end(admin: StandinAdmin) -> int:
+    """The ledger's current end: a shared stand-in's older entries belong to other runs."""
+    cursor = 0
+    while True:
+        page = admin.ledger(cursor, 5000)
+        if not page["entries"]:
+            return cursor
+        cursor = int(page["next_cursor"])
+
+
+def entries_since(admin: StandinAdmin, cursor: int) -> tuple[list[dict[str, Any]], int]:
+    """Every ledger entry after `cursor`, and the cursor after them."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        page = admin.ledger(cursor, 5000)
+        if not page["entries"]:
+            return entries, cursor
+        entries.extend(page["entries"])
+        cursor = int(page["next_cursor"])
