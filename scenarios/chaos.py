@@ -9,7 +9,10 @@ lease and its reconciler finishes it with the same idempotency key.
 
 The nemesis runs in the coordinating Locust process on a seeded schedule, one fault every
 `PAYRACE_NEMESIS_INTERVAL` seconds (default 1.0), cycling through the kinds it can reach:
-- stand-in 5xx burst (`error_after` 500 and `error_before` 503) — needs `PAYRACE_STANDIN_URL`;
+- the provider answers 500 after charging (`error_after`, stored on the key), or 503 before
+  executing (`error_before`), each on its own — needs `PAYRACE_STANDIN_URL`;
+- a day passes: the service's clock (`POST /_admin/clock`, when `PAYRACE_TARGET_CLOCK=1`),
+  then the provider's, so idempotency keys older than 24 h are forgotten;
 - failpoints on the target (`POST /_admin/failpoints`): `before_commit` drop_connection,
   `after_charge` crash — needs a target that offers them (reference variants with failpoints on);
 - SIGKILL of one worker process of `PAYRACE_SERVICE_PID` (the service's supervisor);
@@ -52,6 +55,9 @@ from scenarios.common import (
 INTERVAL_S = env_float("PAYRACE_NEMESIS_INTERVAL", 1.0)
 SERVICE_PID = env_int("PAYRACE_SERVICE_PID", 0)
 DATABASE_URL = os.environ.get("PAYRACE_DATABASE_URL", "").strip()
+# 1 when the target offers POST /_admin/clock (payrace run finds out and says so).
+TARGET_CLOCK = env_int("PAYRACE_TARGET_CLOCK", 0) == 1
+CLOCK_JUMP_S = 25 * 3600
 
 Action = Callable[[Environment], dict[str, Any] | None]
 
@@ -66,11 +72,37 @@ def _post_json(url: str, body: dict[str, Any], timeout: float = 3.0) -> int:
         return int(exc.code)
 
 
-def standin_5xx_burst(environment: Environment) -> dict[str, Any] | None:
-    """The provider fails a few requests: 500 after charging (stored on the key), 503 before."""
-    rules = [{"action": "error_after", "status": 500, "count": 3},
-             {"action": "error_before", "status": 503, "count": 3, "should_retry": True}]
+def standin_500_after_charge(environment: Environment) -> dict[str, Any] | None:
+    """The provider charges, then answers 500 (stored on the key, replayed for 24 h)."""
+    rules = [{"action": "error_after", "status": 500, "count": 3}]
     return {"rules": rules} if arm_faults(rules) else None
+
+
+def standin_503_before(environment: Environment) -> dict[str, Any] | None:
+    """The provider refuses a few requests before executing them: nothing is charged.
+
+    Armed on its own, never beside `error_after`: a request refused before executing
+    never reaches the after-action, so a combined burst would never charge-then-fail.
+    """
+    rules = [{"action": "error_before", "status": 503, "count": 3, "should_retry": True}]
+    return {"rules": rules} if arm_faults(rules) else None
+
+
+def clock_jump(environment: Environment) -> dict[str, Any] | None:
+    """A day passes: the service's own clock first (where it offers POST /_admin/clock), then
+    the provider's, which forgets every idempotency key older than 24 h."""
+    url = standin_url()
+    if url is None:
+        return None
+    from harness.stripe_standin import StandinAdmin
+
+    moved_service = False
+    if TARGET_CLOCK:
+        # First, so the service knows a day passed before the provider forgets its keys.
+        moved_service = _post_json(f"{environment.host}/_admin/clock",
+                                   {"advance_seconds": CLOCK_JUMP_S}) < 300
+    StandinAdmin(url).advance_clock(CLOCK_JUMP_S)
+    return {"seconds": CLOCK_JUMP_S, "service_clock": moved_service}
 
 
 def _failpoint(name: str, action: str, count: int) -> Action:
@@ -126,7 +158,9 @@ def terminate_db_connections(environment: Environment) -> dict[str, Any] | None:
 def _available() -> list[tuple[str, Action]]:
     actions: list[tuple[str, Action]] = []
     if standin_url() is not None:
-        actions.append(("standin-5xx-burst", standin_5xx_burst))
+        actions.append(("standin-500-after-charge", standin_500_after_charge))
+        actions.append(("standin-503-before", standin_503_before))
+        actions.append(("clock-jump", clock_jump))
     actions.append(("db-drop-before-commit", _failpoint("before_commit", "drop_connection", 2)))
     actions.append(("crash-after-charge", _failpoint("after_charge", "crash", 1)))
     if SERVICE_PID:

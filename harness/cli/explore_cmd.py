@@ -27,15 +27,15 @@ def _count(raw: str, flag: str, low: int = 1, high: int | None = None) -> int:
     return value
 
 
-def _seconds(raw: str | None) -> float | None:
+def _seconds(raw: str | None, flag: str = "--max-time") -> float | None:
     if raw is None:
         return None
     try:
         value = float(raw)
     except ValueError:
-        raise UsageError(f"--max-time: expected seconds, got {raw!r}") from None
-    if not value > 0:
-        raise UsageError(f"--max-time: expected a positive number of seconds, got {raw}")
+        raise UsageError(f"{flag}: expected seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"{flag}: expected a positive number of seconds, got {raw}")
     return value
 
 
@@ -53,7 +53,9 @@ def _print_result(summary: dict[str, Any], program_text: str, run_dir: Path) -> 
             click.echo(f"cause ({cause['kind']}): {cause['sentence']}")
         click.echo(f"\nShrunk program ({counterexample['steps']} steps), replayable:\n")
         click.echo(program_text)
-        click.echo(f"\nReplay it: python {run_dir / 'counterexample.py'}")
+        click.echo(f"\nReplay it: {shlex.quote(sys.executable)} {run_dir / 'counterexample.py'}")
+        if summary.get("target", "").startswith("http"):
+            click.echo("  (with your service and the stand-in it talks to still running)")
     click.echo("")
     for check in summary["checks"]:
         click.echo(f"  {check['checker']:<22} {check['validity']:<8} {check['summary']}")
@@ -74,7 +76,30 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 @click.command(name="explore")
 @click.option("--target", required=True, help="reference:<variant> or http://host:port")
 @click.option("--stripe-url", default=None, help="A running stand-in (required for HTTP targets).")
-@click.option("--database-url", default=None, help="PostgreSQL to use instead of embedded.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="reference targets: the PostgreSQL server to use instead of an embedded one; your "
+    "service: its own database (for --db-query and database connection kills).",
+)
+@click.option(
+    "--db-query",
+    default=None,
+    help="Your service: a read-only SELECT on --database-url returning id, status, charge_id, "
+    "amount (the database view when it offers no /_admin/snapshot).",
+)
+@click.option(
+    "--settle",
+    default="15",
+    show_default=True,
+    help="Seconds each example's end waits for the target to finish its own work.",
+)
+@click.option(
+    "--service-pid",
+    default=None,
+    help="Your service: the process id of its supervisor (accepted for symmetry with run; "
+    "explore kills no workers yet).",
+)
 @click.option("--seed", default=None, help="Seed for Hypothesis (default: random, printed).")
 @click.option("--max-examples", default="100", show_default=True, help="Examples to try.")
 @click.option("--max-time", default=None, help="Stop generating after this many seconds.")
@@ -98,12 +123,22 @@ def explore(
     faults: str,
     steps: str,
     reports_dir: str,
+    db_query: str | None,
+    settle: str,
+    service_pid: str | None,
 ) -> None:
     """Search for a program of payments, charges, retries and faults that charges twice."""
     from harness.model.parts import PartsRequest, parse_faults
     from harness.model.targets import parse_target
+    from harness.targets.view import validate_db_query
 
     spec = parse_target(target)
+    settle_s = _seconds(settle, "--settle")
+    assert settle_s is not None
+    query = validate_db_query(db_query, database_url)
+    if query is not None and spec.kind != "http":
+        raise UsageError("--db-query applies to your own service (--target http://…)")
+    pid = _count(service_pid, "--service-pid") if service_pid is not None else None
     n_examples = _count(max_examples, "--max-examples")
     n_workers = _count(workers, "--workers", 1, 8)
     n_steps = _count(steps, "--steps", 1, 50)
@@ -127,6 +162,9 @@ def explore(
         stripe_url=stripe_url,
         database_url=database_url,
         seed=n_seed,
+        db_query=query,
+        settle_s=settle_s,
+        service_pid=pid,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:
@@ -157,6 +195,7 @@ def _explore(
     from harness.model.parts import open_environment
     from harness.model.program import show_program
     from harness.model.record import faults_label, write_explore_run
+    from harness.targets.abilities import coverage, coverage_lines
 
     started = datetime.now(UTC)
     t0 = time.monotonic()
@@ -166,6 +205,9 @@ def _explore(
         err=True,
     )
     with open_environment(request) as (env, parts):
+        cov = coverage(env.target.abilities, request.faults, request.settle_s)
+        for line in coverage_lines(cov):
+            click.echo(f"payrace: {line}", err=True)
         if budget is not None:
             env.deadline = time.monotonic() + budget
         env.stats.started = time.monotonic()
@@ -188,6 +230,7 @@ def _explore(
             started=started,
             duration_s=time.monotonic() - t0,
             settings=settings,
+            coverage=cov,
         )
     _write_html(run_dir, reports)
     _print_result(summary, show_program(result.program), run_dir)

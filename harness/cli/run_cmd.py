@@ -18,15 +18,18 @@ from harness.runner.spec import (
     parse_count,
     parse_duration,
     parse_rate,
+    parse_seconds,
     parse_target,
     resolve_scenario,
 )
+from harness.targets.view import validate_db_query
 
 
 def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
                database_url: str | None, users: str, spawn_rate: str | None, duration: str,
                processes: str, workers: str, seed: str, junit: str | None, out: str,
-               progress: bool, min_charges: str = "20") -> RunSpec:
+               progress: bool, min_charges: str = "20", db_query: str | None = None,
+               settle: str = "15", service_pid: str | None = None) -> RunSpec:
     """Validate every flag, in the order a user reads them, before anything starts."""
     if not scenario:
         raise UsageError(f"Name a scenario: payrace run <scenario>, one of "
@@ -45,9 +48,14 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         n_seed = int(seed)
     except ValueError:
         raise UsageError(f"--seed: expected a whole number, got {seed!r}") from None
-    if database_url and parsed_target.kind != "reference":
-        raise UsageError("--database-url applies to --target reference:<variant> (payrace's own "
-                         "service); a service of yours uses its own database")
+    query = validate_db_query(db_query, database_url)
+    if query is not None and parsed_target.kind != "http":
+        raise UsageError("--db-query applies to your own service (--target http://…)")
+    settle_s = parse_seconds(settle, "--settle")
+    pid = parse_count(service_pid, "--service-pid") if service_pid is not None else None
+    if pid is not None and parsed_target.kind != "http":
+        raise UsageError("--service-pid applies to your own service (--target http://…); "
+                         "payrace knows its reference service's workers")
     if parsed_target.kind == "http" and not stripe_url:
         raise UsageError(f"--target {parsed_target.url} needs --stripe-url: the URL of the "
                          "payrace stand-in your service talks to (start one with `payrace "
@@ -62,6 +70,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         seed=n_seed, stripe_url=stripe_url, database_url=database_url, out_dir=out_dir,
         junit=junit_path, command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
         min_charges=n_min_charges, scenario_env=scenario_knobs(os.environ),
+        db_query=query, settle_s=settle_s, service_pid=pid,
     )
 
 
@@ -87,8 +96,16 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 @click.argument("scenario", required=False)
 @click.option("--target", help="reference:<variant> or http://host:port of your service.")
 @click.option("--stripe-url", help="A payrace stand-in already running (your service's provider).")
-@click.option("--database-url", help="PostgreSQL server for the reference service "
-              "(default: an embedded one).")
+@click.option("--database-url", help="reference targets: the PostgreSQL server to use (default: "
+              "an embedded one); your service: its own database (for --db-query and database "
+              "connection kills in chaos).")
+@click.option("--db-query", default=None, help="Your service: a read-only SELECT on "
+              "--database-url returning id, status, charge_id, amount (the database view when "
+              "it offers no /_admin/snapshot).")
+@click.option("--settle", default="15", help="Seconds payrace waits, after the load, for the "
+              "target to finish its own work (a reconciler's leases).")
+@click.option("--service-pid", default=None, help="Your service: its supervisor's process id; "
+              "chaos SIGKILLs its worker processes.")
 @click.option("--users", "-u", default="10", help="Concurrent Locust users.")
 @click.option("--spawn-rate", "-r", default=None, help="Users started per second (default: all "
               "at once).")
@@ -99,13 +116,14 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 @click.option("--min-charges", default="20", help="Fewer charge executions than this and "
               "the run is inconclusive (exit 4).")
 @click.option("--junit", default=None, help="Also write JUnit XML here, for CI systems.")
-@click.option("--out", default="reports", help="Where run directories are written.")
+@click.option("--reports-dir", "--out", "out", default="reports",
+              help="Where run directories are written (--out is the old name).")
 @click.option("--progress/--no-progress", default=True, help="Live progress on stderr.")
 @click.pass_context
 def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url: str | None,
         database_url: str | None, users: str, spawn_rate: str | None, duration: str,
         processes: str, workers: str, seed: str, min_charges: str, junit: str | None, out: str,
-        progress: bool) -> None:
+        progress: bool, db_query: str | None, settle: str, service_pid: str | None) -> None:
     """Run a load SCENARIO against a target and prove no payment was charged twice.
 
     Exit codes: 0 verified, 1 violation, 2 bad input, 3 a part could not start,
@@ -114,7 +132,8 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
     from harness.runner.run import execute  # Locust and the checkers load only when running
 
     spec = build_spec(scenario, target, stripe_url, database_url, users, spawn_rate, duration,
-                      processes, workers, seed, junit, out, progress, min_charges)
+                      processes, workers, seed, junit, out, progress, min_charges,
+                      db_query=db_query, settle=settle, service_pid=service_pid)
     try:
         result = execute(spec)
     except KeyboardInterrupt:

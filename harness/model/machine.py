@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -23,7 +25,7 @@ from harness.history import Classified
 from harness.model.checks import PaymentViolation, check_duplicates, check_example
 from harness.model.concurrency import run_requests
 from harness.model.environment import Example, StepRecord, active_environment
-from harness.targets.settle import settle
+from harness.targets.settle import QUIET_S, is_settled, settle
 
 # Both shrink towards their first element: the simplest amount, an ordinary customer.
 AMOUNTS = (1000, 2500)
@@ -403,21 +405,34 @@ class PaymentModel(RuleBasedStateMachine):
             outcome = env.clients[0].reconcile(True, process="w0.0")
             reconciled = {"outcome": outcome.type}
 
-        def mark() -> int:
+        def charged() -> Counter[str]:
             env.sync_ledger(example)
-            return len(example.ledger)
+            return example.charges_per_payment
 
-        settled = settle(
-            lambda ids: env.call(env.target.read_rows, ids),
-            example.payments,
-            budget_s=env.config.settle_s,
-            ledger_mark=mark if env.background else None,
-        )
-        settled.reconcile = reconciled
+        # A background target may charge between the view and the ledger read: settle again
+        # (within the budget) until the view has caught up with every charge.
+        deadline = time.monotonic() + env.config.settle_s
+        while True:
+            settled = settle(
+                lambda ids: env.call(env.target.read_rows, ids),
+                example.payments,
+                budget_s=max(0.0, deadline - time.monotonic()),
+                charged=charged,
+                # In-process, nothing charges unasked: no stillness to wait for.
+                quiet_s=QUIET_S if env.background else 0.0,
+            )
+            settled.reconcile = reconciled
+            reads = [env.clients[0].read(pid, process="w0.0") for pid in example.payments]
+            env.sync_ledger(example)
+            snapshot = env.snapshot_for(example)
+            if snapshot is None:
+                snapshot = [r.value for r in reads if r.type == "ok" and r.value is not None]
+            behind = [
+                row for row in snapshot
+                if example.charges_per_payment.get(str(row.get("id")))
+                and not is_settled(row, charged=True)
+            ]
+            if not behind or not env.background or time.monotonic() >= deadline:
+                break
         example.settled = settled
-        reads = [env.clients[0].read(pid, process="w0.0") for pid in example.payments]
-        env.sync_ledger(example)
-        snapshot = env.snapshot_for(example)
-        if snapshot is None:
-            snapshot = [r.value for r in reads if r.type == "ok" and r.value is not None]
         example.db = snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 START = "state = PaymentModel()"
@@ -54,6 +55,8 @@ def counterexample_source(
     stripe_url: str | None = None,
     database_url: str | None = None,
     seed: int = 0,
+    db_query: str | None = None,
+    settle_s: float | None = None,
 ) -> str:
     """A Python file that provisions the parts and replays `program`; it exits 1 on the violation.
 
@@ -67,6 +70,10 @@ def counterexample_source(
         options.append(f"stripe_url={stripe_url!r}")
     if database_url:
         options.append(f"database_url={database_url!r}")
+    if db_query:
+        options.append(f"db_query={db_query!r}")
+    if settle_s is not None:
+        options.append(f"settle_s={settle_s!r}")
     options.append(f"seed={seed}")
     body = "\n".join(f"    {line}" for line in program)
     lines = [
@@ -77,9 +84,21 @@ def counterexample_source(
     ]
     if cause:
         lines.append(_comment(f"cause: {cause}"))
+    if target.startswith("http"):
+        lines += [
+            f"# Your service must be running at {target}, wired to the stand-in at",
+            f"# {stripe_url}, as during the run: payrace starts neither of them. It replays",
+            "# every step against them and exits 1 when the violation reproduces (3 when a",
+            "# part does not answer).",
+        ]
+    else:
+        lines += [
+            "# It provisions PostgreSQL and the stand-in as the run did, replays every step,",
+            "# and exits 1 when the violation reproduces.",
+        ]
     lines += [
-        "# Run it with `python counterexample.py`: it provisions PostgreSQL and the stand-in",
-        "# as the run did, replays every step, and exits 1 when the violation reproduces.",
+        "# Run it with the interpreter payrace is installed in, e.g.",
+        f"#   {sys.executable} counterexample.py",
         "",
         "from harness.model.replay import replaying",
         "",

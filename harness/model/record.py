@@ -61,10 +61,15 @@ def write_explore_run(
     started: datetime,
     duration_s: float,
     settings: dict[str, Any],
+    coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write every file of the run; return the summary written to summary.json."""
     example = result.example
     extra: dict[str, Any] = {"explore": settings, "reason": result.reason}
+    if coverage is not None:
+        if example is not None and example.settled is not None:
+            coverage = {**coverage, "settled": example.settled.as_dict()}
+        extra["coverage"] = coverage
     if result.verdict == "violation" and result.violation is not None:
         counterexample: dict[str, Any] = {
             "checker": result.violation.result.checker,
@@ -113,6 +118,8 @@ def write_explore_run(
                 stripe_url=request.stripe_url,
                 database_url=request.database_url,
                 seed=request.seed,
+                db_query=request.db_query,
+                settle_s=request.settle_s,
             ),
         )
     return summary

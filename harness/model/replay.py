@@ -13,6 +13,7 @@ from harness.model.checks import PaymentViolation
 from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure, bound
 from harness.model.machine import PaymentModel
 from harness.model.parts import PartsRequest, open_environment
+from harness.targets.settle import DEFAULT_SETTLE_S
 
 
 @contextlib.contextmanager
@@ -24,6 +25,8 @@ def replaying(
     stripe_url: str | None = None,
     database_url: str | None = None,
     seed: int = 0,
+    db_query: str | None = None,
+    settle_s: float = DEFAULT_SETTLE_S,
 ) -> Iterator[type[PaymentModel]]:
     """Provision the parts as `payrace explore` did and hand out the model to replay steps.
 
@@ -38,6 +41,8 @@ def replaying(
         stripe_url=stripe_url,
         database_url=database_url,
         seed=seed,
+        db_query=db_query,
+        settle_s=settle_s,
     )
     try:
         with open_environment(request) as (env, _parts), bound(env):

@@ -52,6 +52,7 @@ def build_report(run: RunFiles) -> dict[str, Any]:
         "duration_s": summary.get("duration_s"),
         "headline": headline(verdict, checks, ops, run.ledger),
         "parts": parts_rows(summary.get("parts")),
+        "coverage": coverage_rows(summary.get("coverage")),
         "checks": [_check_row(c) for c in checks],
         "counts": _counts(ops, run),
         **_violations(checks, ops, run),
@@ -97,6 +98,31 @@ def _sorted_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return CHECKER_ORDER.index(name) if name in CHECKER_ORDER else len(CHECKER_ORDER)
 
     return sorted(checks, key=key)
+
+
+def coverage_rows(cov: Any) -> list[dict[str, str]]:
+    """What reached the target: each fault family (applied or skipped, and why), the evidence."""
+    if not isinstance(cov, dict):
+        return []
+    rows = []
+    for fault in cov.get("faults") or []:
+        if isinstance(fault, dict):
+            rows.append({
+                "what": f"fault family: {fault.get('family')}",
+                "status": "applied" if fault.get("applies") else "skipped",
+                "why": str(fault.get("why", "")),
+            })
+    for key, label in (("database_view", "database view"), ("settle", "settling")):
+        if cov.get(key):
+            rows.append({"what": label, "status": "used", "why": str(cov[key])})
+    settled = cov.get("settled")
+    if isinstance(settled, dict):
+        state = "settled" if settled.get("settled") else "not settled"
+        why = f"waited {settled.get('waited_s')} s of at most {settled.get('budget_s')} s"
+        if settled.get("unsettled_count"):
+            why += f"; {settled['unsettled_count']} payment(s) still processing"
+        rows.append({"what": "settle result", "status": state, "why": why})
+    return rows
 
 
 def parts_rows(parts: Any) -> list[dict[str, str]]:

@@ -54,6 +54,8 @@ def drive(spec: RunSpec, stack: Stack, run_dir: Path, history: Path | None, faul
         extra["PAYRACE_SERVICE_PID"] = str(stack.service_pid)
     if stack.database_url is not None:
         extra["PAYRACE_DATABASE_URL"] = stack.database_url
+    if stack.abilities.clock:
+        extra["PAYRACE_TARGET_CLOCK"] = "1"
     env = locust_env(spec, history=history, faults=faults, standin_url=stack.stripe_url,
                      origin=origin, extra=extra)
     locust = LocustProcess(locust_command(spec, stack.target_url, run_dir), env,

@@ -12,6 +12,10 @@ import httpx
 from harness.history import HistoryRecorder, Op, Outcome, load_history
 from harness.runner.parts import merge_parts, part_path
 from harness.runner.stack import Stack
+from harness.targets.admin import TargetAdmin
+from harness.targets.settle import Settled, is_settled, settle
+from harness.targets.standin import ChargedPayments
+from harness.targets.view import HttpReader, scope_rows, sql_rows
 
 # The ledger must be this still before the target counts as quiet.
 QUIET_S = 0.6
@@ -41,7 +45,7 @@ def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[st
         notes["faults_cleared"] = stack.admin.clear_faults()  # also frees requests at a gate
     except Exception as exc:
         notes["faults_cleared"] = f"failed: {exc}"
-    if stack.reference:
+    if stack.abilities.failpoints:
         try:
             httpx.delete(f"{stack.target_url}/_admin/failpoints", timeout=5.0)
         except httpx.HTTPError as exc:
@@ -104,18 +108,74 @@ def reconcile(stack: Stack, history: Path | None, origin: float) -> dict[str, An
         "error": f"HTTP {response.status_code}"}
 
 
-def snapshot(stack: Stack) -> list[dict[str, Any]] | None:
-    """The target's payments table (`GET /_admin/snapshot`), or None when it offers none."""
+# Fault families each of payrace's scenarios brings (a user's locustfile: provider faults).
+SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
+    "chaos": ("provider", "failpoints", "database", "workers", "clock"),
+    "retry_storm": ("provider",),
+    "double_click": ("provider",),
+    "steady": ("provider",),
+    "pr_proof": (),
+}
+
+
+def scenario_families(scenario: str) -> tuple[str, ...]:
+    return SCENARIO_FAMILIES.get(scenario, ("provider",))
+
+
+def created_payments(ops: list[Op]) -> set[str]:
+    """Ids of the payments this run created: the only ones its evidence is about."""
+    return {str(op.value["id"]) for op in ops
+            if op.f == "create" and op.type == "ok" and isinstance(op.value, dict)
+            and op.value.get("id") is not None}
+
+
+def settle_and_view(stack: Stack, created: set[str] | None,
+                    budget_s: float) -> tuple[Settled, list[dict[str, Any]] | None]:
+    """Wait until the run's payments settle, then take the database view by the ladder.
+
+    Without a recorded history (benchmark mode) payrace knows no payment: a reference
+    target's fresh database is read whole, a foreign one not at all.
+    """
+    abilities = stack.abilities
+    if created is None:
+        whole: list[dict[str, Any]] | None = None
+        if stack.reference:
+            with TargetAdmin(stack.target_url) as admin:
+                whole = admin.snapshot()
+        return Settled(budget_s=budget_s), whole
+    ids = sorted(created)
+    charged = ChargedPayments(stack.admin, stack.ledger_cursor, created)
+    reader = HttpReader(stack.target_url) if abilities.view == "reads" else None
+
+    def view(asked: list[str]) -> dict[str, dict[str, Any]]:
+        if reader is not None:
+            return reader(asked)
+        return {str(r.get("id")): r for r in scope_rows(_view_rows(stack), created)}
+
+    deadline = time.monotonic() + budget_s
     try:
-        response = httpx.get(f"{stack.target_url}/_admin/snapshot", timeout=60.0)
-    except httpx.HTTPError:
-        return None
-    body = _json(response)
-    if response.status_code != 200:
-        return None
-    if isinstance(body, dict) and isinstance(body.get("payments"), list):
-        body = body["payments"]
-    return body if isinstance(body, list) else None
+        while True:
+            settled = settle(view, ids, budget_s=max(0.0, deadline - time.monotonic()),
+                             charged=charged)
+            rows = settled.rows if reader is not None else view(ids)
+            # A charge may land between the last read and the ledger's: catch the view up.
+            money = charged()
+            behind = [p for p in ids if money.get(p) and not is_settled(rows.get(p))]
+            if not behind or time.monotonic() >= deadline:
+                break
+    finally:
+        if reader is not None:
+            reader.close()
+    return settled, [rows[p] for p in ids if p in rows]
+
+
+def _view_rows(stack: Stack) -> list[dict[str, Any]]:
+    abilities = stack.abilities
+    if abilities.view == "snapshot":
+        with TargetAdmin(stack.target_url) as admin:
+            return admin.snapshot() or []
+    assert abilities.database_url is not None and abilities.db_query is not None
+    return sql_rows(abilities.database_url, abilities.db_query)
 
 
 def collect_history(history: Path | None) -> list[Op]:

@@ -20,11 +20,13 @@ from harness.provision.postgres import Provisioned
 from harness.runner.drive import LoadOutcome, drive
 from harness.runner.evidence import (
     collect_history,
+    created_payments,
     ledger_since,
     quiesce,
     read_faults,
     reconcile,
-    snapshot,
+    scenario_families,
+    settle_and_view,
 )
 from harness.runner.progress import ProgressView
 from harness.runner.spec import RunSpec, check_writable
@@ -37,6 +39,9 @@ from harness.runs import (
     write_ledger,
     write_summary,
 )
+from harness.targets.abilities import coverage
+from harness.targets.settle import Settled
+from harness.targets.view import scope_ledger
 
 
 @dataclass
@@ -72,6 +77,7 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
     db: list[dict[str, Any]] | None = None
     reconciled: dict[str, Any] | None = None
     quiet: dict[str, Any] = {}
+    created: set[str] | None = None
     with provisioned(spec, server) as stack:
         # t=0 of the history is when the load starts, not when PostgreSQL did.
         origin = time.monotonic()
@@ -83,20 +89,32 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
             view.say(f"payrace run {title}: {users} for up to {spec.duration_s:g}s "
                      f"(run {run_id})")
             load = drive(spec, stack, run_dir, history, faults_path, origin, view)
+            settled: Settled | None = None
             if not load.target_died:
-                view.say("Load stopped; quiescing the target and running its reconciler…")
+                view.say("Load stopped; quiescing the target and letting it settle…")
                 quiet = quiesce(stack, hold_s=hold_seconds(read_faults(faults_path)))
-                if stack.reference:
+                if stack.abilities.reconcile:
                     reconciled = reconcile(stack, history, origin)
-                    db = snapshot(stack)
+            ops = collect_history(history)
+            created = created_payments(ops) if spec.record else None
+            if not load.target_died:
+                settled, db = settle_and_view(stack, created, spec.settle_s)
+                settled.reconcile = reconciled
         ledger = ledger_since(stack)
         parts = dict(stack.parts)
-    ops = collect_history(history)
+    foreign = 0
+    if created is not None:
+        # A long-lived service may still be finishing an earlier run's payments.
+        ledger, foreign = scope_ledger(ledger, created)
     write_ledger(run_dir, ledger)
     if db is not None:
         write_db(run_dir, db)
+    cov = coverage(stack.abilities, scenario_families(spec.scenario), spec.settle_s)
+    if settled is not None:
+        cov["settled"] = settled.as_dict()
     result = judge(spec, run_id, run_dir, started_at, origin, parts, load, ops, ledger, db,
-                   reconciled, quiet, read_faults(faults_path))
+                   reconciled, quiet, read_faults(faults_path), settled=settled,
+                   coverage=cov, foreign=foreign)
     if spec.write_report:
         write_reports(run_dir, spec.out_dir, spec.junit)
     return result
@@ -106,10 +124,13 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
           parts: dict[str, Any], load: LoadOutcome, ops: Sequence[Op],
           ledger: list[dict[str, Any]], db: list[dict[str, Any]] | None,
           reconciled: dict[str, Any] | None, quiet: dict[str, Any],
-          faults: list[dict[str, Any]]) -> RunResult:
+          faults: list[dict[str, Any]], *, settled: Settled | None = None,
+          coverage: dict[str, Any] | None = None, foreign: int = 0) -> RunResult:
     """Run the checkers on the evidence and write summary.json and junit.xml."""
     did_reconcile = reconciled is not None and "error" not in reconciled
-    evidence = Evidence(history=list(ops), ledger=ledger, db=db, reconciled=did_reconcile)
+    evidence = Evidence(history=list(ops), ledger=ledger, db=db,
+                        reconciled=did_reconcile or settled is not None,
+                        settled_how=settled.describe() if settled is not None else None)
     results = list(run_all(evidence, min_charges=spec.min_charges))
     notes: list[str] = []
     if load.target_died:
@@ -121,9 +142,18 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
         results.append(CheckResult(checker="target-alive", validity="unknown", summary=died,
                                    stats={"died_at_s": load.died_at_s}))
     name, _ = verdict(compose(results))
-    if db is None:
-        notes.append("No database snapshot: the target offers no /_admin/snapshot, so "
-                     "db-consistency could not be judged.")
+    if db is None and not load.target_died:
+        notes.append("No database view: recording was off, so payrace knows no payment to "
+                     "read back, and db-consistency could not be judged.")
+    elif coverage is not None:
+        notes.append(f"Database view: {coverage.get('database_view')}.")
+    if settled is not None and not settled.done:
+        notes.append(f"{len(settled.unsettled)} payment(s) were still processing after payrace "
+                     f"waited {settled.budget_s:g} s for the target to settle (--settle); they "
+                     "are judged as they stand.")
+    if foreign:
+        notes.append(f"{foreign} ledger entries for payments this run did not create (an earlier "
+                     "run's, still being worked on by the service) were left out of the evidence.")
     if not spec.record:
         notes.append("Recording was off (benchmark mode): the history is empty.")
     parts["load"] = {"tier": "locust", "version": _version("locust"),
@@ -138,7 +168,7 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
               "processes": spec.processes, "elapsed_s": load.elapsed_s,
               "locust_exit": load.locust_exit},
         target_died={"at_s": load.died_at_s} if load.target_died else False,
-        reconcile=reconciled, quiesce=quiet, notes=notes,
+        reconcile=reconciled, quiesce=quiet, notes=notes, coverage=coverage,
     )
     write_summary(run_dir, summary)
     return RunResult(run_dir, name, int(summary["exit_code"]), summary)

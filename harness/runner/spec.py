@@ -10,6 +10,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.targets.settle import DEFAULT_SETTLE_S
+from harness.targets.spec import TargetSpec, parse_target
+
+__all__ = [
+    "RunSpec",
+    "Target",
+    "available_scenarios",
+    "check_writable",
+    "parse_count",
+    "parse_duration",
+    "parse_rate",
+    "parse_seconds",
+    "parse_target",
+    "resolve_scenario",
+    "scenarios_dir",
+]
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
 # Files in scenarios/ that are not scenarios themselves.
@@ -41,13 +57,6 @@ def resolve_scenario(name: str) -> Path:
     )
 
 
-def available_variants() -> list[str]:
-    """Variants of the reference implementation that `--target reference:<variant>` accepts."""
-    from reference_impl.variants import VARIANTS
-
-    return list(VARIANTS)
-
-
 def parse_duration(text: str, flag: str = "--duration") -> float:
     """`30s`, `2m`, `1m30s`, `1h` or plain seconds (`45`); must be more than zero."""
     raw = text.strip().lower()
@@ -72,45 +81,24 @@ def parse_count(text: str | int, flag: str, minimum: int = 1) -> int:
     return int(raw)
 
 
-def parse_rate(text: str | float, flag: str) -> float:
+def parse_seconds(text: str | float, flag: str) -> float:
+    """A positive number of seconds (`15`, `2.5`)."""
+    return parse_rate(text, flag, what="a positive number of seconds")
+
+
+def parse_rate(text: str | float, flag: str, what: str = "a positive number") -> float:
     """A positive number (users started per second)."""
     try:
         value = float(str(text).strip())
     except ValueError:
         value = -1.0
     if not value > 0 or value != value or value == float("inf"):
-        raise UsageError(f"{flag}: expected a positive number, got {str(text)!r}")
+        raise UsageError(f"{flag}: expected {what}, got {str(text)!r}")
     return value
 
 
-@dataclass(frozen=True)
-class Target:
-    """The service under test: a reference variant payrace starts, or a URL the user runs."""
-
-    kind: str  # "reference" | "http"
-    variant: str | None = None
-    url: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"reference:{self.variant}" if self.kind == "reference" else str(self.url)
-
-
-def parse_target(text: str) -> Target:
-    """`reference:<variant>` or `http(s)://host:port`."""
-    raw = text.strip()
-    if raw.startswith("reference:"):
-        variant = raw.split(":", 1)[1]
-        known = available_variants()
-        if variant not in known:
-            raise UsageError(
-                f"--target: unknown variant {variant!r}; expected reference:<variant> with one of "
-                f"{', '.join(known)}, or http://host:port"
-            )
-        return Target("reference", variant=variant)
-    if re.fullmatch(r"https?://[^/\s:]+(?::\d+)?/?", raw):
-        return Target("http", url=raw.rstrip("/"))
-    raise UsageError(f"--target: expected reference:<variant> or http://host:port, got {text!r}")
+# One parser for every command (harness.targets); `Target` is the name the runner knew it by.
+Target = TargetSpec
 
 
 def check_writable(out_dir: Path) -> Path:
@@ -156,6 +144,11 @@ class RunSpec:
     command: str = ""
     progress: bool = True
     write_report: bool = True
+    # Your service: a read-only query on its database (the view without /_admin/snapshot),
+    # its supervisor's pid (worker kills), and how long payrace waits for it to settle.
+    db_query: str | None = None
+    service_pid: int | None = None
+    settle_s: float = DEFAULT_SETTLE_S
 
     def reproduce(self) -> str:
         """The command that repeats this run, with the scenario settings it ran with."""
@@ -172,4 +165,6 @@ class RunSpec:
             args += ["--workers", str(self.workers)]
         if self.stripe_url:
             args += ["--stripe-url", self.stripe_url]
+        if self.db_query:
+            args += ["--db-query", self.db_query]
         return (env + " " if env else "") + shlex.join(args)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import psutil
 
 from harness.errors import ProvisionError
 from harness.provision.postgres import Provisioned
 from harness.runner.spec import RunSpec
-from harness.safety import check_provider_url
-from harness.stripe_standin import TEST_API_KEY, StandinAdmin, running_standin
+from harness.stripe_standin import StandinAdmin, running_standin
+from harness.targets.abilities import Abilities, probe_abilities
+from harness.targets.preflight import preflight
+from harness.targets.standin import ledger_end, verify_standin
+
+__all__ = ["FAILPOINT_SCENARIOS", "Stack", "is_up", "ledger_end", "listening_pid", "provisioned"]
 
 # Scenarios whose nemesis arms failpoints inside the service: the reference service then
 # starts with failpoints on (off otherwise, since reading the failpoints table costs a query).
@@ -26,7 +29,7 @@ FAILPOINT_SCENARIOS = frozenset({"chaos"})
 
 @dataclass
 class Stack:
-    """Where each part of one run lives, and what the summary says about it."""
+    """Where each part of one run lives, what the target offers, and what the summary says."""
 
     target_url: str
     stripe_url: str
@@ -35,7 +38,12 @@ class Stack:
     parts: dict[str, Any] = field(default_factory=dict)
     service_pid: int | None = None
     database_url: str | None = None
-    reference: bool = False
+    abilities: Abilities = field(default_factory=Abilities)
+
+    @property
+    def reference(self) -> bool:
+        """The target offers payrace's admin endpoints (reconcile and snapshot)."""
+        return self.abilities.reconcile and self.abilities.snapshot
 
 
 def _version(dist: str) -> str | None:
@@ -43,16 +51,6 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
-
-
-def ledger_end(admin: StandinAdmin) -> int:
-    """The ledger's current end: a shared stand-in's older entries belong to other runs."""
-    cursor = 0
-    while True:
-        page = admin.ledger(cursor, 5000)
-        if not page["entries"]:
-            return cursor
-        cursor = int(page["next_cursor"])
 
 
 def _listens_on(process: psutil.Process, port: int) -> bool:
@@ -100,18 +98,10 @@ def is_up(url: str, timeout: float = 1.0) -> bool:
 @contextlib.contextmanager
 def _stand_in(spec: RunSpec, parts: dict[str, Any]) -> Iterator[str]:
     if spec.stripe_url:
-        check_provider_url(spec.stripe_url, TEST_API_KEY)
-        with StandinAdmin(spec.stripe_url, timeout_s=5.0) as admin:
-            try:
-                health = admin.health()
-            except Exception as exc:
-                raise ProvisionError(
-                    f"--stripe-url {spec.stripe_url} is not a payrace stand-in answering "
-                    f"/_standin/health ({exc}); start one with `payrace stand-in`"
-                ) from None
+        health = verify_standin(spec.stripe_url)
         parts["stripe"] = {"tier": "standin", "url": spec.stripe_url, "started": False,
                            "version": health.get("version")}
-        yield spec.stripe_url
+        yield spec.stripe_url.rstrip("/")
         return
     with running_standin(seed=spec.seed) as url:
         parts["stripe"] = {"tier": "standin", "url": url, "started": True,
@@ -129,7 +119,6 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
     with contextlib.ExitStack() as stack:
         stripe_url = stack.enter_context(_stand_in(spec, parts))
         admin = stack.enter_context(StandinAdmin(stripe_url, timeout_s=30.0))
-        cursor = ledger_end(admin) if spec.stripe_url else 0
         if spec.target.kind == "reference":
             from harness.provision.postgres import fresh_database, provision_postgres
             from harness.provision.service import running_service
@@ -145,23 +134,34 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
             parts["target"] = {"tier": "reference", "variant": spec.target.variant,
                                "workers": spec.workers, "failpoints": failpoints,
                                "url": target_url}
-            yield Stack(target_url, stripe_url, admin, cursor, parts,
-                        service_pid=listening_pid(target_url), database_url=database_url,
-                        reference=True)
+            cursor = ledger_end(admin) if spec.stripe_url else 0
+            pid = listening_pid(target_url)
+            abilities = replace(Abilities.reference(database_url, failpoints=failpoints),
+                                service_pid=pid)
+            yield Stack(target_url, stripe_url, admin, cursor, parts, service_pid=pid,
+                        database_url=database_url, abilities=abilities)
             return
         target_url = str(spec.target.url)
         if not is_up(target_url, timeout=3.0):
             raise ProvisionError(f"--target {target_url} does not accept connections; start it "
                                  "first, or use --target reference:<variant>")
-        parts["postgres"] = {"tier": "target's own"}
-        parts["target"] = {"tier": "http", "url": target_url}
+        own_db: str | None = None
+        if spec.database_url:
+            from harness.provision.postgres import normalize_url, server_version
+
+            own_db = normalize_url(spec.database_url)
+            parts["postgres"] = {"tier": "url", "version": server_version(own_db),
+                                 "owner": "target"}
+        else:
+            parts["postgres"] = {"tier": "none", "note": "the target's own database, not given"}
+        abilities = probe_abilities(target_url, database_url=own_db,
+                                    db_query=spec.db_query, service_pid=spec.service_pid)
+        admin.clear_faults()
+        parts["preflight"] = preflight(target_url, admin)
+        # The run's evidence starts after the preflight payment: it is not the run's.
+        cursor = ledger_end(admin)
+        parts["target"] = {"tier": "http", "url": target_url,
+                           "abilities": abilities.as_dict()}
         yield Stack(target_url, stripe_url, admin, cursor, parts,
-                    service_pid=None, database_url=None, reference=_has_admin(target_url))
-
-
-def _has_admin(url: str) -> bool:
-    """A foreign target that offers payrace's admin endpoints (snapshot, reconcile)."""
-    try:
-        return httpx.get(f"{url}/_admin/health", timeout=3.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+                    service_pid=spec.service_pid, database_url=own_db,
+                    abilities=abilities)

@@ -150,3 +150,25 @@ def evidence_plan(abilities: Abilities, settle_s: float) -> dict[str, str]:
         f"reconciler finishing them (at most {settle_s:g} s)"
     )
     return {"database_view": view, "settle": settle}
+
+
+def coverage(abilities: Abilities, families: Sequence[str], settle_s: float) -> dict[str, Any]:
+    """summary.json `coverage`: the abilities found, each fault family's reach, the evidence."""
+    return {
+        "abilities": abilities.as_dict(),
+        "faults": family_plan(abilities, families),
+        **evidence_plan(abilities, settle_s),
+    }
+
+
+def coverage_lines(cov: dict[str, Any]) -> list[str]:
+    """The banner: which fault families apply to this target, which were skipped and why."""
+    faults = [f for f in cov.get("faults", []) if isinstance(f, dict)]
+    used = [f"{f['family']} ({f['why']})" for f in faults if f.get("applies")]
+    skipped = [f"{f['family']} ({f['why']})" for f in faults if not f.get("applies")]
+    lines = [f"faults that apply: {'; '.join(used) or 'none'}"]
+    if skipped:
+        lines.append(f"skipped: {'; '.join(skipped)}")
+    lines.append(f"database view: {cov.get('database_view')}")
+    lines.append(f"settling: {cov.get('settle')}")
+    return lines

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Row = dict[str, Any]
 # GET /payments/{id} statuses after which the service has nothing left to do for a payment.
 SETTLED_STATUSES = frozenset({"pending", "completed", "failed"})
-DEFAULT_SETTLE_S = 30.0
+DEFAULT_SETTLE_S = 15.0
 POLL_S = 0.2
 # The provider's ledger must be this still (for these payments) before the target is settled.
 QUIET_S = 0.5
 
 
-def is_settled(row: Row | None) -> bool:
-    return row is not None and row.get("status") in SETTLED_STATUSES
+def is_settled(row: Row | None, charged: bool = True) -> bool:
+    """Nothing left to wait for: a final status, or `processing` with no money taken yet.
+
+    A payment left `processing` that the provider never charged cannot be charged twice
+    by anything payrace could still see in time; a correct service may keep it so for a
+    day (a declined card answered 500 and replayed). One that was charged is waited for:
+    its row must catch up with the money.
+    """
+    if row is None:
+        return False
+    status = row.get("status")
+    return status in SETTLED_STATUSES or (status == "processing" and not charged)
 
 
 @dataclass
@@ -57,29 +67,30 @@ def settle(
     payment_ids: Iterable[str],
     *,
     budget_s: float = DEFAULT_SETTLE_S,
-    ledger_mark: Callable[[], int] | None = None,
+    charged: Callable[[], Mapping[str, int]] | None = None,
     poll_s: float = POLL_S,
     quiet_s: float = QUIET_S,
 ) -> Settled:
-    """Poll until no payment is `processing` and the ledger is still, or `budget_s` passes.
+    """Poll until every payment settled (`is_settled`) and the ledger is still, or `budget_s`.
 
-    `poll(ids)` returns the current row of each id it could read; `ledger_mark()` any
-    number that changes when the provider records something new for these payments.
+    `poll(ids)` returns the current row of each id it could read; `charged()`, read after
+    each poll, how many times the provider has charged each payment so far (None: treat
+    every payment as charged). The ledger must then stay still for `quiet_s`.
     """
     started = time.monotonic()
     result = Settled(budget_s=budget_s)
-    waiting = list(dict.fromkeys(payment_ids))
-    mark = ledger_mark() if ledger_mark is not None else 0
+    ids = list(dict.fromkeys(payment_ids))
+    waiting = ids
+    seen = sum(charged().values()) if charged is not None else 0
     still_since = time.monotonic()
     while True:
         if waiting:
             result.rows.update(poll(waiting))
-            waiting = [p for p in waiting if not is_settled(result.rows.get(p))]
+        money = charged() if charged is not None else dict.fromkeys(ids, 1)
         now = time.monotonic()
-        if ledger_mark is not None:
-            current = ledger_mark()
-            if current != mark:
-                mark, still_since = current, now
+        if charged is not None and sum(money.values()) != seen:
+            seen, still_since = sum(money.values()), now
+        waiting = [p for p in ids if not is_settled(result.rows.get(p), bool(money.get(p)))]
         if not waiting and now - still_since >= quiet_s:
             break
         if now - started >= budget_s:

@@ -46,8 +46,9 @@ def parse_target(raw: str) -> TargetSpec:
         names = variant_names()
         if name not in names:
             raise UsageError(
-                f"--target: unknown variant {name!r} in {raw!r}; expected {ACCEPTED_FORMS} "
-                f"with one of: {', '.join(names)}"
+                f"--target: unknown variant {name!r} in {raw!r}; choose one of: "
+                + ", ".join(f"reference:{n}" for n in names)
+                + ", or http://host:port"
             )
         return TargetSpec("reference", name)
     parts = urlsplit(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -57,3 +58,24 @@ def entries_since(admin: StandinAdmin, cursor: int) -> tuple[list[dict[str, Any]
             return entries, cursor
         entries.extend(page["entries"])
         cursor = int(page["next_cursor"])
+
+
+class ChargedPayments:
+    """The watched payments the provider has charged so far, read from the ledger as it grows."""
+
+    def __init__(self, admin: StandinAdmin, cursor: int, payment_ids: set[str] | None = None):
+        self.admin = admin
+        self.cursor = cursor
+        self.payment_ids = payment_ids
+        self.charged: Counter[str] = Counter()
+
+    def __call__(self) -> Counter[str]:
+        from harness.checkers.evidence import is_money_charge
+
+        entries, self.cursor = entries_since(self.admin, self.cursor)
+        for entry in entries:
+            pid = entry.get("payment_id")
+            wanted = self.payment_ids is None or pid in self.payment_ids
+            if wanted and pid is not None and is_money_charge(entry):
+                self.charged[str(pid)] += 1
+        return self.charged

@@ -42,7 +42,7 @@ def test_counts_need_whole_numbers_at_least_the_minimum() -> None:
 
 def test_targets() -> None:
     """reference:<variant> for the known variants, http(s)://host[:port] for anything else."""
-    assert parse_target("reference:pr145") == Target("reference", variant="pr145")
+    assert parse_target("reference:pr145") == Target("reference", "pr145")
     assert parse_target("http://127.0.0.1:8000/").url == "http://127.0.0.1:8000"
     with pytest.raises(UsageError, match=r"unknown variant 'nope'.*naive"):
         parse_target("reference:nope")
