@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Exit codes of DESIGN §9: the CLI's contract with CI systems.
+# Exit codes of docs/CONTRACTS.md: the CLI's contract with CI systems.
 EXIT_VERIFIED = 0
 EXIT_VIOLATION = 1
 EXIT_USAGE = 2

@@ -1,4 +1,4 @@
-"""The HTTP app: one variant behind the target contract of DESIGN §4, plus `/_admin` endpoints."""
+"""The HTTP app: one variant behind the contract of docs/TARGETS.md, plus `/_admin` endpoints."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ OutcomeKind = Literal["succeeded", "declined", "unknown"]
 
 @dataclass(frozen=True)
 class ChargeOutcome:
-    """What a charge attempt told us: money taken, certainly refused, or unknown (DESIGN §2)."""
+    """What a charge attempt told us: money taken, certainly refused, or unknown."""
 
     kind: OutcomeKind
     charge_id: str | None = None

@@ -1,4 +1,4 @@
-"""The HTTP status and body of every answer a variant gives to `charge` (DESIGN §4)."""
+"""The HTTP status and body of every answer a variant gives to `charge` (docs/TARGETS.md)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection, RowMapping
 from reference_impl.config import ServiceConfig
 from reference_impl.schema import payments
 
-
 _SHIFT = text(
     "UPDATE payments SET "
     "created_at = created_at - make_interval(secs => :s), "
@@ -48,7 +47,7 @@ def row_to_dict(row: RowMapping) -> dict[str, Any]:
 
 
 def public_view(row: dict[str, Any]) -> dict[str, Any]:
-    """What `GET /payments/{id}` shows (DESIGN §4)."""
+    """What `GET /payments/{id}` shows (docs/TARGETS.md)."""
     return {
         "id": row["id"],
         "status": row["status"],

@@ -211,7 +211,7 @@ def _stopped(exc: BaseException) -> Classified:
 
 
 class PayraceUser(FastHttpUser):
-    """A user of the target contract (DESIGN §4) whose every call is an op in the history."""
+    """A user of the target contract (docs/TARGETS.md) whose every call is an op in the history."""
 
     abstract = True
     network_timeout = env_float(ENV_CLIENT_TIMEOUT, 10.0)

@@ -29,7 +29,7 @@ def compose(results: Iterable[CheckResult]) -> Validity:
 
 
 def verdict(validity: Validity) -> tuple[str, int]:
-    """The summary.json verdict word and the exit code of DESIGN §9 for a composed validity."""
+    """The summary.json verdict word and exit code (docs/CONTRACTS.md) of a composed validity."""
     if validity == "valid":
         return "verified", EXIT_VERIFIED
     if validity == "invalid":

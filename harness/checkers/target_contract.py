@@ -1,4 +1,4 @@
-"""target-contract: the target honours DESIGN §4 — charge ids, forward-only statuses, metadata."""
+"""target-contract: the target honours docs/TARGETS.md — charge ids, forward statuses, metadata."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def _step_violation(evidence: Evidence, pid: str, before: Seen, after: Seen) -> 
 
 
 def check_target_contract(evidence: Evidence) -> CheckResult:
-    """Invalid when the target breaks a promise of DESIGN §4 that the checkers depend on."""
+    """Invalid when the target breaks a promise of docs/TARGETS.md that the checkers depend on."""
     violations: list[Violation] = []
     for operation in evidence.pairing.operations:
         done = operation.completion

@@ -94,12 +94,7 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     show_default=True,
     help="Seconds each example's end waits for the target to finish its own work.",
 )
-@click.option(
-    "--service-pid",
-    default=None,
-    help="Your service: the process id of its supervisor (accepted for symmetry with run; "
-    "explore kills no workers yet).",
-)
+
 @click.option("--seed", default=None, help="Seed for Hypothesis (default: random, printed).")
 @click.option("--max-examples", default="100", show_default=True, help="Examples to try.")
 @click.option("--max-time", default=None, help="Stop generating after this many seconds.")
@@ -125,7 +120,6 @@ def explore(
     reports_dir: str,
     db_query: str | None,
     settle: str,
-    service_pid: str | None,
 ) -> None:
     """Search for a program of payments, charges, retries and faults that charges twice."""
     from harness.model.parts import PartsRequest, parse_faults
@@ -138,7 +132,6 @@ def explore(
     query = validate_db_query(db_query, database_url)
     if query is not None and spec.kind != "http":
         raise UsageError("--db-query applies to your own service (--target http://…)")
-    pid = _count(service_pid, "--service-pid") if service_pid is not None else None
     n_examples = _count(max_examples, "--max-examples")
     n_workers = _count(workers, "--workers", 1, 8)
     n_steps = _count(steps, "--steps", 1, 50)
@@ -164,7 +157,6 @@ def explore(
         seed=n_seed,
         db_query=query,
         settle_s=settle_s,
-        service_pid=pid,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:

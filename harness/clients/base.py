@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from harness.history import Classified, HistoryRecorder, classify_exception, classify_response
 
-# What a transport call returns: the HTTP status of DESIGN §4 and the JSON body (or None).
+# What a transport call returns: the HTTP status of docs/TARGETS.md and the JSON body (or None).
 Response = tuple[int, Mapping[str, Any] | None]
 
 

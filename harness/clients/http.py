@@ -1,4 +1,4 @@
-"""The HTTP client: drives any target honouring the contract of DESIGN §4, with a short timeout."""
+"""The HTTP client: drives any target honouring docs/TARGETS.md, with a short timeout."""
 
 from __future__ import annotations
 

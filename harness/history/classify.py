@@ -68,7 +68,7 @@ def classify_charge(
     body: Mapping[str, Any] | None = None,
     exc: BaseException | None = None,
 ) -> Classified:
-    """Classify a `POST /payments/{id}/charge` outcome by the law of DESIGN §2.
+    """Classify a `POST /payments/{id}/charge` outcome by the law of docs/TARGETS.md.
 
     200 completed → ok; 402 declined and 409 → fail (nothing happened for this request);
     202, timeouts, resets, 5xx, any other status and any exception → info.

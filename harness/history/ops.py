@@ -1,4 +1,4 @@
-"""History ops as DESIGN §2 defines them, pairing invokes with completions, merging files."""
+"""History ops (docs/CONTRACTS.md): pairing invokes with completions, merging files."""
 
 from __future__ import annotations
 

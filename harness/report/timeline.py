@@ -8,7 +8,7 @@ from typing import Any
 from harness.report.ledger import money_charges
 from harness.report.operations import Operation, error_label
 
-# Statuses of DESIGN §4, in the order a payment moves through them.
+# Statuses of docs/TARGETS.md, in the order a payment moves through them.
 STATUSES = ("pending", "processing", "completed", "failed")
 # What each stand-in fault did, in words short enough to print beside its marker; a request
 # hit by several rules has them joined with "+" (e.g. "latency+hang_after").

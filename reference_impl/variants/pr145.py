@@ -1,6 +1,6 @@
 """`pr145`: the merged PR #145 ported line for line — lock the row, charge holding it, commit.
 
-The Go flow, as DESIGN §1 describes the merged code (each step is mirrored below,
+The Go flow, as the README tells PR #145 (each step is mirrored below,
 in order, with the Go line beside it)::
 
     tx, err := db.BeginTx(ctx, nil)                    // one transaction
