@@ -33,7 +33,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--payrace-stripe-url", default=None, help="a running stand-in (default: start one)"
     )
     group.addoption(
-        "--payrace-database-url", default=None, help="PostgreSQL to use (default: embedded)"
+        "--payrace-database-url",
+        default=None,
+        help="reference targets: PostgreSQL to use (default: embedded); your service: its own "
+        "database (connection kills, --payrace-db-query)",
+    )
+    group.addoption(
+        "--payrace-db-query",
+        default=None,
+        help="your service: read-only SELECT returning id, status, charge_id, amount",
+    )
+    group.addoption(
+        "--payrace-settle",
+        default="15",
+        help="seconds each example waits for the target to settle (docs/TARGETS.md)",
     )
     group.addoption("--payrace-workers", default="2", help="simulated worker processes (1-8)")
     group.addoption(
@@ -112,6 +125,7 @@ def payrace_environment(
     from harness.errors import PayraceError
     from harness.model.parts import PartsRequest, open_environment, parse_faults
     from harness.model.targets import parse_target
+    from harness.targets.view import validate_db_query
 
     pytestconfig = request.config
     try:
@@ -126,6 +140,10 @@ def payrace_environment(
             faults=parse_faults(pytestconfig.getoption("payrace_faults")),
             stripe_url=payrace_standin,
             database_url=database_url,
+            db_query=validate_db_query(
+                pytestconfig.getoption("payrace_db_query"), database_url
+            ),
+            settle_s=float(pytestconfig.getoption("payrace_settle")),
         )
         with open_environment(parts_request) as (env, _parts):
             yield env

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.errors import ProvisionError
 from harness.model import PartsRequest, explore, open_environment
 from tests.integration.broken_target import serving
 
@@ -15,7 +16,6 @@ pytestmark = pytest.mark.integration
     [
         ("no_charge_id", "charge_id"),
         ("backwards", "pending"),
-        ("no_metadata", "metadata"),
     ],
 )
 def test_a_contract_breaking_target_is_named_by_target_contract(
@@ -33,3 +33,13 @@ def test_a_contract_breaking_target_is_named_by_target_contract(
     assert evidence in first.because
     assert first.operations or first.ledger or first.db  # evidence, not just a sentence
     assert result.program and result.program[0] == "state = PaymentModel()"
+
+
+def test_charges_without_metadata_are_a_wiring_error_found_by_preflight(standin_url: str) -> None:
+    """No `metadata[payment_id]` on the charge: exit 3 naming it, before any exploring."""
+    with serving("no_metadata", standin_url) as url, pytest.raises(ProvisionError) as caught:
+        with open_environment(PartsRequest(target=url, workers=2, stripe_url=standin_url)):
+            pass
+    assert caught.value.exit_code == 3
+    assert "metadata[payment_id]" in str(caught.value)
+    assert "Preflight" in str(caught.value)
