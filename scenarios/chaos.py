@@ -74,7 +74,7 @@ def _post_json(url: str, body: dict[str, Any], timeout: float = 3.0) -> int:
 
 def standin_500_after_charge(environment: Environment) -> dict[str, Any] | None:
     """The provider charges, then answers 500 (stored on the key, replayed for 24 h)."""
-    rules = [{"action": "error_after", "status": 500, "count": 3}]
+    rules = [{"action": "error_after", "status": 500, "count": 3, "money": True}]
     return {"rules": rules} if arm_faults(rules) else None
 
 

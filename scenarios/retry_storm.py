@@ -44,8 +44,9 @@ def _arm_lost_responses(environment: Environment) -> None:
     # No `path`: every POST under /v1/ (Charges and PaymentIntents alike) can lose its answer.
     arm_faults([
         {"action": "latency", "ms": LATENCY_MS, "jitter_ms": LATENCY_MS},
-        {"action": "drop_after", "probability": DROP_P, "seed": seed()},
-        {"action": "hang_after", "probability": HANG_P, "seed": seed() + 1, "ms": HANG_MS},
+        {"action": "drop_after", "probability": DROP_P, "seed": seed(), "money": True},
+        {"action": "hang_after", "probability": HANG_P, "seed": seed() + 1, "ms": HANG_MS,
+         "money": True},
     ], note="lost responses")
 
 

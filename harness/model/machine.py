@@ -160,7 +160,9 @@ class PaymentModel(RuleBasedStateMachine):
         """
         env = self.env
         if fault is not None:
-            armed: dict[str, Any] = {"action": fault, "count": 1}
+            # On the request that can move money: a service may talk to the provider first
+            # (create a PaymentIntent) and charge later (confirm it).
+            armed: dict[str, Any] = {"action": fault, "count": 1, "money": True}
             if payment_id is not None:
                 armed["payment_id"] = payment_id
             if fault == "latency":

@@ -35,6 +35,16 @@ _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
 
 
+def moves_money(method: str, path: str, args: dict[str, Any]) -> bool:
+    """A request that can take money: a Charge, a confirm, a PaymentIntent made confirmed."""
+    from harness.checkers.evidence import charge_endpoint
+
+    endpoint = charge_endpoint(method, path)
+    if endpoint == "/v1/payment_intents":
+        return bool(args.get("confirm"))
+    return endpoint is not None
+
+
 @dataclass
 class Answer:
     """The response being built, and what the ledger will say about it."""
@@ -204,7 +214,8 @@ class ApiHandler:
         args = endpoint.validate(params)
         payment_id = endpoint.payment_id(state.resources, args, groups)
         entry["payment_id"] = payment_id
-        plan = state.faults.plan(request.method, request.path, payment_id)
+        plan = state.faults.plan(request.method, request.path, payment_id,
+                                 moves_money(request.method, request.path, args))
         entry["fault"] = plan.label
         key = request.headers.get("Idempotency-Key") if endpoint.mutates else None
         if key is not None:

@@ -10,7 +10,9 @@ from typing import Any
 ACTIONS = (
     "latency", "error_before", "error_after", "drop_after", "hang_after", "gate", "rate_limit",
 )
-_MATCH_FIELDS = ("action", "method", "path", "payment_id", "nth", "count", "probability", "seed")
+_MATCH_FIELDS = (
+    "action", "method", "path", "payment_id", "money", "nth", "count", "probability", "seed",
+)
 # Which optional fields each action accepts besides the matching ones.
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "latency": ("ms", "jitter_ms"),
@@ -60,6 +62,10 @@ class Rule:
     method: str = "POST"
     path: str = "/v1/"
     payment_id: str | None = None
+    # Only requests that can move money: a Charge, a PaymentIntent created with confirm=true,
+    # a confirm. Services that create a PaymentIntent first and confirm it later are faulted
+    # where the money moves, not on the harmless create.
+    money: bool = False
     nth: int | None = None
     count: int | None = None
     probability: float | None = None
@@ -77,9 +83,13 @@ class Rule:
     rng: random.Random = field(default_factory=random.Random)
     gates: dict[str, Gate] = field(default_factory=dict)
 
-    def matches(self, method: str, path: str, payment_id: str | None) -> bool:
+    def matches(
+        self, method: str, path: str, payment_id: str | None, moves_money: bool = True
+    ) -> bool:
         """The rule's filter only; `nth`, `count` and `probability` are decided in `fire`."""
         if self.method != "*" and self.method != method:
+            return False
+        if self.money and not moves_money:
             return False
         if not path.startswith(self.path):
             return False
@@ -101,7 +111,7 @@ class Rule:
 
     def describe(self) -> dict[str, Any]:
         """The rule as armed, with its counters, for `GET /_standin/faults`."""
-        keys = ("action", "method", "path", "payment_id", "nth", "count", "probability", "seed")
+        keys = _MATCH_FIELDS
         out = {k: getattr(self, k) for k in keys}
         for name in ACTION_FIELDS[self.action]:
             out[name] = getattr(self, name)
@@ -192,6 +202,12 @@ def parse_rule(index: int, raw: Any, default_seed: int) -> Rule:
             raise FaultRuleError(index, "path", f"path must start with '/', got {rule.path!r}")
     if "payment_id" in raw:
         rule.payment_id = _str(index, raw, "payment_id")
+    if "money" in raw:
+        if not isinstance(raw["money"], bool):
+            raise FaultRuleError(
+                index, "money", f"money must be true or false, got {raw['money']!r}"
+            )
+        rule.money = raw["money"]
     for name, low, high in (("nth", 1, None), ("count", 0, None), ("ms", 0, 3_600_000),
                             ("jitter_ms", 0, 3_600_000), ("status", 400, 599), ("n", 1, 10_000),
                             ("timeout_ms", 0, 3_600_000)):
@@ -251,11 +267,13 @@ class Faults:
                     _open(rule, key, gate)
         return released
 
-    def plan(self, method: str, path: str, payment_id: str | None) -> Plan:
+    def plan(
+        self, method: str, path: str, payment_id: str | None, moves_money: bool = True
+    ) -> Plan:
         """Decide every action for one request; the first rule to claim a slot wins it."""
         plan = Plan()
         for rule in self.rules:
-            if not rule.matches(method, path, payment_id) or not rule.fire():
+            if not rule.matches(method, path, payment_id, moves_money) or not rule.fire():
                 continue
             if rule.action == "latency":
                 plan.latency += rule.delay_seconds()

@@ -91,7 +91,9 @@ def settle(
         if charged is not None and sum(money.values()) != seen:
             seen, still_since = sum(money.values()), now
         waiting = [p for p in ids if not is_settled(result.rows.get(p), bool(money.get(p)))]
-        if not waiting and now - still_since >= quiet_s:
+        # Only a payment left `processing` can still be worked on in the background.
+        working = any((result.rows.get(p) or {}).get("status") == "processing" for p in ids)
+        if not waiting and (not working or now - still_since >= quiet_s):
             break
         if now - started >= budget_s:
             break
