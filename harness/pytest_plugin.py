@@ -45,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--payrace-settle",
-        default="15",
+        default="10",
         help="seconds each example waits for the target to settle (docs/TARGETS.md)",
     )
     group.addoption("--payrace-workers", default="2", help="simulated worker processes (1-8)")

@@ -140,10 +140,13 @@ def check_db_consistency(evidence: Evidence) -> CheckResult:
             if not evidence.reconciled:
                 pending.append(str(pid))
                 continue
+            if status in ("pending", "processing"):
+                state = f"is still {status} after {evidence.settled_how or 'reconciliation'}"
+            else:
+                state = f"the service recorded it {status}"
             because = (
-                f"payment {pid} was charged ({_listed(evidence, charges)}) but is still "
-                f"{status} after {evidence.settled_how or 'reconciliation'}: money taken, "
-                "order lost"
+                f"payment {pid} was charged ({_listed(evidence, charges)}) but {state}: "
+                "money taken, order lost"
             )
             violations.append(
                 _violation(evidence, pid, "money-taken-order-lost", because, charges, [row])

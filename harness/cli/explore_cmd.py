@@ -90,7 +90,7 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 )
 @click.option(
     "--settle",
-    default="15",
+    default="10",
     show_default=True,
     help="Seconds each example's end waits for the target to finish its own work.",
 )

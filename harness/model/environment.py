@@ -17,7 +17,7 @@ from harness.history import HistoryRecorder
 from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.stripe_standin import StandinAdmin
-from harness.targets.settle import DEFAULT_SETTLE_S, Settled
+from harness.targets.settle import EXPLORE_SETTLE_S, Settled
 from harness.targets.standin import ledger_end
 from harness.targets.view import scope_ledger
 
@@ -42,6 +42,15 @@ class TimeBudgetSpent(BaseException):
     """--max-time passed before any violation: stop generating examples."""
 
 
+class SecondaryFound(BaseException):
+    """Pass 1 saw only a secondary violation, then SECONDARY_GRACE more examples without a
+    double charge: stop searching for one and shrink what was found."""
+
+
+# Examples pass 1 keeps looking for a double charge after a secondary violation appeared.
+SECONDARY_GRACE = 12
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Knobs of the model that a run fixes: workers, fault families, and fault timings."""
@@ -57,7 +66,7 @@ class ModelConfig:
     hang_ms: int = 800
     sleep_ms: int = 30
     # How long an example's end waits for the target's own work (a reconciler's lease).
-    settle_s: float = DEFAULT_SETTLE_S
+    settle_s: float = EXPLORE_SETTLE_S
 
 
 @dataclass
@@ -205,6 +214,14 @@ class Environment:
         out_of_time = self.deadline is not None and time.monotonic() > self.deadline
         if out_of_time and self.stats.violations == 0 and not self.judge_teardown:
             raise TimeBudgetSpent()
+        first = self.secondary_example
+        if (
+            first is not None
+            and not self.judge_teardown
+            and self.stats.violations == 0
+            and self.stats.examples - first.number >= SECONDARY_GRACE
+        ):
+            raise SecondaryFound()
         if self.current is not None:
             self.current.recorder.close()  # a replayed program may stop without teardown
         if self.background:
@@ -286,6 +303,11 @@ class Environment:
     def note_violation(self) -> None:
         with self._lock:
             self.stats.violations += 1
+        self.note_found()
+
+    def note_found(self) -> None:
+        """The first time any violation was seen, shrunk yet or not (time to first violation)."""
+        with self._lock:
             if self.stats.first_violation_s is None:
                 self.stats.first_violation_s = time.monotonic() - self.stats.started
 

@@ -22,6 +22,7 @@ from harness.model.environment import (
     Environment,
     EnvironmentFailure,
     Example,
+    SecondaryFound,
     TimeBudgetSpent,
     bound,
 )
@@ -104,12 +105,12 @@ def _search(
     try:
         with _shrink_budget(shrink_seconds):
             _run_once(env, max_examples=max_examples, steps=steps, seed=seed, base=base)
-    except (TimeBudgetSpent, EnvironmentFailure):
+    except (TimeBudgetSpent, EnvironmentFailure, SecondaryFound):
         raise
     except Exception as exc:
         # Hypothesis may wrap our stop signals (e.g. as an inconsistent-data error): unwrap.
         for cause in _chain(exc):
-            if isinstance(cause, TimeBudgetSpent):
+            if isinstance(cause, TimeBudgetSpent | SecondaryFound):
                 raise cause from None
             if isinstance(cause, EnvironmentFailure):
                 raise cause.error from None
@@ -199,6 +200,8 @@ def explore(
         except TimeBudgetSpent:
             failure = None
             reason = f"--max-time reached after {env.stats.examples} examples"
+        except SecondaryFound:
+            failure = None  # pass 2 shrinks the secondary violation pass 1 saw
         except TargetStalled as stalled:
             work = env.tally.enough_work()
             checks = [*env.tally.results(), work]

@@ -73,6 +73,14 @@ def provider_fault(draw: st.DrawFn) -> str | None:
 
 
 @st.composite
+def late(draw: st.DrawFn) -> bool:
+    """Whether a day passes before this retry, if the run moves clocks at all."""
+    if not active_environment().enabled("clock"):
+        return False
+    return draw(st.booleans())
+
+
+@st.composite
 def failpoint(draw: st.DrawFn) -> str | None:
     """A failpoint for this step, for reference targets in runs that use them."""
     env = active_environment()
@@ -256,6 +264,7 @@ class PaymentModel(RuleBasedStateMachine):
         worker=WORKER,
         fault=provider_fault(),
         failpoint=failpoint(),
+        late=late(),
     )
     @_step
     def retry(
@@ -265,14 +274,22 @@ class PaymentModel(RuleBasedStateMachine):
         worker: int,
         fault: str | None = None,
         failpoint: str | None = None,
+        late: bool = False,
     ) -> None:
-        """What a client does after an unknown outcome: send the charge again."""
+        """What a client does after an unknown outcome: send the charge again.
+
+        `late`: a day passes first, so the provider has forgotten the keys of the lost
+        response (and a background re-drive meets the same forgetful provider).
+        """
         payment_id = self._id(payment)
         if payment_id is None:
             return
         step = self._record(
             "retry", payment_id, key=key, worker=worker, fault=fault, failpoint=failpoint
         )
+        if late:
+            step.detail["late"] = True
+            step.detail["service_clock"] = self._day_passes()
         if key == "same":
             retry_key = self.example.last_key.get(payment_id)
         else:
@@ -322,14 +339,19 @@ class PaymentModel(RuleBasedStateMachine):
         clock moves first, where it offers a way: a service that uses its own clock to stop
         trusting a key must never see the provider forget it before it knows a day passed.
         """
+        step = self._record("expire_keys", None, seconds=CLOCK_JUMP_S)
+        step.detail["service_clock"] = self._day_passes()
+
+    def _day_passes(self) -> bool:
+        """Move the service's clock (where it offers a way), then the provider's; say which."""
         target = self.env.target
         moved = target.can_move_clock
-        self._record("expire_keys", None, seconds=CLOCK_JUMP_S, service_clock=moved)
         if moved:
             self.env.call(target.move_clock, CLOCK_JUMP_S)
         else:
             self.example.provider_only_clock = True
         self.env.call(self.env.standin.advance_clock, CLOCK_JUMP_S)
+        return moved
 
     @precondition(lambda self: self.example.ran("read") < 2)
     @rule(payment=payments)
@@ -372,6 +394,7 @@ class PaymentModel(RuleBasedStateMachine):
                         violation.example = example
                         example.violation = violation
                         self.env.secondary_example = example
+                        self.env.note_found()
                     violation = None
                 if violation is not None:
                     violation.example = example

@@ -14,7 +14,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.model.environment import FAULT_FAMILIES, Environment, ModelConfig
 from harness.model.targets import Target, TargetSpec, parse_target
-from harness.targets.settle import DEFAULT_SETTLE_S
+from harness.targets.settle import EXPLORE_SETTLE_S
 from harness.targets.standin import verify_standin
 
 __all__ = [
@@ -41,7 +41,7 @@ class PartsRequest:
     seed: int = 0
     http_timeout_s: float = 2.0
     db_query: str | None = None
-    settle_s: float = DEFAULT_SETTLE_S
+    settle_s: float = EXPLORE_SETTLE_S
     service_pid: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

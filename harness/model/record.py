@@ -47,6 +47,9 @@ def fault_events(result: ExploreResult) -> list[dict[str, Any]]:
             )
         if step.rule in ("drop_db_connections", "expire_keys"):
             events.append({"time": None, "action": step.rule, "step": step.index + 1})
+        elif step.detail.get("late"):
+            events.append({"time": None, "action": "expire_keys (before the retry)",
+                           "step": step.index + 1})
     return events
 
 

@@ -13,7 +13,7 @@ from harness.model.checks import PaymentViolation
 from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure, bound
 from harness.model.machine import PaymentModel
 from harness.model.parts import PartsRequest, open_environment
-from harness.targets.settle import DEFAULT_SETTLE_S
+from harness.targets.settle import EXPLORE_SETTLE_S
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def replaying(
     database_url: str | None = None,
     seed: int = 0,
     db_query: str | None = None,
-    settle_s: float = DEFAULT_SETTLE_S,
+    settle_s: float = EXPLORE_SETTLE_S,
 ) -> Iterator[type[PaymentModel]]:
     """Provision the parts as `payrace explore` did and hand out the model to replay steps.
 

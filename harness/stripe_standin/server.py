@@ -60,7 +60,9 @@ async def start(
         build_app(state, upstream), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=False)
+    # SO_REUSEADDR still refuses a port another server listens on, but lets a restarted
+    # stand-in take its port back while its clients' old connections linger in FIN-WAIT.
+    site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:

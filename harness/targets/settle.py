@@ -11,6 +11,9 @@ Row = dict[str, Any]
 # GET /payments/{id} statuses after which the service has nothing left to do for a payment.
 SETTLED_STATUSES = frozenset({"pending", "completed", "failed"})
 DEFAULT_SETTLE_S = 15.0
+# explore settles at the end of every example, so its default is shorter: long enough for a
+# reconciler lease of a few seconds (raise --settle for longer leases).
+EXPLORE_SETTLE_S = 10.0
 POLL_S = 0.2
 # The provider's ledger must be this still (for these payments) before the target is settled.
 QUIET_S = 0.5
