@@ -88,6 +88,12 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
     notes = summary.get("notes")
     for note in notes if isinstance(notes, list) else []:
         click.echo(f"  note: {note}")
+    cov = summary.get("coverage")
+    if isinstance(cov, dict):
+        from harness.targets.abilities import coverage_lines
+
+        for line in coverage_lines(cov):
+            click.echo(f"  {line}")
     index = run_dir / "index.html"
     click.echo(f"  report: {index if index.exists() else run_dir}")
 

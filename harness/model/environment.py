@@ -184,6 +184,7 @@ class Environment:
         self.background = target.spec.kind == "http"
         self.run_cursor = 0
         self.run_payments: set[str] = set()
+        self.connections_dropped = 0  # drop_db_connections steps run so far
 
     def new_run(self) -> None:
         """Forget the counts, tallies and failures of a previous exploration in this environment."""

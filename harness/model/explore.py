@@ -116,7 +116,7 @@ def _search(
                 raise cause.error from None
             if isinstance(cause, InvalidDefinition) and "progress" in str(cause):
                 # Every rule's precondition failed: the target stopped creating payments.
-                raise TargetStalled(env.last) from None
+                raise TargetStalled(env.last, env.connections_dropped > 0) from None
         if not any(True for _ in _violations(exc)):
             raise
         return exc
@@ -126,9 +126,10 @@ def _search(
 class TargetStalled(Exception):
     """No step could run any more: every payment creation in the example failed."""
 
-    def __init__(self, example: Example | None) -> None:
+    def __init__(self, example: Example | None, dropped: bool = False) -> None:
         super().__init__("the target stopped creating payments")
         self.example = example
+        self.dropped = dropped  # payrace had terminated the target's database connections
 
     def reason(self) -> str:
         example = self.example
@@ -140,11 +141,10 @@ class TargetStalled(Exception):
         said = ""
         if last is not None and last.error:
             said = f" (last answer: {last.error.get('message') or last.error.get('kind')})"
-        after = [s.rule for s in example.steps if s.rule == "drop_db_connections"]
         hint = (
-            " after its database connections were terminated: its connection pool does not "
-            "recover from a dropped connection"
-            if after
+            " after payrace terminated its database connections: its connection pool does "
+            "not recover from a dropped connection"
+            if self.dropped
             else ""
         )
         return (

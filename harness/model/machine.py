@@ -314,6 +314,7 @@ class PaymentModel(RuleBasedStateMachine):
         """Every database connection of the service is terminated, as by a failover."""
         step = self._record("drop_db_connections", None)
         step.detail["dropped"] = self.env.call(self.env.target.drop_connections)
+        self.env.connections_dropped += 1
 
     @precondition(
         lambda self: self.env.target.can_reconcile and self.example.ran("reconcile") < 2

@@ -39,7 +39,7 @@ from harness.runs import (
     write_ledger,
     write_summary,
 )
-from harness.targets.abilities import coverage
+from harness.targets.abilities import coverage, coverage_lines
 from harness.targets.settle import Settled
 from harness.targets.view import scope_ledger
 
@@ -88,6 +88,9 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
             users = f"{spec.users} user{'s' if spec.users != 1 else ''}"
             view.say(f"payrace run {title}: {users} for up to {spec.duration_s:g}s "
                      f"(run {run_id})")
+            plan = coverage(stack.abilities, scenario_families(spec.scenario), spec.settle_s)
+            for line in coverage_lines(plan):
+                view.say(line)
             load = drive(spec, stack, run_dir, history, faults_path, origin, view)
             settled: Settled | None = None
             if not load.target_died:

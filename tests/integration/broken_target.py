@@ -96,10 +96,17 @@ def build_app(mode: str, stripe_url: str) -> Starlette:
 @contextlib.contextmanager
 def serving(mode: str, stripe_url: str) -> Iterator[str]:
     """Serve the broken service on a free loopback port in this process; yield its URL."""
+    with serving_app(build_app(mode, stripe_url)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_app(app: Starlette) -> Iterator[str]:
+    """Serve any app on a free loopback port in this process (uvicorn, a thread); yield its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(build_app(mode, stripe_url), log_level="warning")
+    config = uvicorn.Config(app, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from harness.errors import ProvisionError
@@ -37,9 +39,10 @@ def test_a_contract_breaking_target_is_named_by_target_contract(
 
 def test_charges_without_metadata_are_a_wiring_error_found_by_preflight(standin_url: str) -> None:
     """No `metadata[payment_id]` on the charge: exit 3 naming it, before any exploring."""
-    with serving("no_metadata", standin_url) as url, pytest.raises(ProvisionError) as caught:
-        with open_environment(PartsRequest(target=url, workers=2, stripe_url=standin_url)):
-            pass
+    request = PartsRequest(target="", workers=2, stripe_url=standin_url)
+    with serving("no_metadata", standin_url) as url, pytest.raises(ProvisionError) as caught, \
+            open_environment(replace(request, target=url)):
+        pass
     assert caught.value.exit_code == 3
     assert "metadata[payment_id]" in str(caught.value)
     assert "Preflight" in str(caught.value)

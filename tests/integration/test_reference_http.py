@@ -1,4 +1,4 @@
-"""The reference service's HTTP contract (DESIGN §4) and its admin endpoints, over real HTTP."""
+"""The reference service's HTTP contract (docs/TARGETS.md) and admin endpoints, over real HTTP."""
 
 from __future__ import annotations
 
