@@ -66,32 +66,26 @@ class TargetAdmin:
             return {"error": f"HTTP {response.status_code}"}
         return body if isinstance(body, dict) else {"answer": body}
 
-    def move_clock(self, seconds: float) -> None:
-        """`POST /_admin/clock {"advance_seconds": N}`; a refusal is a broken part (exit 3)."""
+    def _post(self, path: str, body: dict[str, Any], what: str) -> None:
+        """POST that must succeed: no answer or a refusal is a broken part (exit 3)."""
         try:
-            response = self._http.post("/_admin/clock", json={"advance_seconds": seconds})
+            response = self._http.post(path, json=body)
         except httpx.HTTPError as exc:
-            raise self._problem("POST /_admin/clock", exc) from None
+            raise self._problem(f"POST {path}", exc) from None
         if response.status_code >= 300:
             raise ProvisionError(
-                f"The target at {self.url} refused POST /_admin/clock "
-                f"{{\"advance_seconds\": {seconds:g}}} with HTTP {response.status_code}: "
+                f"The target at {self.url} refused {what} with HTTP {response.status_code}: "
                 f"{response.text[:200]}"
             )
 
+    def move_clock(self, seconds: float) -> None:
+        """`POST /_admin/clock {"advance_seconds": N}`: N seconds pass for the service."""
+        body = {"advance_seconds": seconds}
+        self._post("/_admin/clock", body, f"POST /_admin/clock {body}")
+
     def arm_failpoint(self, name: str, action: str, ms: int, count: int = 1) -> None:
-        try:
-            response = self._http.post(
-                "/_admin/failpoints",
-                json={"name": name, "action": action, "ms": ms, "count": count},
-            )
-        except httpx.HTTPError as exc:
-            raise self._problem("POST /_admin/failpoints", exc) from None
-        if response.status_code >= 300:
-            raise ProvisionError(
-                f"The target at {self.url} refused failpoint {name}:{action} with HTTP "
-                f"{response.status_code}: {response.text[:200]}"
-            )
+        body = {"name": name, "action": action, "ms": ms, "count": count}
+        self._post("/_admin/failpoints", body, f"failpoint {name}:{action}")
 
     def clear_failpoints(self) -> None:
         try:

@@ -1,0 +1,166 @@
+"""Services payrace has never seen, with nothing but --target and --stripe-url: correct ones
+verified by `explore` (several seeds) and by `run retry_storm` / `run chaos`; each flawed one
+caught by `explore` naming the checker that shows its money problem, and by a scenario.
+
+The services (tests/services/) are independent HTTP services with their own PostgreSQL
+database, worker processes and a background reconciler with a lease; none offers
+`/_admin/health` or `/_admin/reconcile`. Every service has its own stand-in, so the
+jobs run side by side, each against a fresh service of its own (each job is a real `payrace`
+process, mostly waiting on the services' leases).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.provision.postgres import Provisioned
+from harness.stripe_standin import running_standin
+from tests.services.launch import OwnService, running_own_service
+
+pytestmark = [pytest.mark.quality, pytest.mark.integration, pytest.mark.slow]
+
+RUN_ARGS = ("--users", "8", "--duration", "12s", "--no-progress")
+# Jobs at once, each with its own service and stand-in: explores mostly wait on leases.
+PARALLEL_JOBS = 6
+
+
+@dataclass(frozen=True)
+class Job:
+    """One payrace command against one service, and what it must conclude."""
+
+    service: str
+    mode: str
+    argv: tuple[str, ...]  # after `payrace`; --target, --stripe-url, --reports-dir are added
+    exit_code: int
+    checker: str | None = None  # the headline checker of a violation
+    chaos_parts: bool = False  # give run --database-url and --service-pid (chaos reaches them)
+
+    @property
+    def id(self) -> str:
+        words = [w for w in self.argv if not w.startswith("-") and not w.isdigit()]
+        seed = self.argv[self.argv.index("--seed") + 1] if "--seed" in self.argv else ""
+        return "-".join([self.service, self.mode, *words[:2], seed]).rstrip("-")
+
+
+def _explore(service: str, mode: str, seed: int, code: int, checker: str | None = None) -> Job:
+    return Job(service, mode, ("explore", "--seed", str(seed)), code, checker)
+
+
+def _run(scenario: str, service: str, mode: str, code: int, checker: str | None = None) -> Job:
+    return Job(service, mode, ("run", scenario, *RUN_ARGS), code, checker,
+               chaos_parts=scenario == "chaos")
+
+
+JOBS = [
+    # Correct designs: a PaymentIntent stored before it is confirmed; a stable key with its
+    # own clock for key age and a search after a replayed 5xx.
+    *(_explore("orders_threads", "correct", seed, 0) for seed in (1, 2)),
+    _run("retry_storm", "orders_threads", "correct", 0),
+    _run("chaos", "orders_threads", "correct", 0),
+    *(_explore("charges_aiohttp", "correct", seed, 0) for seed in (1, 2)),
+    _run("retry_storm", "charges_aiohttp", "correct", 0),
+    _run("chaos", "charges_aiohttp", "correct", 0),
+    # Flawed designs, each a different money problem.
+    _explore("orders_threads", "ambiguous_failed", 1, 1, "db-consistency"),
+    _run("retry_storm", "orders_threads", "ambiguous_failed", 1, "db-consistency"),
+    _explore("charges_aiohttp", "fresh_key_redrive", 1, 1, "no-duplicate-charge"),
+    _run("retry_storm", "charges_aiohttp", "fresh_key_redrive", 1, "no-duplicate-charge"),
+    _explore("charges_aiohttp", "stable_key_forever", 1, 1, "no-duplicate-charge"),
+    _run("chaos", "charges_aiohttp", "stable_key_forever", 1, "no-duplicate-charge"),
+]
+
+
+@dataclass
+class Outcome:
+    """What one job's payrace process did: its exit code, summary.json and last words."""
+
+    code: int
+    summary: dict[str, Any]
+    output: str
+
+
+def _payrace(job: Job, service: OwnService, stripe_url: str, reports: Path) -> Outcome:
+    argv = [sys.executable, "-m", "harness.cli", *job.argv, "--target", service.url,
+            "--stripe-url", stripe_url, "--reports-dir", str(reports)]
+    if job.chaos_parts:
+        argv += ["--database-url", service.database_url, "--service-pid", str(service.pid)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    runs = sorted(p for p in reports.glob("*/summary.json"))
+    summary = json.loads(runs[-1].read_text()) if runs else {}
+    return Outcome(done.returncode, summary, (done.stdout + done.stderr)[-3000:])
+
+
+@pytest.fixture(scope="module")
+def outcomes(postgres_server: Provisioned, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[dict[str, Outcome]]:
+    """Every job's outcome; each job gets a fresh service and stand-in, a few run at once."""
+
+    def one(job: Job) -> Outcome:
+        with running_standin(seed=0) as stripe_url, running_own_service(
+            job.service, postgres_server.url, stripe_url, mode=job.mode
+        ) as service:
+            return _payrace(job, service, stripe_url, tmp_path_factory.mktemp(job.id))
+
+    # Explores first: they take longest, and mostly wait on the services' leases.
+    ordered = sorted(JOBS, key=lambda job: job.argv[0] != "explore")
+    with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
+        futures = {job.id: pool.submit(one, job) for job in ordered}
+        yield {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("job", JOBS, ids=[job.id for job in JOBS])
+def test_own_service_gets_the_true_verdict(job: Job, outcomes: dict[str, Outcome]) -> None:
+    """Exit 0 for a correct service; exit 1 naming the checker of the flaw for a flawed one."""
+    outcome = outcomes[job.id]
+    assert outcome.code == job.exit_code, outcome.output
+    summary = outcome.summary
+    assert summary.get("exit_code") == job.exit_code, outcome.output
+    coverage = summary["coverage"]
+    # Nothing but the three endpoints (and, for one, snapshot and clock) was asked for.
+    assert coverage["abilities"]["reconcile"] is False
+    if job.mode == "correct" and job.service == "charges_aiohttp":
+        assert coverage["abilities"]["snapshot"] and coverage["abilities"]["clock"]
+        assert coverage["database_view"] == "GET /_admin/snapshot"
+    elif job.argv[0] == "explore" or not job.chaos_parts:
+        assert coverage["database_view"].startswith("payrace's own GET /payments/{id}")
+    if job.chaos_parts:
+        applied = {f["family"] for f in coverage["faults"] if f["applies"]}
+        assert {"provider", "database", "workers", "clock"} <= applied
+    checks = {c["checker"]: c for c in summary["checks"]}
+    if job.exit_code == 0:
+        assert all(c["validity"] == "valid" for c in checks.values()), checks
+        assert checks["db-consistency"]["validity"] == "valid"  # judged, not unknown
+        return
+    if job.argv[0] == "explore":
+        assert summary["counterexample"]["checker"] == job.checker, summary["reason"]
+    assert checks[str(job.checker)]["validity"] == "invalid", summary.get("reason")
+    assert checks[str(job.checker)]["violations"], "a violation carries its evidence"
+
+
+def test_a_service_wired_to_another_stand_in_is_exit_3_never_a_violation(
+    postgres_server: Provisioned, tmp_path: Path
+) -> None:
+    """Preflight: the service charges a different stand-in, so payrace says so and stops."""
+    with running_standin(seed=1) as theirs, running_standin(seed=2) as ours, \
+            running_own_service("orders_threads", postgres_server.url, theirs) as service:
+        for command in (["explore"], ["run", "steady", *RUN_ARGS]):
+            done = subprocess.run(
+                [sys.executable, "-m", "harness.cli", *command, "--target", service.url,
+                 "--stripe-url", ours, "--reports-dir", str(tmp_path)],
+                capture_output=True, text=True, timeout=120, check=False)
+            assert done.returncode == 3, done.stdout + done.stderr
+            lines = [line for line in done.stderr.splitlines() if line.startswith("payrace: ")]
+            assert "saw no request at all" in lines[-1]
+            assert "another Stripe URL" in lines[-1]
+            assert "Traceback" not in done.stderr
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()], "no empty run directory is left"
