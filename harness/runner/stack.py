@@ -99,12 +99,12 @@ def is_up(url: str, timeout: float = 1.0) -> bool:
 def _stand_in(spec: RunSpec, parts: dict[str, Any]) -> Iterator[str]:
     if spec.stripe_url:
         health = verify_standin(spec.stripe_url)
-        parts["stripe"] = {"tier": "standin", "url": spec.stripe_url, "started": False,
+        parts["stripe"] = {"tier": "standin", "url": spec.stripe_url, "started_by": "user",
                            "version": health.get("version")}
         yield spec.stripe_url.rstrip("/")
         return
     with running_standin(seed=spec.seed) as url:
-        parts["stripe"] = {"tier": "standin", "url": url, "started": True,
+        parts["stripe"] = {"tier": "standin", "url": url, "started_by": "payrace",
                            "version": _version("payrace")}
         yield url
 
