@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--payrace-faults",
         default="all",
-        help="all, none, or a comma list of provider,failpoints,database,clock",
+        help="all, none, or a comma list of provider,failpoints,database,clock,workers",
     )
     group.addoption(
         "--payrace-profile",

@@ -27,14 +27,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import gevent
-import psutil
 from locust import events
 from locust.env import Environment
 
@@ -115,29 +113,16 @@ def _failpoint(name: str, action: str, count: int) -> Action:
     return arm
 
 
-def _serves(process: psutil.Process) -> bool:
-    try:
-        return any(c.status == psutil.CONN_LISTEN for c in process.net_connections(kind="tcp"))
-    except psutil.Error:
-        return False
-
-
 def kill_worker(environment: Environment) -> dict[str, Any] | None:
     """SIGKILL one worker of the service: no cleanup, no rollback message, just gone."""
+    from harness.errors import ProvisionError
+    from harness.targets.workers import kill_workers
+
     try:
-        children = psutil.Process(SERVICE_PID).children()
-    except psutil.Error:
+        killed = kill_workers(SERVICE_PID, only=_rng.randrange(1 << 16))
+    except ProvisionError:
         return None
-    # Workers are the children serving the supervisor's socket (not e.g. a resource tracker).
-    workers = [p for p in children if _serves(p)]
-    if not workers:
-        return None
-    victim = _rng.choice(sorted(workers, key=lambda p: p.pid))
-    try:
-        os.kill(victim.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return None
-    return {"pid": victim.pid, "signal": "SIGKILL"}
+    return {"pid": killed[0], "signal": "SIGKILL"} if killed else None
 
 
 def terminate_db_connections(environment: Environment) -> dict[str, Any] | None:

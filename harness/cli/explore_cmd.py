@@ -103,7 +103,13 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     "--faults",
     default="all",
     show_default=True,
-    help="all, none, or a comma list of provider,failpoints,database,clock.",
+    help="all, none, or a comma list of provider,failpoints,database,clock,workers.",
+)
+@click.option(
+    "--service-pid",
+    default=None,
+    help="Your service: its supervisor's process id; its workers are SIGKILLed right after "
+    "the provider charged (the workers fault family).",
 )
 @click.option("--steps", default="8", show_default=True, help="Steps per example (max).")
 @click.option("--reports-dir", default="reports", show_default=True, help="Where runs go.")
@@ -120,6 +126,7 @@ def explore(
     reports_dir: str,
     db_query: str | None,
     settle: str,
+    service_pid: str | None,
 ) -> None:
     """Search for a program of payments, charges, retries and faults that charges twice."""
     from harness.model.parts import PartsRequest, parse_faults
@@ -132,6 +139,9 @@ def explore(
     query = validate_db_query(db_query, database_url)
     if query is not None and spec.kind != "http":
         raise UsageError("--db-query applies to your own service (--target http://…)")
+    pid = _count(service_pid, "--service-pid") if service_pid is not None else None
+    if pid is not None and spec.kind != "http":
+        raise UsageError("--service-pid applies to your own service (--target http://…)")
     n_examples = _count(max_examples, "--max-examples")
     n_workers = _count(workers, "--workers", 1, 8)
     n_steps = _count(steps, "--steps", 1, 50)
@@ -157,6 +167,7 @@ def explore(
         seed=n_seed,
         db_query=query,
         settle_s=settle_s,
+        service_pid=pid,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:

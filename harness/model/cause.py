@@ -11,7 +11,7 @@ from harness.model.environment import Example, StepRecord
 LOST_RESPONSE_FAULTS = ("drop_after", "error_after", "hang_after")
 # Failpoints that break a worker after the provider charged: the charge is never recorded.
 FAILED_COMMIT_POINTS = ("after_charge", "before_commit")
-FAILED_COMMIT_ACTIONS = ("crash", "drop_connection")
+FAILED_COMMIT_ACTIONS = ("crash", "drop_connection", "kill_workers")
 
 
 @dataclass(frozen=True)

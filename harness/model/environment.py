@@ -21,7 +21,7 @@ from harness.targets.settle import EXPLORE_SETTLE_S, Settled
 from harness.targets.standin import ledger_end
 from harness.targets.view import scope_ledger
 
-FAULT_FAMILIES = ("provider", "failpoints", "database", "clock")
+FAULT_FAMILIES = ("provider", "failpoints", "database", "clock", "workers")
 MAX_CONCURRENCY = 8
 
 T = TypeVar("T")

@@ -45,6 +45,7 @@ class HttpTarget:
         self.can_drop_connections = abilities.database_url is not None
         self.can_move_clock = abilities.clock
         self.can_reconcile = abilities.reconcile
+        self.can_kill_workers = abilities.service_pid is not None
         self._clients = [
             HttpClient(spec.value, None, name=f"w{i}", timeout_s=timeout_s) for i in range(workers)
         ]
@@ -97,6 +98,12 @@ class HttpTarget:
             raise database_problem(exc, self.database_url) from exc
         finally:
             engine.dispose()
+
+    def kill_workers(self) -> list[int]:
+        from harness.targets.workers import kill_workers
+
+        assert self.abilities.service_pid is not None
+        return kill_workers(self.abilities.service_pid)
 
     def move_clock(self, seconds: float) -> None:
         self._admin.move_clock(seconds)

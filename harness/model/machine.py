@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 import uuid
 from collections import Counter
@@ -62,6 +63,10 @@ def _maybe(values: tuple[str, ...]) -> st.SearchStrategy[str | None]:
 
 _PROVIDER_FAULT = _maybe(PROVIDER_FAULTS)
 _FAILPOINT = _maybe(FAILPOINTS)
+# For a foreign service: the provider charges and holds its answer; the worker waiting for
+# it is SIGKILLed meanwhile, so the charge is made and the service never hears of it.
+KILL_AFTER_CHARGE = "after_charge:kill_workers"
+_WORKER_KILL = _maybe((KILL_AFTER_CHARGE,))
 
 
 @st.composite
@@ -82,11 +87,14 @@ def late(draw: st.DrawFn) -> bool:
 
 @st.composite
 def failpoint(draw: st.DrawFn) -> str | None:
-    """A failpoint for this step, for reference targets in runs that use them."""
+    """A failpoint for this step: inside the target where it offers them, else a worker kill
+    right after the provider charged, where the user gave the service's supervisor pid."""
     env = active_environment()
-    if not (env.enabled("failpoints") and env.target.can_failpoints):
-        return None
-    return draw(_FAILPOINT)
+    if env.enabled("failpoints") and env.target.can_failpoints:
+        return draw(_FAILPOINT)
+    if env.enabled("workers") and env.target.can_kill_workers:
+        return draw(_WORKER_KILL)
+    return None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -178,16 +186,57 @@ class PaymentModel(RuleBasedStateMachine):
             elif fault == "hang_after":
                 armed["ms"] = env.config.hang_ms
             env.call(env.standin.arm, [armed])
-        if failpoint is not None:
+        killer: threading.Thread | None = None
+        if failpoint == KILL_AFTER_CHARGE and payment_id is not None:
+            killer = self._kill_after_charge(payment_id)
+        elif failpoint is not None:
             point, action = failpoint.split(":")
             env.call(env.target.arm_failpoint, point, action, env.config.sleep_ms)
         try:
             yield
         finally:
+            if killer is not None:
+                killer.join()
             if fault is not None or gated:
                 env.call(env.standin.clear_faults)  # also frees anything still at the gate
-            if failpoint is not None:
+            if failpoint is not None and killer is None:
                 env.call(env.target.clear_failpoints)
+
+    def _kill_after_charge(self, payment_id: str) -> threading.Thread:
+        """Hold the provider's answer to the payment's next charge; once the ledger shows the
+        charge, SIGKILL the service's workers (its supervisor starts new ones)."""
+        env = self.env
+        hold_ms = env.config.hang_ms
+        env.call(env.standin.arm, [
+            {"action": "hang_after", "payment_id": payment_id, "count": 1, "money": True,
+             "ms": hold_ms},
+        ])
+        step = self.example.steps[-1] if self.example.steps else None
+
+        cursor = self.example.cursor
+
+        def kill() -> None:
+            from harness.checkers.evidence import is_money_charge
+            from harness.targets.standin import entries_since
+
+            position, deadline = cursor, time.monotonic() + hold_ms / 1000.0
+            try:
+                while time.monotonic() < deadline:
+                    entries, position = entries_since(env.standin, position)
+                    if any(e.get("payment_id") == payment_id and is_money_charge(e)
+                           for e in entries):
+                        killed = env.target.kill_workers()
+                        if step is not None:
+                            step.detail["killed"] = killed
+                        return
+                    time.sleep(0.02)
+            except Exception as exc:  # the step goes on; its record says the kill failed
+                if step is not None:
+                    step.detail["kill_error"] = f"{type(exc).__name__}: {exc}"
+
+        thread = threading.Thread(target=kill, name="payrace-kill-workers", daemon=True)
+        thread.start()
+        return thread
 
     def _fail(self, violation: PaymentViolation) -> None:
         violation.example = self.example

@@ -57,6 +57,7 @@ def counterexample_source(
     seed: int = 0,
     db_query: str | None = None,
     settle_s: float | None = None,
+    service_pid: int | None = None,
 ) -> str:
     """A Python file that provisions the parts and replays `program`; it exits 1 on the violation.
 
@@ -74,6 +75,8 @@ def counterexample_source(
         options.append(f"db_query={db_query!r}")
     if settle_s is not None:
         options.append(f"settle_s={settle_s!r}")
+    if service_pid is not None:
+        options.append(f"service_pid={service_pid}")
     options.append(f"seed={seed}")
     body = "\n".join(f"    {line}" for line in program)
     lines = [

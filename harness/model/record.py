@@ -123,6 +123,7 @@ def write_explore_run(
                 seed=request.seed,
                 db_query=request.db_query,
                 settle_s=request.settle_s,
+                service_pid=request.service_pid,
             ),
         )
     return summary

@@ -57,6 +57,8 @@ class ReferenceTarget:
     can_drop_connections = True
     can_move_clock = True
     can_reconcile = True
+    # In-process workers crash through the `crash` failpoint instead.
+    can_kill_workers = False
 
     def __init__(
         self,
@@ -160,6 +162,9 @@ class ReferenceTarget:
                 return terminate_others(conn)
         except SQLAlchemyError as exc:
             raise database_problem(exc, self.database_url) from exc
+
+    def kill_workers(self) -> list[int]:
+        raise NotImplementedError("in-process workers crash through the crash failpoint")
 
     def move_clock(self, seconds: float) -> None:
         from reference_impl.store import PaymentStore

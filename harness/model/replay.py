@@ -27,6 +27,7 @@ def replaying(
     seed: int = 0,
     db_query: str | None = None,
     settle_s: float = EXPLORE_SETTLE_S,
+    service_pid: int | None = None,
 ) -> Iterator[type[PaymentModel]]:
     """Provision the parts as `payrace explore` did and hand out the model to replay steps.
 
@@ -43,6 +44,7 @@ def replaying(
         seed=seed,
         db_query=db_query,
         settle_s=settle_s,
+        service_pid=service_pid,
     )
     try:
         with open_environment(request) as (env, _parts), bound(env):

@@ -30,6 +30,7 @@ class Target(Protocol):
     can_drop_connections: bool
     can_move_clock: bool
     can_reconcile: bool
+    can_kill_workers: bool
 
     def clients(self) -> list[Client]: ...
 
@@ -51,6 +52,9 @@ class Target(Protocol):
 
     def drop_connections(self) -> int:
         """Terminate the service's database connections; return how many."""
+
+    def kill_workers(self) -> list[int]:
+        """SIGKILL every worker process of the service (its supervisor starts new ones)."""
 
     def move_clock(self, seconds: float) -> None:
         """Make `seconds` pass for the service's stored timestamps (leases, key ages)."""

@@ -116,7 +116,7 @@ def _family(a: Abilities, family: str) -> tuple[bool, str]:
         return False, "the target offers no /_admin/failpoints"
     if family == "database":
         if a.database_url:
-            return True, "connections to the service's database (--database-url) are terminated"
+            return True, "the service's database connections are terminated (pg_terminate_backend)"
         return False, "give --database-url (the service's own database) to cut its connections"
     if family == "clock":
         if a.clock:
