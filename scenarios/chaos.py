@@ -11,8 +11,9 @@ The nemesis runs in the coordinating Locust process on a seeded schedule, one fa
 `PAYRACE_NEMESIS_INTERVAL` seconds (default 1.0), cycling through the kinds it can reach:
 - the provider answers 500 after charging (`error_after`, stored on the key), or 503 before
   executing (`error_before`), each on its own — needs `PAYRACE_STANDIN_URL`;
-- a day passes: the service's clock (`POST /_admin/clock`, when `PAYRACE_TARGET_CLOCK=1`),
-  then the provider's, so idempotency keys older than 24 h are forgotten;
+- responses are lost (`drop_after`), then a day passes: the service's clock
+  (`POST /_admin/clock`, when `PAYRACE_TARGET_CLOCK=1`), then the provider's, so the keys of
+  those lost charges are forgotten before anyone retries them;
 - failpoints on the target (`POST /_admin/failpoints`): `before_commit` drop_connection,
   `after_charge` crash — needs a target that offers them (reference variants with failpoints on);
 - SIGKILL of one worker process of `PAYRACE_SERVICE_PID` (the service's supervisor);
@@ -56,6 +57,9 @@ DATABASE_URL = os.environ.get("PAYRACE_DATABASE_URL", "").strip()
 # 1 when the target offers POST /_admin/clock (payrace run finds out and says so).
 TARGET_CLOCK = env_int("PAYRACE_TARGET_CLOCK", 0) == 1
 CLOCK_JUMP_S = 25 * 3600
+# Charges whose answers are lost just before a clock jump, and how long they get to happen.
+LOST_BEFORE_JUMP = 2
+LOST_WAIT_S = 0.3
 
 Action = Callable[[Environment], dict[str, Any] | None]
 
@@ -87,20 +91,24 @@ def standin_503_before(environment: Environment) -> dict[str, Any] | None:
 
 
 def clock_jump(environment: Environment) -> dict[str, Any] | None:
-    """A day passes: the service's own clock first (where it offers POST /_admin/clock), then
-    the provider's, which forgets every idempotency key older than 24 h."""
+    """Responses are lost, then a day passes before anyone tries again: the service's own clock
+    first (where it offers POST /_admin/clock), then the provider's, which forgets every
+    idempotency key older than 24 h — the keys of those lost responses included."""
     url = standin_url()
     if url is None:
         return None
     from harness.stripe_standin import StandinAdmin
 
+    lost = [{"action": "drop_after", "count": LOST_BEFORE_JUMP, "money": True}]
+    arm_faults(lost)
+    gevent.sleep(LOST_WAIT_S)  # let the charges execute and their answers be lost
     moved_service = False
     if TARGET_CLOCK:
         # First, so the service knows a day passed before the provider forgets its keys.
         moved_service = _post_json(f"{environment.host}/_admin/clock",
                                    {"advance_seconds": CLOCK_JUMP_S}) < 300
     StandinAdmin(url).advance_clock(CLOCK_JUMP_S)
-    return {"seconds": CLOCK_JUMP_S, "service_clock": moved_service}
+    return {"seconds": CLOCK_JUMP_S, "service_clock": moved_service, "rules": lost}
 
 
 def _failpoint(name: str, action: str, count: int) -> Action:
