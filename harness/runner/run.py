@@ -154,6 +154,14 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
         notes.append(f"{len(settled.unsettled)} payment(s) were still processing after payrace "
                      f"waited {settled.budget_s:g} s for the target to settle (--settle); they "
                      "are judged as they stand.")
+    clock = next((f for f in (coverage or {}).get("faults", []) if f.get("family") == "clock"),
+                 None)
+    if name == "violation" and clock is not None and not (coverage or {}).get(
+            "abilities", {}).get("clock"):
+        notes.append("The provider's clock was moved 25 h during this run (its idempotency keys "
+                     "expired) but not the service's own: it offers no POST /_admin/clock. If "
+                     "your service uses its own clock to stop trusting old keys, offer that "
+                     "endpoint (docs/TARGETS.md) so payrace moves both.")
     if foreign:
         notes.append(f"{foreign} ledger entries for payments this run did not create (an earlier "
                      "run's, still being worked on by the service) were left out of the evidence.")
