@@ -252,6 +252,9 @@ class Resources:
         if card.declines:
             error = decline_error(charge)
             intent["status"] = "requires_payment_method"
+            # As at Stripe, a failed attempt detaches the method: confirming again needs a new
+            # one (a 400 saying so), never a lookup of the declined card's generated id.
+            intent["payment_method"] = None
             intent["last_payment_error"] = error.body()["error"] | {"payment_method": None}
             raise decline_error(charge, intent)
         intent["status"] = "succeeded"

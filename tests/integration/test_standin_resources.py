@@ -139,6 +139,27 @@ def test_declined_payment_intent(client: stripe.StripeClient, standin_admin: Sta
     assert standin_admin.charges() == []
 
 
+def test_a_declined_payment_intent_needs_a_new_method_to_confirm_again(
+    client: stripe.StripeClient, standin_admin: StandinAdmin
+) -> None:
+    """As at Stripe, the declined method is detached: confirming again without one is a 400
+    naming payment_method, not a lookup error about a generated id; a new method succeeds."""
+    with pytest.raises(stripe.CardError) as info:
+        client.v1.payment_intents.create(params={
+            "amount": 300, "currency": "usd", "payment_method": "pm_card_chargeDeclined",
+            "confirm": True, "metadata": {"payment_id": "pay_again"}})
+    intent_id = info.value.json_body["error"]["payment_intent"]["id"]
+    assert client.v1.payment_intents.retrieve(intent_id).payment_method is None
+    with pytest.raises(stripe.InvalidRequestError) as again:
+        client.v1.payment_intents.confirm(intent_id)
+    assert again.value.code == "payment_intent_unexpected_state"
+    assert again.value.json_body["error"]["param"] == "payment_method"
+    retried = client.v1.payment_intents.confirm(
+        intent_id, params={"payment_method": "pm_card_visa"})
+    assert retried.status == "succeeded"
+    assert [c["payment_id"] for c in standin_admin.charges()] == ["pay_again"]
+
+
 def test_refunds_never_exceed_what_was_charged(
     client: stripe.StripeClient, standin_admin: StandinAdmin
 ) -> None:
