@@ -11,6 +11,7 @@ import httpx
 from harness.targets.admin import rows_of
 
 PROBE_TIMEOUT_S = 3.0
+SNAPSHOT_PROBE_TIMEOUT_S = 60.0
 # Every fault family payrace knows; commands pick the ones they use.
 FAMILIES = ("provider", "failpoints", "database", "clock", "workers")
 
@@ -72,7 +73,8 @@ def probe_abilities(
     2xx; the clock by `POST /_admin/clock {"advance_seconds": 0}`, which moves nothing.
     """
     with httpx.Client(base_url=url, timeout=PROBE_TIMEOUT_S) as client:
-        snap = _answers(client, "GET", "/_admin/snapshot")
+        # A whole-table snapshot may take a while: a slow one is still offered.
+        snap = _answers(client, "GET", "/_admin/snapshot", timeout=SNAPSHOT_PROBE_TIMEOUT_S)
         snapshot = snap is not None and snap.status_code == 200 and _rows(snap)
         rec = _answers(client, "GET", "/_admin/reconcile")
         reconcile = rec is not None and (rec.status_code == 405 or 200 <= rec.status_code < 300)

@@ -57,7 +57,7 @@ def parse_target(raw: str) -> TargetSpec:
             parts.port  # noqa: B018 - validates the port number
         except ValueError:
             raise UsageError(f"--target: bad port in {raw!r}; expected {ACCEPTED_FORMS}") from None
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
+        if parts.path not in ("", "/") or "?" in text or "#" in text:
             raise UsageError(
                 f"--target: {raw!r} must be the service's base URL without a path; "
                 f"expected {ACCEPTED_FORMS}"

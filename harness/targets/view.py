@@ -45,6 +45,7 @@ def sql_rows(database_url: str, query: str) -> list[Row]:
         with engine.connect() as conn:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             result = conn.execute(text(query))
+            columns = list(result.keys())
             rows = [dict(row) for row in result.mappings()]
     except SQLAlchemyError as exc:
         cause = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
@@ -53,11 +54,11 @@ def sql_rows(database_url: str, query: str) -> list[Row]:
         ) from None
     finally:
         engine.dispose()
-    missing = [c for c in VIEW_COLUMNS if rows and c not in rows[0]]
+    missing = [c for c in VIEW_COLUMNS if c not in columns]
     if missing:
         raise UsageError(
             f"--db-query must return columns {', '.join(VIEW_COLUMNS)} (alias yours with AS); "
-            f"it returned {', '.join(rows[0])}, missing {', '.join(missing)}"
+            f"it returned {', '.join(columns) or 'no columns'}, missing {', '.join(missing)}"
         )
     for row in rows:
         row["id"] = str(row["id"])
