@@ -35,7 +35,13 @@ class HttpClient:
         self.name = name
         self.recorder = recorder
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        # No keep-alive: payrace kills a foreign service's workers, and a connection kept to a
+        # dead one would fail the next call with a reset that has nothing to do with it.
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Response:
         response = self._http.request(method, path, **kwargs)

@@ -501,7 +501,12 @@ class PaymentModel(RuleBasedStateMachine):
             env.sync_ledger(example)
             snapshot = env.snapshot_for(example)
             if snapshot is None:
-                snapshot = [r.value for r in reads if r.type == "ok" and r.value is not None]
+                # The recorded reads, and where one got no answer (a worker just killed, a
+                # reset) the row settling last read: a missing row would read as a lost order.
+                rows = dict(settled.rows)
+                rows.update((r.value["id"], r.value) for r in reads
+                            if r.type == "ok" and r.value is not None and "id" in r.value)
+                snapshot = [rows[pid] for pid in example.payments if pid in rows]
             behind = [
                 row for row in snapshot
                 if example.charges_per_payment.get(str(row.get("id")))

@@ -9,6 +9,7 @@ import httpx
 from harness.errors import ProvisionError
 
 RECONCILE_TIMEOUT_S = 120.0
+FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
 
 
 def rows_of(body: Any) -> list[dict[str, Any]] | None:
@@ -32,7 +33,9 @@ class TargetAdmin:
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+        # No keep-alive: a connection kept to a worker payrace has since killed would answer
+        # the next admin call with a reset. A fresh connection costs little on loopback.
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, limits=FRESH_CONNECTIONS)
 
     def __enter__(self) -> TargetAdmin:
         return self

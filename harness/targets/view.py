@@ -94,7 +94,8 @@ class HttpReader:
     """`GET /payments/{id}` of many payments at once; ids that did not answer 200 are left out."""
 
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
-        limits = httpx.Limits(max_connections=READ_THREADS, max_keepalive_connections=READ_THREADS)
+        # No keep-alive, as for the admin calls: a killed worker's connection would reset.
+        limits = httpx.Limits(max_connections=READ_THREADS, max_keepalive_connections=0)
         self._client = httpx.Client(base_url=url, timeout=timeout_s, limits=limits)
 
     def _one(self, pid: str) -> tuple[str, Row | None]:
