@@ -128,6 +128,8 @@ class RunStats:
     requests: int = 0
     violations: int = 0
     first_violation_s: float | None = None
+    creates: int = 0
+    creates_failed: int = 0
 
     def reset(self) -> None:
         """Start counting afresh, in place (a progress display may hold this object)."""
@@ -143,6 +145,8 @@ class RunStats:
             "requests": self.requests,
             "violating_examples": self.violations,
             "first_violation_s": self.first_violation_s,
+            "creates": self.creates,
+            "creates_failed": self.creates_failed,
         }
 
 
