@@ -57,7 +57,7 @@ class Settled:
     def as_dict(self) -> dict[str, Any]:
         return {
             "waited_s": round(self.waited_s, 3),
-            "budget_s": self.budget_s,
+            "budget_s": round(self.budget_s, 1),
             "settled": self.done,
             "unsettled": self.unsettled[:50],
             "unsettled_count": len(self.unsettled),
