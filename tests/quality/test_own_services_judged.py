@@ -2,7 +2,8 @@
 verified by `explore` (several seeds) and by `run retry_storm` / `run chaos`; each flawed one
 caught by `explore` naming the checker that shows its money problem, and by a scenario.
 
-The services (tests/services/) are independent HTTP services with their own PostgreSQL
+The services (tests/services/, and the Node.js service of examples/node-express) are
+independent HTTP services with their own PostgreSQL
 database, worker processes and a background reconciler with a lease; none offers
 `/_admin/health` or `/_admin/reconcile`. Every service has its own stand-in, so the
 jobs run side by side, each against a fresh service of its own (each job is a real `payrace`
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import pytest
 
 from harness.provision.postgres import Provisioned
 from harness.stripe_standin import running_standin
-from tests.services.launch import OwnService, running_own_service
+from tests.services.launch import OwnService, running_node_example, running_own_service
 
 pytestmark = [pytest.mark.quality, pytest.mark.integration, pytest.mark.slow]
 
@@ -82,6 +84,11 @@ JOBS = [
     _run("retry_storm", "charges_aiohttp", "fresh_key_redrive", 1, "no-duplicate-charge"),
     _explore("charges_aiohttp", "stable_key_forever", 1, 1, "no-duplicate-charge"),
     _run("chaos", "charges_aiohttp", "stable_key_forever", 1, "no-duplicate-charge"),
+    # examples/node-express: Node.js, `pg` and the official stripe npm package.
+    _explore("node_express", "correct", 1, 0),
+    _run("retry_storm", "node_express", "correct", 0),
+    _explore("node_express", "flawed", 1, 1, "no-duplicate-charge"),
+    _run("retry_storm", "node_express", "flawed", 1, "no-duplicate-charge"),
 ]
 
 
@@ -105,14 +112,20 @@ def _payrace(job: Job, service: OwnService, stripe_url: str, reports: Path) -> O
     return Outcome(done.returncode, summary, (done.stdout + done.stderr)[-3000:])
 
 
+def _serving(job: Job, server_url: str, stripe_url: str) -> AbstractContextManager[OwnService]:
+    if job.service == "node_express":
+        return running_node_example(server_url, stripe_url, mode=job.mode)
+    return running_own_service(job.service, server_url, stripe_url, mode=job.mode)
+
+
 @pytest.fixture(scope="module")
 def outcomes(postgres_server: Provisioned, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[dict[str, Outcome]]:
     """Every job's outcome; each job gets a fresh service and stand-in, a few run at once."""
 
     def one(job: Job) -> Outcome:
-        with running_standin(seed=0) as stripe_url, running_own_service(
-            job.service, postgres_server.url, stripe_url, mode=job.mode
+        with running_standin(seed=0) as stripe_url, _serving(
+            job, postgres_server.url, stripe_url
         ) as service:
             return _payrace(job, service, stripe_url, tmp_path_factory.mktemp(job.id))
 

@@ -120,6 +120,40 @@ def running_own_service(
     """Run `python -m tests.services.<name>` in MODE `mode` on a fresh database of its own."""
     if mode not in SERVICES.get(name, ()):
         raise ValueError(f"unknown service {name!r} / mode {mode!r}; known: {SERVICES}")
+    command = [sys.executable, "-m", f"tests.services.{name}"]
+    settings = {"WORKERS": str(workers), **(env or {})}
+    with _running(name, command, server_url, stripe_url, mode, lease_s, settings) as service:
+        yield service
+
+
+NODE_EXAMPLE = REPO_ROOT / "examples" / "node-express"
+
+
+@contextlib.contextmanager
+def running_node_example(
+    server_url: str, stripe_url: str, *, mode: str = "correct", lease_s: float = 1.5
+) -> Iterator[OwnService]:
+    """Run examples/node-express (node, its `npm ci` done by `make test`) on its own database."""
+    if not (NODE_EXAMPLE / "node_modules").is_dir():
+        raise RuntimeError(
+            f"{NODE_EXAMPLE}/node_modules is missing: `make test` runs `npm ci` there first"
+        )
+    command = ["node", str(NODE_EXAMPLE / "server.js")]
+    with _running("node_express", command, server_url, stripe_url, mode, lease_s,
+                  {"EXIT_WITH_STDIN": "1"}) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def _running(
+    name: str,
+    command: list[str],
+    server_url: str,
+    stripe_url: str,
+    mode: str,
+    lease_s: float,
+    settings: Mapping[str, str],
+) -> Iterator[OwnService]:
     with own_database(server_url, f"own_{name}") as database_url:
         child_env = {
             **os.environ,
@@ -127,15 +161,14 @@ def running_own_service(
             "STRIPE_URL": stripe_url,
             "STRIPE_KEY": TEST_API_KEY,
             "PORT": "0",
-            "WORKERS": str(workers),
             "MODE": mode,
             "LEASE_S": str(lease_s),
-            **(env or {}),
+            **settings,
         }
         log = Path(tempfile.mkstemp(prefix=f"payrace-{name}-", suffix=".log")[1])
         with log.open("wb") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-m", f"tests.services.{name}"],
+                command,
                 cwd=REPO_ROOT,
                 env=child_env,
                 stdin=subprocess.PIPE,
