@@ -23,7 +23,14 @@ $(NODE_STAMP): $(NODE_EXAMPLE)/package-lock.json
 	cd $(NODE_EXAMPLE) && npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-examples: $(NODE_STAMP)
+GO_EXAMPLE := examples/go-pr145
+
+# PR #145's Go service, built in GOPATH mode from Debian's Go and lib/pq (no module proxy here).
+$(GO_EXAMPLE)/pr145: $(GO_EXAMPLE)/main.go
+	(command -v go >/dev/null && test -d /usr/share/gocode/src/github.com/lib/pq) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-github-lib-pq-dev)
+	cd $(GO_EXAMPLE) && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(CURDIR)/.cache/go go build -o pr145 .
+
+examples: $(NODE_STAMP) $(GO_EXAMPLE)/pr145
 
 # ruff and mypy gate the suite: a change that is not lint-clean does not pass `make test`.
 test: lint examples
@@ -38,4 +45,4 @@ demo: $(STAMP)
 	$(BIN)/payrace demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info $(NODE_EXAMPLE)/node_modules
+	rm -rf $(VENV) build *.egg-info $(NODE_EXAMPLE)/node_modules $(GO_EXAMPLE)/pr145 .cache

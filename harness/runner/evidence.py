@@ -144,6 +144,9 @@ def settle_and_view(stack: Stack, created: set[str] | None,
                 whole = admin.snapshot()
         return Settled(budget_s=budget_s), whole
     ids = sorted(created)
+    # After the target's own forced reconcile nothing else moves a pending row; without one,
+    # a charged pending payment may still be recorded by the service's background work.
+    pending_final = abilities.reconcile
     charged = ChargedPayments(stack.admin, stack.ledger_cursor, created)
     reader = HttpReader(stack.target_url) if abilities.view == "reads" else None
 
@@ -156,11 +159,12 @@ def settle_and_view(stack: Stack, created: set[str] | None,
     try:
         while True:
             settled = settle(view, ids, budget_s=max(0.0, deadline - time.monotonic()),
-                             charged=charged)
+                             charged=charged, pending_final=pending_final)
             rows = settled.rows if reader is not None else view(ids)
             # A charge may land between the last read and the ledger's: catch the view up.
             money = charged()
-            behind = [p for p in ids if money.get(p) and not is_settled(rows.get(p))]
+            behind = [p for p in ids if money.get(p)
+                      and not is_settled(rows.get(p), pending_final=pending_final)]
             if not behind or time.monotonic() >= deadline:
                 break
     finally:

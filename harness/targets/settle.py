@@ -19,18 +19,24 @@ POLL_S = 0.2
 QUIET_S = 0.5
 
 
-def is_settled(row: Row | None, charged: bool = True) -> bool:
-    """Nothing left to wait for: a final status, or `processing` with no money taken yet.
+def is_settled(row: Row | None, charged: bool = True, *, pending_final: bool = True) -> bool:
+    """Nothing left to wait for: a final status, or no money taken yet.
 
-    A payment left `processing` that the provider never charged cannot be charged twice
-    by anything payrace could still see in time; a correct service may keep it so for a
-    day (a declined card answered 500 and replayed). One that was charged is waited for:
-    its row must catch up with the money.
+    A payment left `processing` (or `pending`) that the provider never charged cannot be
+    charged twice by anything payrace could still see in time; a correct service may keep
+    it so for a day (a declined card answered 500 and replayed). One that was charged is
+    waited for: its row must catch up with the money. `pending_final`: a charged `pending`
+    row is final too — true once the target's own reconcile ran (nothing else will move
+    it); false for a service whose background work may still record the charge.
     """
     if row is None:
         return False
     status = row.get("status")
-    return status in SETTLED_STATUSES or (status == "processing" and not charged)
+    if status in ("completed", "failed"):
+        return True
+    if status == "pending":
+        return pending_final or not charged
+    return status == "processing" and not charged
 
 
 @dataclass
@@ -73,6 +79,7 @@ def settle(
     charged: Callable[[], Mapping[str, int]] | None = None,
     poll_s: float = POLL_S,
     quiet_s: float = QUIET_S,
+    pending_final: bool = True,
 ) -> Settled:
     """Poll until every payment settled (`is_settled`) and the ledger is still, or `budget_s`.
 
@@ -93,7 +100,10 @@ def settle(
         now = time.monotonic()
         if charged is not None and sum(money.values()) != seen:
             seen, still_since = sum(money.values()), now
-        waiting = [p for p in ids if not is_settled(result.rows.get(p), bool(money.get(p)))]
+        waiting = [
+            p for p in ids
+            if not is_settled(result.rows.get(p), bool(money.get(p)), pending_final=pending_final)
+        ]
         # Only a payment left `processing` can still be worked on in the background.
         working = any((result.rows.get(p) or {}).get("status") == "processing" for p in ids)
         if not waiting and (not working or now - still_since >= quiet_s):

@@ -2,7 +2,7 @@
 verified by `explore` (several seeds) and by `run retry_storm` / `run chaos`; each flawed one
 caught by `explore` naming the checker that shows its money problem, and by a scenario.
 
-The services (tests/services/, and the Node.js service of examples/node-express) are
+The services (tests/services/, and the Node.js and Go services of examples/) are
 independent HTTP services with their own PostgreSQL
 database, worker processes and a background reconciler with a lease; none offers
 `/_admin/health` or `/_admin/reconcile`. Every service has its own stand-in, so the
@@ -26,7 +26,12 @@ import pytest
 
 from harness.provision.postgres import Provisioned
 from harness.stripe_standin import running_standin
-from tests.services.launch import OwnService, running_node_example, running_own_service
+from tests.services.launch import (
+    OwnService,
+    running_go_example,
+    running_node_example,
+    running_own_service,
+)
 
 pytestmark = [pytest.mark.quality, pytest.mark.integration, pytest.mark.slow]
 
@@ -89,6 +94,14 @@ JOBS = [
     _run("retry_storm", "node_express", "correct", 0),
     _explore("node_express", "flawed", 1, 1, "no-duplicate-charge"),
     _run("retry_storm", "node_express", "flawed", 1, "no-duplicate-charge"),
+    # examples/go-pr145: PR #145's own Go code, caught; it still passes its own proof (100
+    # concurrent requests, no faults), as the Python port does; its fixed mode verified.
+    _explore("go_pr145", "pr145", 1, 1, "no-duplicate-charge"),
+    _run("retry_storm", "go_pr145", "pr145", 1, "no-duplicate-charge"),
+    Job("go_pr145", "pr145", ("run", "pr_proof", "--users", "1", "--duration", "15s",
+                              "--min-charges", "1", "--no-progress"), 0),
+    _explore("go_pr145", "fixed", 1, 0),
+    _run("retry_storm", "go_pr145", "fixed", 0),
 ]
 
 
@@ -115,6 +128,8 @@ def _payrace(job: Job, service: OwnService, stripe_url: str, reports: Path) -> O
 def _serving(job: Job, server_url: str, stripe_url: str) -> AbstractContextManager[OwnService]:
     if job.service == "node_express":
         return running_node_example(server_url, stripe_url, mode=job.mode)
+    if job.service == "go_pr145":
+        return running_go_example(server_url, stripe_url, mode=job.mode)
     return running_own_service(job.service, server_url, stripe_url, mode=job.mode)
 
 

@@ -144,6 +144,22 @@ def running_node_example(
         yield service
 
 
+GO_EXAMPLE = REPO_ROOT / "examples" / "go-pr145"
+
+
+@contextlib.contextmanager
+def running_go_example(
+    server_url: str, stripe_url: str, *, mode: str = "pr145"
+) -> Iterator[OwnService]:
+    """Run examples/go-pr145's binary (`make test` builds it) on a database of its own."""
+    binary = GO_EXAMPLE / "pr145"
+    if not binary.is_file():
+        raise RuntimeError(f"{binary} is missing: `make test` builds it with Debian's Go first")
+    with _running("go_pr145", [str(binary)], server_url, stripe_url, mode, 0.0,
+                  {"EXIT_WITH_STDIN": "1"}) as service:
+        yield service
+
+
 @contextlib.contextmanager
 def _running(
     name: str,
