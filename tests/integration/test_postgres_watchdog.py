@@ -78,7 +78,10 @@ def test_sigkilled_owner_leaves_no_postmaster_and_no_data_dir() -> None:
         if child.stdout is not None:
             child.stdout.close()
     deadline = time.monotonic() + GONE_WITHIN_S
-    while time.monotonic() < deadline and (_alive(postmaster) or pgdata.parent.exists()):
+    # The watchdog removes the directory and then exits: wait for all three, not the first two.
+    while time.monotonic() < deadline and (
+        _alive(postmaster) or pgdata.parent.exists() or _watchdogs_for(pgdata.parent)
+    ):
         time.sleep(0.1)
     leftover_postmaster = _alive(postmaster)
     if leftover_postmaster:  # do not leave a server or its files behind after a failure
