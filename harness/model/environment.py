@@ -18,7 +18,7 @@ from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.stripe_standin import StandinAdmin
 from harness.targets.settle import EXPLORE_SETTLE_S, Settled
-from harness.targets.standin import ledger_end
+from harness.targets.standin import entries_since, ledger_end
 from harness.targets.view import scope_ledger
 
 FAULT_FAMILIES = ("provider", "failpoints", "database", "clock", "workers")
@@ -232,7 +232,7 @@ class Environment:
         if self.background:
             # Resetting would hide an earlier example's charge from a service still at work.
             self.call(self.standin.clear_faults)
-            cursor = self.call(ledger_end, self.standin)
+            cursor = self.call(ledger_end, self.standin)  # one health call, not a ledger read
         else:
             self.call(self.standin.reset)
             self.call(self.target.reset)
@@ -278,8 +278,6 @@ class Environment:
 
     def run_ledger(self) -> list[dict[str, Any]]:
         """Every ledger entry of the payments this run created, since the run began."""
-        from harness.targets.standin import entries_since
-
         entries, _ = self.call(entries_since, self.standin, self.run_cursor)
         kept, _ = scope_ledger(entries, self.run_payments)
         return [e for e in kept if e.get("payment_id") is not None]

@@ -14,7 +14,7 @@ from harness.runner.parts import merge_parts, part_path
 from harness.runner.stack import Stack
 from harness.targets.admin import TargetAdmin
 from harness.targets.settle import Settled, is_settled, settle
-from harness.targets.standin import ChargedPayments
+from harness.targets.standin import ChargedPayments, entries_since
 from harness.targets.view import HttpReader, scope_rows, sql_rows
 
 # The ledger must be this still before the target counts as quiet.
@@ -24,14 +24,8 @@ RECONCILE_TIMEOUT_S = 120.0
 
 def ledger_since(stack: Stack, cursor: int | None = None) -> list[dict[str, Any]]:
     """Every ledger entry this run produced (a shared stand-in's older entries are not ours)."""
-    entries: list[dict[str, Any]] = []
     position = stack.ledger_cursor if cursor is None else cursor
-    while True:
-        page = stack.admin.ledger(position, 5000)
-        if not page["entries"]:
-            return entries
-        entries.extend(page["entries"])
-        position = int(page["next_cursor"])
+    return entries_since(stack.admin, position)[0]
 
 
 def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[str, Any]:

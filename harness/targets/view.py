@@ -97,6 +97,8 @@ class HttpReader:
         # No keep-alive, as for the admin calls: a killed worker's connection would reset.
         limits = httpx.Limits(max_connections=READ_THREADS, max_keepalive_connections=0)
         self._client = httpx.Client(base_url=url, timeout=timeout_s, limits=limits)
+        # One pool for the reader's life: settling polls many rounds.
+        self._pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="payrace-read")
 
     def _one(self, pid: str) -> tuple[str, Row | None]:
         try:
@@ -110,9 +112,9 @@ class HttpReader:
         if len(ids) <= 2:
             pairs = [self._one(pid) for pid in ids]
         else:
-            with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-                pairs = list(pool.map(self._one, ids))
+            pairs = list(self._pool.map(self._one, ids))
         return {pid: row for pid, row in pairs if row is not None}
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._client.close()
