@@ -102,20 +102,6 @@ def reconcile(stack: Stack, history: Path | None, origin: float) -> dict[str, An
         "error": f"HTTP {response.status_code}"}
 
 
-# Fault families each of payrace's scenarios brings (a user's locustfile: provider faults).
-SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
-    "chaos": ("provider", "failpoints", "database", "workers", "clock"),
-    "retry_storm": ("provider",),
-    "double_click": ("provider",),
-    "steady": ("provider",),
-    "pr_proof": (),
-}
-
-
-def scenario_families(scenario: str) -> tuple[str, ...]:
-    return SCENARIO_FAMILIES.get(scenario, ("provider",))
-
-
 def created_payments(ops: list[Op]) -> set[str]:
     """Ids of the payments this run created: the only ones its evidence is about."""
     return {str(op.value["id"]) for op in ops

@@ -25,11 +25,10 @@ from harness.runner.evidence import (
     quiesce,
     read_faults,
     reconcile,
-    scenario_families,
     settle_and_view,
 )
 from harness.runner.progress import ProgressView
-from harness.runner.spec import RunSpec, check_writable
+from harness.runner.spec import RunSpec, check_writable, scenario_families
 from harness.runner.stack import provisioned
 from harness.runs import (
     build_summary,

@@ -24,6 +24,7 @@ __all__ = [
     "parse_seconds",
     "parse_target",
     "resolve_scenario",
+    "scenario_families",
     "scenarios_dir",
 ]
 
@@ -41,6 +42,20 @@ def available_scenarios() -> list[str]:
     """Names accepted by `payrace run <scenario>`, in order."""
     return sorted(p.stem for p in scenarios_dir().glob("*.py")
                   if p.stem not in _NOT_SCENARIOS and not p.stem.startswith("_"))
+
+
+# Fault families each of payrace's scenarios brings (a user's locustfile: provider faults).
+SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
+    "chaos": ("provider", "failpoints", "database", "workers", "clock"),
+    "retry_storm": ("provider",),
+    "double_click": ("provider",),
+    "steady": ("provider",),
+    "pr_proof": (),
+}
+
+
+def scenario_families(scenario: str) -> tuple[str, ...]:
+    return SCENARIO_FAMILIES.get(scenario, ("provider",))
 
 
 def resolve_scenario(name: str) -> Path:
