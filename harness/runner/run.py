@@ -150,7 +150,7 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
     elif coverage is not None:
         notes.append(f"Database view: {coverage.get('database_view')}.")
     if settled is not None and not settled.done:
-        notes.append(f"{len(settled.unsettled)} payment(s) were still processing after payrace "
+        notes.append(f"{len(settled.unsettled)} payment(s) had not settled after payrace "
                      f"waited {settled.budget_s:g} s for the target to settle (--settle); they "
                      "are judged as they stand.")
     clock = next((f for f in (coverage or {}).get("faults", []) if f.get("family") == "clock"),

@@ -148,8 +148,8 @@ def evidence_plan(abilities: Abilities, settle_s: float) -> dict[str, str]:
         f"POST /_admin/reconcile, then GET /payments/{{id}} until no payment is processing "
         f"(at most {settle_s:g} s)"
         if abilities.reconcile
-        else f"GET /payments/{{id}} until no payment is processing, the service's own "
-        f"reconciler finishing them (at most {settle_s:g} s)"
+        else f"GET /payments/{{id}} until no charged payment is left processing or pending, "
+        f"the service's own reconciler finishing them (at most {settle_s:g} s)"
     )
     return {"database_view": view, "settle": settle}
 
