@@ -48,6 +48,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="10",
         help="seconds each example waits for the target to settle (docs/TARGETS.md)",
     )
+    group.addoption(
+        "--payrace-adapter",
+        default=None,
+        help="your service's own API: path/to/file.py:ClassName (docs/TARGETS.md)",
+    )
     group.addoption("--payrace-workers", default="2", help="simulated worker processes (1-8)")
     group.addoption(
         "--payrace-faults",
@@ -122,6 +127,7 @@ def payrace_environment(
     request: pytest.FixtureRequest, payrace_target: str, payrace_standin: str
 ) -> Iterator[Environment]:
     """The model's environment for the session: one database, one stand-in, W workers."""
+    from harness.adapters.load import checked_adapter
     from harness.errors import PayraceError
     from harness.model.parts import PartsRequest, open_environment, parse_faults
     from harness.model.targets import parse_target
@@ -144,6 +150,7 @@ def payrace_environment(
                 pytestconfig.getoption("payrace_db_query"), database_url
             ),
             settle_s=float(pytestconfig.getoption("payrace_settle")),
+            adapter=checked_adapter(pytestconfig.getoption("payrace_adapter"), spec.kind),
         )
         with open_environment(parts_request) as (env, _parts):
             yield env

@@ -9,6 +9,8 @@ Environment (all optional, so each locustfile also runs under plain `locust -f �
   unset → no faults.
 - `PAYRACE_FAULTS`: where the faults a scenario arms are logged (default `faults.jsonl` beside
   the history).
+- `PAYRACE_ADAPTER`: `path/to/file.py:ClassName`, how to speak your service's own API
+  (docs/TARGETS.md); unset → payrace's contract.
 - `PAYRACE_SEED` (default 0), `PAYRACE_ORIGIN` (monotonic clock origin shared with `payrace run`),
   `PAYRACE_CLIENT_TIMEOUT` (seconds; each scenario has its own default).
 """
@@ -21,6 +23,7 @@ import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +37,10 @@ from locust import FastHttpUser, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.history import Classified, HistoryRecorder, classify_exception, classify_response
+from harness.adapters import Adapter, Answer, adapter_from_env
+from harness.adapters.judge import AdapterRaised, build, judge
+from harness.errors import UsageError
+from harness.history import Classified, HistoryRecorder
 from harness.runner.parts import merge_parts, part_path, part_paths
 
 ENV_HISTORY = "PAYRACE_HISTORY"
@@ -220,6 +226,7 @@ class PayraceUser(FastHttpUser):
     concurrency = 128
 
     def on_start(self) -> None:
+        self.adapter = ADAPTER
         self.process = RECORDING.next_process()
         self.rng = random.Random(f"{seed()}:{self.process.split('-', 1)[1]}")
 
@@ -227,11 +234,11 @@ class PayraceUser(FastHttpUser):
 
     def create_payment(self, *, process: str | None = None,
                        amount: int | None = None) -> str | None:
-        """POST /payments; returns the new payment's id, or None when it was not created."""
+        """Create a payment; returns its id, or None when it was not created."""
         body = {"amount": amount or self.rng.randrange(100, 20_000), "currency": "usd",
                 "customer": f"cus_{self.process}"}
-        outcome = self._call("create", "POST", "/payments", process, body=body,
-                             name="POST /payments")
+        outcome = self._call("create", (body["amount"], body["currency"], body["customer"]),
+                             process, body=body)
         if outcome.type == "ok" and outcome.value is not None:
             payment_id = outcome.value.get("id")
             return str(payment_id) if payment_id else None
@@ -239,14 +246,12 @@ class PayraceUser(FastHttpUser):
 
     def charge(self, payment_id: str, key: str | None = None, *,
                process: str | None = None) -> Classified:
-        """POST /payments/{id}/charge, with the client's Idempotency-Key when given."""
-        return self._call("charge", "POST", f"/payments/{payment_id}/charge", process,
-                          payment_id=payment_id, key=key, name="POST /payments/[id]/charge")
+        """Charge a payment, with the client's idempotency key when given."""
+        return self._call("charge", (payment_id, key), process, payment_id=payment_id, key=key)
 
     def read(self, payment_id: str, *, process: str | None = None) -> Classified:
-        """GET /payments/{id}."""
-        return self._call("read", "GET", f"/payments/{payment_id}", process,
-                          payment_id=payment_id, name="GET /payments/[id]")
+        """Read a payment."""
+        return self._call("read", (payment_id,), process, payment_id=payment_id)
 
     def at_once(self, calls: Sequence[Callable[[str], T]]) -> list[T | None]:
         """Run the calls concurrently, each in its own greenlet and Jepsen process; wait for all."""
@@ -278,16 +283,16 @@ class PayraceUser(FastHttpUser):
 
     # -- recording -------------------------------------------------------------------------
 
-    def _call(self, f: str, method: str, path: str, process: str | None, *,
+    def _call(self, f: str, args: tuple[Any, ...], process: str | None, *,
               payment_id: str | None = None, key: str | None = None,
-              body: dict[str, Any] | None = None, name: str) -> Classified:
+              body: dict[str, Any] | None = None) -> Classified:
         recorder = RECORDING.recorder
         proc = process or self.process
         invoke = (recorder.invoke(proc, f, payment_id=payment_id, idempotency_key=key, value=body)
                   if recorder is not None else None)
         outcome: Classified | None = None
         try:
-            outcome = self._request(f, method, path, body, key, name)
+            outcome = self._request(f, args, payment_id)
             return outcome
         except BaseException as exc:  # GreenletExit when the run stops: the outcome is unknown
             outcome = _stopped(exc)
@@ -298,10 +303,15 @@ class PayraceUser(FastHttpUser):
                 recorder.record(proc, outcome.type, f, payment_id=payment_id or made,
                                 idempotency_key=key, value=outcome.value, error=outcome.error)
 
-    def _request(self, f: str, method: str, path: str, body: dict[str, Any] | None,
-                 key: str | None, name: str) -> Classified:
-        headers = {"Idempotency-Key": key} if key else None
-        with self.client.request(method, path, json=body, headers=headers, name=name,
+    def _request(self, f: str, args: tuple[Any, ...], payment_id: str | None) -> Classified:
+        """Send the adapter's request for `f` and judge the answer by the law."""
+        try:
+            request = build(self.adapter, f, *args)
+        except AdapterRaised as exc:  # nothing was sent: the op is `info`, the user goes on
+            return judge(self.adapter, f, exc=exc)
+        name = request.name or f"{request.method} {_template(request.path, payment_id)}"
+        with self.client.request(request.method, request.path, json=request.json,
+                                 headers=dict(request.headers) or None, name=name,
                                  catch_response=True) as resp:
             status = resp.status_code
             if status:
@@ -309,19 +319,38 @@ class PayraceUser(FastHttpUser):
                     data = resp.json()
                 except Exception:  # a body that is not JSON is still an answer with a status
                     data = None
-                outcome = classify_response(f, status, data if isinstance(data, dict) else None)
+                answer = Answer(status, data, resp.text or "", dict(resp.headers or {}))
+                outcome = judge(self.adapter, f, answer, payment_id=payment_id)
             else:
                 error = getattr(resp, "error", None) or ConnectionError("no response")
                 # geventhttpclient wraps the real cause (a timeout, a reset) in RetriesExceeded.
                 original = getattr(error, "original", None)
-                outcome = classify_exception(original if isinstance(original, BaseException)
-                                             else error)
+                outcome = judge(self.adapter, f, exc=original if isinstance(original, BaseException)
+                                else error)
             if outcome.type == "info":
                 resp.failure((outcome.error or {}).get("message", "unknown outcome"))
             else:
-                # 402 and 409 are answers the contract promises: Locust counts them as successes.
+                # A decline or a conflict is an answer the contract promises: Locust counts
+                # it as a success.
                 resp.success()
         return outcome
+
+
+def _template(path: str, payment_id: str | None) -> str:
+    """Locust groups every payment's requests under one name: the id becomes [id]."""
+    return path.replace(payment_id, "[id]") if payment_id else path
+
+
+def _adapter() -> Adapter:
+    try:
+        return adapter_from_env()
+    except UsageError as exc:  # plain `locust -f` with a bad PAYRACE_ADAPTER: one line, exit 2
+        print(f"payrace scenario: PAYRACE_ADAPTER: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+# Loaded once per Locust process: PAYRACE_ADAPTER, checked by `payrace run` before it started.
+ADAPTER = _adapter()
 
 
 def run_once_at_start(fn: Callable[[Environment], None]) -> Callable[[Environment], None]:

@@ -79,3 +79,17 @@ def adapter_from_env() -> Adapter:
 def adapter_label(spec: str | None) -> str:
     """How summaries and banners name the adapter in use."""
     return spec.strip() if spec else "payrace contract (docs/TARGETS.md)"
+
+
+def checked_adapter(spec: str | None, target_kind: str) -> str | None:
+    """Validate `--adapter` up front (exit 2 before any part starts); its path made absolute.
+
+    Absolute, so the counterexample file and Locust's processes find it from anywhere.
+    """
+    if spec is None:
+        return None
+    if target_kind != "http":
+        raise UsageError("--adapter applies to your own service (--target http://…)")
+    load_adapter(spec)
+    path_text, _, name = spec.strip().rpartition(":")
+    return f"{Path(path_text).resolve()}:{name}"

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from harness.adapters.load import checked_adapter
 from harness.errors import PayraceError, UsageError
 
 
@@ -111,6 +112,12 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     help="Your service: its supervisor's process id; its workers are SIGKILLed right after "
     "the provider charged (the workers fault family).",
 )
+@click.option(
+    "--adapter",
+    default=None,
+    help="Your service's own API: path/to/file.py:ClassName saying how to create, charge and "
+    "read a payment (docs/TARGETS.md); default: payrace's contract.",
+)
 @click.option("--steps", default="8", show_default=True, help="Steps per example (max).")
 @click.option("--reports-dir", default="reports", show_default=True, help="Where runs go.")
 def explore(
@@ -127,6 +134,7 @@ def explore(
     db_query: str | None,
     settle: str,
     service_pid: str | None,
+    adapter: str | None,
 ) -> None:
     """Search for a program of payments, charges, retries and faults that charges twice."""
     from harness.model.parts import PartsRequest, parse_faults
@@ -142,6 +150,7 @@ def explore(
     pid = _count(service_pid, "--service-pid") if service_pid is not None else None
     if pid is not None and spec.kind != "http":
         raise UsageError("--service-pid applies to your own service (--target http://…)")
+    adapter_spec = checked_adapter(adapter, spec.kind)
     n_examples = _count(max_examples, "--max-examples")
     n_workers = _count(workers, "--workers", 1, 8)
     n_steps = _count(steps, "--steps", 1, 50)
@@ -168,6 +177,7 @@ def explore(
         db_query=query,
         settle_s=settle_s,
         service_pid=pid,
+        adapter=adapter_spec,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from harness.adapters.load import checked_adapter
 from harness.errors import UsageError
 from harness.runner.load import scenario_knobs
 from harness.runner.spec import (
@@ -29,7 +30,8 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
                database_url: str | None, users: str, spawn_rate: str | None, duration: str,
                processes: str, workers: str, seed: str, junit: str | None, out: str,
                progress: bool, min_charges: str = "20", db_query: str | None = None,
-               settle: str = "15", service_pid: str | None = None) -> RunSpec:
+               settle: str = "15", service_pid: str | None = None,
+               adapter: str | None = None) -> RunSpec:
     """Validate every flag, in the order a user reads them, before anything starts."""
     if not scenario:
         raise UsageError(f"Name a scenario: payrace run <scenario>, one of "
@@ -56,6 +58,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
     if pid is not None and parsed_target.kind != "http":
         raise UsageError("--service-pid applies to your own service (--target http://…); "
                          "payrace knows its reference service's workers")
+    adapter_spec = checked_adapter(adapter, parsed_target.kind)
     if parsed_target.kind == "http" and not stripe_url:
         raise UsageError(f"--target {parsed_target.url} needs --stripe-url: the URL of the "
                          "payrace stand-in your service talks to (start one with `payrace "
@@ -70,7 +73,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         seed=n_seed, stripe_url=stripe_url, database_url=database_url, out_dir=out_dir,
         junit=junit_path, command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
         min_charges=n_min_charges, scenario_env=scenario_knobs(os.environ),
-        db_query=query, settle_s=settle_s, service_pid=pid,
+        db_query=query, settle_s=settle_s, service_pid=pid, adapter=adapter_spec,
     )
 
 
@@ -112,6 +115,8 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
               "target to finish its own work (a reconciler's leases).")
 @click.option("--service-pid", default=None, help="Your service: its supervisor's process id; "
               "chaos SIGKILLs its worker processes.")
+@click.option("--adapter", default=None, help="Your service's own API: path/to/file.py:ClassName "
+              "saying how to create, charge and read a payment (docs/TARGETS.md).")
 @click.option("--users", "-u", default="10", help="Concurrent Locust users.")
 @click.option("--spawn-rate", "-r", default=None, help="Users started per second (default: all "
               "at once).")
@@ -129,7 +134,8 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url: str | None,
         database_url: str | None, users: str, spawn_rate: str | None, duration: str,
         processes: str, workers: str, seed: str, min_charges: str, junit: str | None, out: str,
-        progress: bool, db_query: str | None, settle: str, service_pid: str | None) -> None:
+        progress: bool, db_query: str | None, settle: str, service_pid: str | None,
+        adapter: str | None) -> None:
     """Run a load SCENARIO against a target and prove no payment was charged twice.
 
     Exit codes: 0 verified, 1 violation, 2 bad input, 3 a part could not start,
@@ -139,7 +145,8 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
 
     spec = build_spec(scenario, target, stripe_url, database_url, users, spawn_rate, duration,
                       processes, workers, seed, junit, out, progress, min_charges,
-                      db_query=db_query, settle=settle, service_pid=service_pid)
+                      db_query=db_query, settle=settle, service_pid=service_pid,
+                      adapter=adapter)
     try:
         result = execute(spec)
     except KeyboardInterrupt:

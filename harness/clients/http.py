@@ -1,4 +1,4 @@
-"""The HTTP client: drives any target honouring docs/TARGETS.md, with a short timeout."""
+"""The HTTP client: drives any HTTP target through its adapter, with a short timeout."""
 
 from __future__ import annotations
 
@@ -7,19 +7,14 @@ from typing import Any
 
 import httpx
 
-from harness.clients.base import Response, perform
+from harness.adapters import Adapter, ContractAdapter
+from harness.adapters.judge import build, judge
+from harness.adapters.send import send
+from harness.clients.base import perform
 from harness.history import Classified, HistoryRecorder
 
 # Short on purpose: a client that gives up is what turns a slow charge into an unknown outcome.
 DEFAULT_TIMEOUT_S = 2.0
-
-
-def _body(response: httpx.Response) -> Mapping[str, Any] | None:
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class HttpClient:
@@ -31,8 +26,10 @@ class HttpClient:
         recorder: HistoryRecorder | None = None,
         name: str = "w0",
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        adapter: Adapter | None = None,
     ) -> None:
         self.name = name
+        self.adapter: Adapter = adapter if adapter is not None else ContractAdapter()
         self.recorder = recorder
         self.base_url = base_url.rstrip("/")
         # No keep-alive: payrace kills a foreign service's workers, and a connection kept to a
@@ -43,9 +40,35 @@ class HttpClient:
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Response:
-        response = self._http.request(method, path, **kwargs)
-        return response.status_code, _body(response)
+    def _op(
+        self,
+        process: str | None,
+        f: str,
+        args: tuple[Any, ...],
+        *,
+        payment_id: str | None = None,
+        idempotency_key: str | None = None,
+        invoke_value: Mapping[str, Any] | None = None,
+    ) -> Classified:
+        """One operation: the adapter builds the request and reads the answer, under the law."""
+        recorder = self.recorder
+        invoke = (
+            recorder.invoke(
+                process or self.name, f, payment_id=payment_id,
+                idempotency_key=idempotency_key, value=invoke_value,
+            )
+            if recorder is not None
+            else None
+        )
+        try:
+            answer = send(self._http, build(self.adapter, f, *args))
+        except Exception as exc:  # a transport failure or the adapter's slip: unknown outcome
+            outcome = judge(self.adapter, f, exc=exc)
+        else:
+            outcome = judge(self.adapter, f, answer, payment_id=payment_id)
+        if recorder is not None and invoke is not None:
+            recorder.complete_with(invoke, outcome)
+        return outcome
 
     def create_payment(
         self,
@@ -58,43 +81,31 @@ class HttpClient:
         payload: dict[str, Any] = {"amount": amount, "currency": currency}
         if customer is not None:
             payload["customer"] = customer
-        return perform(
-            self.recorder,
-            process or self.name,
-            "create",
-            lambda: self._send("POST", "/payments", json=payload),
-            invoke_value=payload,
-        )
+        return self._op(process, "create", (amount, currency, customer), invoke_value=payload)
 
     def charge(
         self, payment_id: str, idempotency_key: str | None = None, *, process: str | None = None
     ) -> Classified:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
-        return perform(
-            self.recorder,
-            process or self.name,
-            "charge",
-            lambda: self._send("POST", f"/payments/{payment_id}/charge", headers=headers),
-            payment_id=payment_id,
-            idempotency_key=idempotency_key,
+        return self._op(
+            process, "charge", (payment_id, idempotency_key),
+            payment_id=payment_id, idempotency_key=idempotency_key,
         )
 
     def read(self, payment_id: str, *, process: str | None = None) -> Classified:
-        return perform(
-            self.recorder,
-            process or self.name,
-            "read",
-            lambda: self._send("GET", f"/payments/{payment_id}"),
-            payment_id=payment_id,
-        )
+        return self._op(process, "read", (payment_id,), payment_id=payment_id)
 
     def reconcile(self, force: bool = False, *, process: str | None = None) -> Classified:
+        # Reconcile is payrace's own admin endpoint (docs/TARGETS.md), whatever the adapter.
+        def call() -> tuple[int, Mapping[str, Any] | None]:
+            response = self._http.post("/_admin/reconcile", json={"force": force})
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            return response.status_code, body if isinstance(body, dict) else None
+
         return perform(
-            self.recorder,
-            process or self.name,
-            "reconcile",
-            lambda: self._send("POST", "/_admin/reconcile", json={"force": force}),
-            invoke_value={"force": force},
+            self.recorder, process or self.name, "reconcile", call, invoke_value={"force": force}
         )
 
     def close(self) -> None:

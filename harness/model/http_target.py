@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx
 
+from harness.adapters import Adapter, ContractAdapter
+from harness.adapters.judge import AdapterRaised, build
+from harness.adapters.send import send
 from harness.clients import Client
 from harness.clients.http import DEFAULT_TIMEOUT_S, HttpClient
 from harness.errors import ProvisionError
@@ -15,10 +18,13 @@ from harness.targets.admin import TargetAdmin
 from harness.targets.view import HttpReader, sql_rows
 
 
-def probe_http_target(url: str, timeout_s: float = 3.0) -> None:
+def probe_http_target(url: str, adapter: Adapter, timeout_s: float = 3.0) -> None:
     """Raise ProvisionError unless something answers HTTP at `url` (any status will do)."""
     try:
-        httpx.get(f"{url}/payments/pay_payrace_probe", timeout=timeout_s)
+        with httpx.Client(base_url=url, timeout=timeout_s) as client:
+            send(client, build(adapter, "read", "pay_payrace_probe"))
+    except AdapterRaised as exc:
+        raise ProvisionError(f"The target at {url} was not probed: {exc}") from None
     except httpx.HTTPError as exc:
         raise ProvisionError(
             f"The target at {url} did not answer ({type(exc).__name__}: {exc}); start your "
@@ -36,8 +42,12 @@ class HttpTarget:
         abilities: Abilities,
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        adapter: Adapter | None = None,
+        adapter_label: str | None = None,
     ) -> None:
         self.spec = spec
+        self.adapter: Adapter = adapter if adapter is not None else ContractAdapter()
+        self.adapter_label = adapter_label
         self.workers = workers
         self.abilities = abilities
         self.database_url = abilities.database_url
@@ -47,10 +57,11 @@ class HttpTarget:
         self.can_reconcile = abilities.reconcile
         self.can_kill_workers = abilities.service_pid is not None
         self._clients = [
-            HttpClient(spec.value, None, name=f"w{i}", timeout_s=timeout_s) for i in range(workers)
+            HttpClient(spec.value, None, name=f"w{i}", timeout_s=timeout_s, adapter=self.adapter)
+            for i in range(workers)
         ]
         self._admin = TargetAdmin(spec.value)
-        self._reader = HttpReader(spec.value)
+        self._reader = HttpReader(spec.value, adapter=self.adapter)
 
     def clients(self) -> list[Client]:
         return list(self._clients)
@@ -113,6 +124,7 @@ class HttpTarget:
             "tier": "http",
             "url": self.spec.value,
             "workers": self.workers,
+            "adapter": self.adapter_label or "contract",
             "abilities": self.abilities.as_dict(),
         }
 

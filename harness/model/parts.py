@@ -43,6 +43,8 @@ class PartsRequest:
     db_query: str | None = None
     settle_s: float = EXPLORE_SETTLE_S
     service_pid: int | None = None
+    # `--adapter path/file.py:Class`: how to speak to an HTTP target's own API (None: the contract).
+    adapter: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def spec(self) -> TargetSpec:
@@ -125,12 +127,14 @@ def open_environment(
                     f"--target {spec.value} needs --stripe-url: the stand-in your service "
                     "talks to (start it with `payrace stand-in`)"
                 )
+            from harness.adapters import load_adapter
             from harness.model.http_target import HttpTarget, probe_http_target
             from harness.targets.abilities import probe_abilities
             from harness.targets.preflight import preflight
 
+            adapter = load_adapter(request.adapter)
             stripe_url = stack.enter_context(_standin(request, parts))
-            probe_http_target(spec.value)
+            probe_http_target(spec.value, adapter)
             foreign_db = _foreign_database(request, parts)
             abilities = probe_abilities(
                 spec.value,
@@ -140,8 +144,11 @@ def open_environment(
             )
             with StandinAdmin(stripe_url) as check:
                 check.clear_faults()
-                parts["preflight"] = preflight(spec.value, check)
-            target = HttpTarget(spec, request.workers, abilities, timeout_s=request.http_timeout_s)
+                parts["preflight"] = preflight(spec.value, check, adapter=adapter)
+            target = HttpTarget(
+                spec, request.workers, abilities, timeout_s=request.http_timeout_s,
+                adapter=adapter, adapter_label=request.adapter,
+            )
             hang_ms = HTTP_HANG_MS
         stack.callback(target.close)
         parts["target"] = target.part()

@@ -58,6 +58,7 @@ def counterexample_source(
     db_query: str | None = None,
     settle_s: float | None = None,
     service_pid: int | None = None,
+    adapter: str | None = None,
 ) -> str:
     """A Python file that provisions the parts and replays `program`; it exits 1 on the violation.
 
@@ -77,6 +78,8 @@ def counterexample_source(
         options.append(f"settle_s={settle_s!r}")
     if service_pid is not None:
         options.append(f"service_pid={service_pid}")
+    if adapter:
+        options.append(f"adapter={adapter!r}")
     options.append(f"seed={seed}")
     body = "\n".join(f"    {line}" for line in program)
     lines = [

@@ -124,6 +124,7 @@ def write_explore_run(
                 db_query=request.db_query,
                 settle_s=request.settle_s,
                 service_pid=request.service_pid,
+                adapter=request.adapter,
             ),
         )
     return summary

@@ -28,6 +28,7 @@ def replaying(
     db_query: str | None = None,
     settle_s: float = EXPLORE_SETTLE_S,
     service_pid: int | None = None,
+    adapter: str | None = None,
 ) -> Iterator[type[PaymentModel]]:
     """Provision the parts as `payrace explore` did and hand out the model to replay steps.
 
@@ -45,6 +46,7 @@ def replaying(
         db_query=db_query,
         settle_s=settle_s,
         service_pid=service_pid,
+        adapter=adapter,
     )
     try:
         with open_environment(request) as (env, _parts), bound(env):

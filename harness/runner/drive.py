@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 
+from harness.adapters.load import ENV_ADAPTER
 from harness.errors import ProvisionError
 from harness.runner.load import LocustProcess, locust_command, locust_env
 from harness.runner.progress import (
@@ -56,6 +57,8 @@ def drive(spec: RunSpec, stack: Stack, run_dir: Path, history: Path | None, faul
         extra["PAYRACE_DATABASE_URL"] = stack.database_url
     if stack.abilities.clock:
         extra["PAYRACE_TARGET_CLOCK"] = "1"
+    if spec.adapter:
+        extra[ENV_ADAPTER] = spec.adapter
     env = locust_env(spec, history=history, faults=faults, standin_url=stack.stripe_url,
                      origin=origin, extra=extra)
     locust = LocustProcess(locust_command(spec, stack.target_url, run_dir), env,

@@ -128,7 +128,9 @@ def settle_and_view(stack: Stack, created: set[str] | None,
     # a charged pending payment may still be recorded by the service's background work.
     pending_final = abilities.reconcile
     charged = ChargedPayments(stack.admin, stack.ledger_cursor, created)
-    reader = HttpReader(stack.target_url) if abilities.view == "reads" else None
+    reader = (
+        HttpReader(stack.target_url, adapter=stack.adapter) if abilities.view == "reads" else None
+    )
 
     def view(asked: list[str]) -> dict[str, dict[str, Any]]:
         if reader is not None:

@@ -164,6 +164,8 @@ class RunSpec:
     db_query: str | None = None
     service_pid: int | None = None
     settle_s: float = DEFAULT_SETTLE_S
+    # `--adapter path/file.py:Class` (absolute): how every request speaks your service's API.
+    adapter: str | None = None
 
     def reproduce(self) -> str:
         """The command that repeats this run, with the scenario settings it ran with."""
@@ -182,4 +184,6 @@ class RunSpec:
             args += ["--stripe-url", self.stripe_url]
         if self.db_query:
             args += ["--db-query", self.db_query]
+        if self.adapter:
+            args += ["--adapter", self.adapter]
         return (env + " " if env else "") + shlex.join(args)

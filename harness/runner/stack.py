@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from harness.adapters import Adapter, ContractAdapter, load_adapter
 from harness.errors import ProvisionError
 from harness.provision.postgres import Provisioned
 from harness.runner.spec import RunSpec
@@ -39,6 +40,8 @@ class Stack:
     service_pid: int | None = None
     database_url: str | None = None
     abilities: Abilities = field(default_factory=Abilities)
+    # How payrace's own reads speak the target's API (the contract unless --adapter).
+    adapter: Adapter = field(default_factory=ContractAdapter)
 
     @property
     def reference(self) -> bool:
@@ -157,11 +160,13 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
         abilities = probe_abilities(target_url, database_url=own_db,
                                     db_query=spec.db_query, service_pid=spec.service_pid)
         admin.clear_faults()
-        parts["preflight"] = preflight(target_url, admin)
+        adapter = load_adapter(spec.adapter)
+        parts["preflight"] = preflight(target_url, admin, adapter=adapter)
         # The run's evidence starts after the preflight payment: it is not the run's.
         cursor = ledger_end(admin)
         parts["target"] = {"tier": "http", "url": target_url,
+                           "adapter": spec.adapter or "contract",
                            "abilities": abilities.as_dict()}
         yield Stack(target_url, stripe_url, admin, cursor, parts,
                     service_pid=spec.service_pid, database_url=own_db,
-                    abilities=abilities)
+                    abilities=abilities, adapter=adapter)

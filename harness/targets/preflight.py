@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from harness.adapters import Adapter, ContractAdapter
+from harness.adapters.judge import AdapterRaised, build, judge
+from harness.adapters.send import send
 from harness.errors import ProvisionError
 from harness.stripe_standin import StandinAdmin
 from harness.targets.standin import entries_since, ledger_end
@@ -17,7 +20,11 @@ PREFLIGHT_AMOUNT = 1000
 
 
 def preflight(
-    target_url: str, admin: StandinAdmin, *, wait_s: float = PREFLIGHT_WAIT_S
+    target_url: str,
+    admin: StandinAdmin,
+    *,
+    wait_s: float = PREFLIGHT_WAIT_S,
+    adapter: Adapter | None = None,
 ) -> dict[str, Any]:
     """Create and charge one payment; its charge must appear with `metadata[payment_id]`.
 
@@ -25,22 +32,22 @@ def preflight(
     the likely cause. Returns what was seen, for summary.json.
     """
     stand_in = admin.url
+    adapter = adapter if adapter is not None else ContractAdapter()
     cursor = ledger_end(admin)
     started = time.monotonic()
     with httpx.Client(base_url=target_url, timeout=10.0) as client:
-        payment_id = _create(client, target_url)
-        # A definite answer (200, 4xx) leaves nothing running: the charge is there or never
+        payment_id = _create(client, target_url, adapter)
+        # A definite answer (ok, fail) leaves nothing running: the charge is there or never
         # will be. Only an unknown one (202, 5xx, no answer) is worth the whole wait.
+        key = f"payrace-preflight-{payment_id}"
         try:
-            charged = client.post(
-                f"/payments/{payment_id}/charge",
-                headers={"Idempotency-Key": f"payrace-preflight-{payment_id}"},
-            )
-            answer = f"HTTP {charged.status_code}"
-            if charged.status_code == 200 or 400 <= charged.status_code < 500:
-                wait_s = min(wait_s, DEFINITE_WAIT_S)
-        except httpx.HTTPError as exc:
+            charged = send(client, build(adapter, "charge", payment_id, key))
+        except Exception as exc:  # no answer, or the adapter's slip: the ledger still decides
             answer = type(exc).__name__
+        else:
+            answer = f"HTTP {charged.status}"
+            if judge(adapter, "charge", charged, payment_id=payment_id).type != "info":
+                wait_s = min(wait_s, DEFINITE_WAIT_S)
         seen: list[dict[str, Any]] = []
         while True:
             new, cursor = entries_since(admin, cursor)
@@ -62,26 +69,26 @@ def preflight(
     raise ProvisionError(_miswired(target_url, stand_in, payment_id, answer, seen, wait_s))
 
 
-def _create(client: httpx.Client, target_url: str) -> str:
+def _create(client: httpx.Client, target_url: str, adapter: Adapter) -> str:
     try:
-        response = client.post(
-            "/payments",
-            json={"amount": PREFLIGHT_AMOUNT, "currency": "usd", "customer": "payrace-preflight"},
-        )
+        request = build(adapter, "create", PREFLIGHT_AMOUNT, "usd", "payrace-preflight")
+        answer = send(client, request)
+    except AdapterRaised as exc:
+        raise ProvisionError(f"Preflight: {exc}") from None
     except httpx.HTTPError as exc:
         raise ProvisionError(
-            f"Preflight: the target at {target_url} did not answer POST /payments "
-            f"({type(exc).__name__}: {exc}); start it and pass its base URL to --target"
+            f"Preflight: the target at {target_url} did not answer {request.method} "
+            f"{request.path} ({type(exc).__name__}: {exc}); start it and pass its base URL "
+            "to --target"
         ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    payment_id = body.get("id") if isinstance(body, dict) else None
-    if response.status_code not in (200, 201) or not isinstance(payment_id, str):
+    outcome = judge(adapter, "create", answer)
+    payment_id = (outcome.value or {}).get("id") if outcome.type == "ok" else None
+    if not isinstance(payment_id, str):
+        why = (outcome.error or {}).get("message", "")
         raise ProvisionError(
-            f"Preflight: POST /payments on {target_url} answered HTTP {response.status_code} "
-            f"{response.text[:160]!r}; expected 201 with the new payment's id (docs/TARGETS.md)"
+            f"Preflight: {request.method} {request.path} on {target_url} answered HTTP "
+            f"{answer.status} {answer.text[:160]!r} ({outcome.type}: {why}); expected the new "
+            "payment's id (docs/TARGETS.md; with --adapter, its created() says ok({'id': ...}))"
         )
     return payment_id
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 
+from harness.adapters import Adapter, ContractAdapter
+from harness.adapters.judge import build, judge
+from harness.adapters.send import send
 from harness.errors import ProvisionError, UsageError
 
 Row = dict[str, Any]
@@ -91,9 +94,12 @@ def scope_ledger(
 
 
 class HttpReader:
-    """`GET /payments/{id}` of many payments at once; ids that did not answer 200 are left out."""
+    """The adapter's read of many payments at once; a payment not read `ok` is left out."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str, timeout_s: float = 5.0, adapter: Adapter | None = None
+    ) -> None:
+        self._adapter: Adapter = adapter if adapter is not None else ContractAdapter()
         # No keep-alive, as for the admin calls: a killed worker's connection would reset.
         limits = httpx.Limits(max_connections=READ_THREADS, max_keepalive_connections=0)
         self._client = httpx.Client(base_url=url, timeout=timeout_s, limits=limits)
@@ -102,11 +108,13 @@ class HttpReader:
 
     def _one(self, pid: str) -> tuple[str, Row | None]:
         try:
-            response = self._client.get(f"/payments/{pid}")
-            body = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            return pid, None
-        return pid, ({**body, "id": body.get("id", pid)} if isinstance(body, dict) else None)
+            answer = send(self._client, build(self._adapter, "read", pid))
+        except Exception as exc:  # no answer: this payment is simply not read this round
+            outcome = judge(self._adapter, "read", exc=exc)
+        else:
+            outcome = judge(self._adapter, "read", answer, payment_id=pid)
+        row = outcome.value if outcome.type == "ok" else None
+        return pid, (row if row and "status" in row else None)
 
     def __call__(self, ids: Sequence[str]) -> dict[str, Row]:
         if len(ids) <= 2:
