@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,7 @@ def open_environment(
                 db_query=request.db_query,
                 service_pid=request.service_pid,
             )
+            abilities = replace(abilities, adapter=request.adapter)
             with StandinAdmin(stripe_url) as check:
                 check.clear_faults()
                 parts["preflight"] = preflight(spec.value, check, adapter=adapter)

@@ -160,6 +160,7 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
         abilities = probe_abilities(target_url, database_url=own_db,
                                     db_query=spec.db_query, service_pid=spec.service_pid)
         admin.clear_faults()
+        abilities = replace(abilities, adapter=spec.adapter)
         adapter = load_adapter(spec.adapter)
         parts["preflight"] = preflight(target_url, admin, adapter=adapter)
         # The run's evidence starts after the preflight payment: it is not the run's.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +32,8 @@ class Abilities:
     database_url: str | None = None
     db_query: str | None = None
     service_pid: int | None = None
+    # `--adapter file.py:Class`: payrace's reads speak the service's own API through it.
+    adapter: str | None = None
 
     @classmethod
     def reference(cls, database_url: str | None = None, *, failpoints: bool = True) -> Abilities:
@@ -139,16 +142,21 @@ def _family(a: Abilities, family: str) -> tuple[bool, str]:
 
 def evidence_plan(abilities: Abilities, settle_s: float) -> dict[str, str]:
     """Where the database view comes from and how payrace lets the target settle."""
+    read = (
+        f"reads through the adapter {Path(abilities.adapter).name}"
+        if abilities.adapter
+        else "GET /payments/{id}"
+    )
     view = {
         "snapshot": "GET /_admin/snapshot",
         "sql": "--db-query on --database-url (read-only)",
-        "reads": "payrace's own GET /payments/{id} of every payment it created",
+        "reads": f"payrace's own {read} of every payment it created",
     }[abilities.view]
     settle = (
-        f"POST /_admin/reconcile, then GET /payments/{{id}} until no payment is processing "
+        f"POST /_admin/reconcile, then {read} until no payment is processing "
         f"(at most {settle_s:g} s)"
         if abilities.reconcile
-        else f"GET /payments/{{id}} until no charged payment is left processing or pending, "
+        else f"{read} until no charged payment is left processing or pending, "
         f"the service's own reconciler finishing them (at most {settle_s:g} s)"
     )
     return {"database_view": view, "settle": settle}

@@ -38,7 +38,7 @@ def test_as_dict_never_contains_the_database_url() -> None:
     data = Abilities(snapshot=True, database_url=DB, db_query=QUERY, service_pid=7).as_dict()
     assert data == {
         "snapshot": True, "reconcile": False, "clock": False, "failpoints": False,
-        "database_url": "given", "db_query": QUERY, "service_pid": 7,
+        "database_url": "given", "db_query": QUERY, "service_pid": 7, "adapter": None,
     }
     dumped = json.dumps(data)
     assert DB not in dumped and "s3cret-pw" not in dumped and "db.internal" not in dumped
@@ -161,3 +161,11 @@ def test_coverage_lines_without_skips_or_faults() -> None:
     assert lines[1] == "database view: GET /_admin/snapshot"
     assert lines[2].startswith("settling: POST /_admin/reconcile")
     assert coverage_lines(coverage(Abilities(), [], 1.0))[0] == "faults that apply: none"
+
+
+def test_reads_through_an_adapter_are_named_as_such() -> None:
+    """With --adapter, the view and the settling say the reads go through it, not the contract."""
+    plan = evidence_plan(Abilities(adapter="/x/payrace_adapter.py:OrdersApi"), 10)
+    assert plan["database_view"].startswith("payrace's own reads through the adapter")
+    assert "payrace_adapter.py:OrdersApi" in plan["settle"]
+    assert "GET /payments" not in plan["database_view"] + plan["settle"]
