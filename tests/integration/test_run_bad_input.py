@@ -78,3 +78,37 @@ def test_unwritable_out_dir_fails_before_any_load(tmp_path: Path) -> None:
     assert code == 2 and "--out" in line and str(blocker / "reports") in line
     assert blocker.read_text() == "not a directory"
 
+
+
+@pytest.mark.parametrize("command", [
+    ("run", "steady", "--stripe-url", "http://127.0.0.1:9"),
+    ("explore", "--stripe-url", "http://127.0.0.1:9"),
+])
+def test_a_bad_adapter_is_exit_2_naming_the_file_before_anything_starts(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    """--adapter: a missing file, a file that does not import and a class lacking methods are
+    each one line and exit 2, and no run directory is left behind."""
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('half written')\n")
+    partial = tmp_path / "partial.py"
+    partial.write_text("class Api:\n    def create(self, amount, currency, customer): ...\n")
+    reports = tmp_path / "reports"
+    cases = [
+        (f"{tmp_path}/nowhere.py:Api", "nowhere.py does not exist"),
+        (f"{broken}:Api", "does not import: RuntimeError: half written"),
+        (f"{partial}:Api", "lacks created, charge, charged, read, payment"),
+        (f"{partial}", "expected path/to/file.py:ClassName"),
+    ]
+    for spec, expected in cases:
+        result = CliRunner().invoke(main, [*command, "--target", "http://127.0.0.1:9",
+                                           "--adapter", spec, "--reports-dir", str(reports)])
+        line = assert_one_line(result.output)
+        assert result.exit_code == 2, result.output
+        assert "--adapter" in line and expected in line, line
+    assert not reports.exists() or not any(reports.iterdir())
+
+
+def test_an_adapter_on_a_reference_target_is_refused() -> None:
+    code, output = run("steady", "--target", "reference:safe", "--adapter", "x.py:Api")
+    assert code == 2 and "applies to your own service" in assert_one_line(output)

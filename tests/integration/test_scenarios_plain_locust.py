@@ -74,3 +74,16 @@ def test_steady_without_recording_records_nothing(naive_service: str, tmp_path: 
            "--csv", str(tmp_path / "locust"))
     assert (tmp_path / "locust_stats.csv").is_file()
     assert not list(tmp_path.glob("*.jsonl*"))
+
+
+def test_a_bad_payrace_adapter_under_plain_locust_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`PAYRACE_ADAPTER` naming a missing file stops `locust -f` at once: one line, exit 2."""
+    missing = tmp_path / "nowhere.py"
+    command = [sys.executable, "-m", "locust", "-f", str(scenarios_dir() / "steady.py"),
+               "--headless", "--host", "http://127.0.0.1:9", "-t", "1s"]
+    result = subprocess.run(command, env={**os.environ, "PAYRACE_ADAPTER": f"{missing}:Api"},
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if "PAYRACE_ADAPTER" in line]
+    assert lines and f"{missing} does not exist" in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
