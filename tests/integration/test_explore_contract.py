@@ -25,7 +25,9 @@ def test_a_contract_breaking_target_is_named_by_target_contract(
 ) -> None:
     """The headline violation is target-contract, its sentence names what broke."""
     with serving(mode, standin_url) as url, open_environment(
-        PartsRequest(target=url, workers=2, faults=(), stripe_url=standin_url)
+        # A short settle: `backwards` shows a charged payment pending on every other read,
+        # which settling would otherwise wait its whole budget for, example after example.
+        PartsRequest(target=url, workers=2, faults=(), stripe_url=standin_url, settle_s=1.5)
     ) as (env, _parts):
         result = explore(env, max_examples=10, seed=3, steps=4, shrink_seconds=2)
     assert result.verdict == "violation", result.reason
