@@ -38,8 +38,9 @@ test: lint examples
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness reference_impl scenarios tests benchmarks
+	$(BIN)/ruff check harness reference_impl scenarios tests benchmarks examples/flask-orders
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/flask-orders
 
 demo: $(STAMP)
 	$(BIN)/payrace demo

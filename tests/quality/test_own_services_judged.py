@@ -2,7 +2,7 @@
 verified by `explore` (several seeds) and by `run retry_storm` / `run chaos`; each flawed one
 caught by `explore` naming the checker that shows its money problem, and by a scenario.
 
-The services (tests/services/, and the Node.js and Go services of examples/) are
+The services (tests/services/, and the Node.js, Go and Flask services of examples/) are
 independent HTTP services with their own PostgreSQL
 database, worker processes and a background reconciler with a lease; none offers
 `/_admin/health` or `/_admin/reconcile`. Every service has its own stand-in, so the
@@ -27,7 +27,9 @@ import pytest
 from harness.provision.postgres import Provisioned
 from harness.stripe_standin import running_standin
 from tests.services.launch import (
+    FLASK_ADAPTER,
     OwnService,
+    running_flask_example,
     running_go_example,
     running_node_example,
     running_own_service,
@@ -102,6 +104,12 @@ JOBS = [
                               "--min-charges", "1", "--no-progress"), 0),
     _explore("go_pr145", "fixed", 1, 0),
     _run("retry_storm", "go_pr145", "fixed", 0),
+    # examples/flask-orders: Flask under gunicorn with its own orders API, which payrace
+    # speaks only through the adapter docs/TARGETS.md shows.
+    _explore("flask_orders", "correct", 1, 0),
+    _run("retry_storm", "flask_orders", "correct", 0),
+    _explore("flask_orders", "flawed", 1, 1, "no-duplicate-charge"),
+    _run("retry_storm", "flask_orders", "flawed", 1, "no-duplicate-charge"),
 ]
 
 
@@ -119,6 +127,8 @@ def _payrace(job: Job, service: OwnService, stripe_url: str, reports: Path) -> O
             "--stripe-url", stripe_url, "--reports-dir", str(reports)]
     if job.own_parts:
         argv += ["--database-url", service.database_url, "--service-pid", str(service.pid)]
+    if job.service == "flask_orders":
+        argv += ["--adapter", FLASK_ADAPTER]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     runs = sorted(p for p in reports.glob("*/summary.json"))
     summary = json.loads(runs[-1].read_text()) if runs else {}
@@ -130,6 +140,8 @@ def _serving(job: Job, server_url: str, stripe_url: str) -> AbstractContextManag
         return running_node_example(server_url, stripe_url, mode=job.mode)
     if job.service == "go_pr145":
         return running_go_example(server_url, stripe_url, mode=job.mode)
+    if job.service == "flask_orders":
+        return running_flask_example(server_url, stripe_url, mode=job.mode)
     return running_own_service(job.service, server_url, stripe_url, mode=job.mode)
 
 
@@ -165,6 +177,9 @@ def test_own_service_gets_the_true_verdict(job: Job, outcomes: dict[str, Outcome
     if job.mode == "correct" and job.service == "charges_aiohttp":
         assert coverage["abilities"]["snapshot"] and coverage["abilities"]["clock"]
         assert coverage["database_view"] == "GET /_admin/snapshot"
+    elif job.service == "flask_orders":
+        assert coverage["abilities"]["adapter"] == FLASK_ADAPTER
+        assert coverage["database_view"].startswith("payrace's own reads through the adapter")
     else:
         assert coverage["database_view"].startswith("payrace's own GET /payments/{id}")
     if job.own_parts:

@@ -160,6 +160,22 @@ def running_go_example(
         yield service
 
 
+FLASK_EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
+# How payrace speaks its orders API (the adapter docs/TARGETS.md shows).
+FLASK_ADAPTER = f"{FLASK_EXAMPLE / 'payrace_adapter.py'}:OrdersApi"
+
+
+@contextlib.contextmanager
+def running_flask_example(
+    server_url: str, stripe_url: str, *, mode: str = "correct", lease_s: float = 1.5
+) -> Iterator[OwnService]:
+    """Run examples/flask-orders under gunicorn (its own API: drive it with FLASK_ADAPTER)."""
+    command = [sys.executable, str(FLASK_EXAMPLE / "serve.py")]
+    with _running("flask_orders", command, server_url, stripe_url, mode, lease_s,
+                  {"EXIT_WITH_STDIN": "1"}) as service:
+        yield service
+
+
 @contextlib.contextmanager
 def _running(
     name: str,
