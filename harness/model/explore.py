@@ -329,6 +329,10 @@ def _violation_result(
             program, violation, example = smaller, replayed, replayed.example
     if example is not None and example.db is None:
         example.db = env.snapshot_for(example)
+        if example.db is None:
+            # No snapshot offered: the target's own reads are its view, as when settling.
+            rows = env.call(env.target.read_rows, list(example.payments))
+            example.db = [rows[pid] for pid in example.payments if pid in rows]
     checks: list[CheckResult] = list(violation.results)
     if example is not None and {r.checker for r in checks} != set(SAFETY_CHECKERS):
         # The invariant stopped the example mid-way: judge what it left with every checker.
