@@ -74,13 +74,17 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 
 
 @click.command(name="explore")
-@click.option("--target", required=True, help="reference:<variant> or http://host:port")
+@click.option(
+    "--target",
+    required=True,
+    help="reference:<variant>, python:package.module:factory or http://host:port",
+)
 @click.option("--stripe-url", default=None, help="A running stand-in (required for HTTP targets).")
 @click.option(
     "--database-url",
     default=None,
-    help="reference targets: the PostgreSQL server to use instead of an embedded one; your "
-    "service: its own database (for --db-query and database connection kills).",
+    help="reference and python: targets: the PostgreSQL server to use instead of an embedded "
+    "one; your HTTP service: its own database (for --db-query and connection kills).",
 )
 @click.option(
     "--db-query",

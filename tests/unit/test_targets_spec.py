@@ -7,6 +7,8 @@ import pytest
 from harness.errors import EXIT_USAGE, UsageError
 from harness.targets.spec import TargetSpec, parse_target, variant_names
 
+ACCEPTED = "reference:<variant>, python:package.module:factory or http://host:port"
+
 
 @pytest.mark.parametrize("variant", ["naive", "mutex", "pr145", "safe"])
 def test_reference_variants_parse(variant: str) -> None:
@@ -72,7 +74,7 @@ def test_url_with_a_path_query_or_fragment_is_refused(raw: str) -> None:
     """The target is a base URL: a path, a query or a fragment is refused, naming the input."""
     message = _refused(raw)
     assert f"{raw!r} must be the service's base URL without a path" in message
-    assert "expected reference:<variant> or http://host:port" in message
+    assert f"expected {ACCEPTED}" in message
 
 
 @pytest.mark.parametrize("raw", [
@@ -82,7 +84,7 @@ def test_bad_port_is_refused(raw: str) -> None:
     """A port that is not a number in 0..65535 is refused as a bad port."""
     message = _refused(raw)
     assert message == (
-        f"--target: bad port in {raw!r}; expected reference:<variant> or http://host:port"
+        f"--target: bad port in {raw!r}; expected {ACCEPTED}"
     )
 
 
@@ -94,7 +96,7 @@ def test_other_schemes_and_bare_names_are_refused(raw: str) -> None:
     """Anything but `reference:` or an http(s) URL with a host is refused, listing the variants."""
     message = _refused(raw)
     assert message == (
-        f"--target: cannot use {raw!r}; expected reference:<variant> or http://host:port "
+        f"--target: cannot use {raw!r}; expected {ACCEPTED} "
         "(variants: naive, mutex, pr145, safe)"
     )
 
