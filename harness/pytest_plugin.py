@@ -167,9 +167,13 @@ class PayraceModel:
         max_examples: int | None = None,
         seed: int | None = None,
         steps: int | None = None,
+        shrink_seconds: float | None = None,
     ) -> ExploreResult:
-        """Explore; return the result when every invariant held, else fail with the program."""
-        from harness.model.explore import DEFAULT_STEPS, explore
+        """Explore; return the result when every invariant held, else fail with the program.
+
+        `shrink_seconds` caps Hypothesis's shrinking (payrace's own step deletion follows).
+        """
+        from harness.model.explore import DEFAULT_STEPS, SHRINK_SECONDS, explore
         from harness.model.profiles import profile
         from harness.model.program import show_program
 
@@ -184,6 +188,7 @@ class PayraceModel:
             seed=chosen_seed,
             steps=steps or DEFAULT_STEPS,
             base_profile=name,
+            shrink_seconds=SHRINK_SECONDS if shrink_seconds is None else shrink_seconds,
         )
         if result.verdict == "violation":
             lines = [f"payrace found a violation: {result.reason}"]

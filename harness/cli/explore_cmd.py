@@ -138,6 +138,10 @@ def explore(
     from harness.targets.view import validate_db_query
 
     spec = parse_target(target)
+    if spec.kind == "python":
+        from harness.targets.python_factory import load_factory
+
+        load_factory(spec.value)  # a module or factory that does not exist: exit 2 right away
     settle_s = _seconds(settle, "--settle")
     assert settle_s is not None
     query = validate_db_query(db_query, database_url)

@@ -38,7 +38,7 @@ def load_factory(value: str) -> Factory:
     except ModuleNotFoundError as exc:
         if _absent(exc, module_name):
             raise UsageError(
-                f"--target {label}: no module named {module_name!r} (run payrace where it is "
+                f"--target {label}: no module named {exc.name!r} (run payrace where it is "
                 "importable, or install it); expected python:package.module:factory"
             ) from None
         raise ProvisionError(f"--target {label}: importing {module_name} failed: {exc}") from None
