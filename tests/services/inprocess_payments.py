@@ -63,7 +63,9 @@ RETURNING *"""
 FINISH = """
 UPDATE inproc_payments SET status = %s, charge_id = %s, lease_expires_at = NULL
 WHERE id = %s AND status = 'processing' RETURNING *"""
-RELEASE = "UPDATE inproc_payments SET lease_expires_at = clock_timestamp() WHERE id = %s"
+RELEASE = (
+    "UPDATE inproc_payments SET lease_expires_at = clock_timestamp() WHERE id = %s RETURNING id"
+)
 PUBLIC = ("id", "status", "charge_id", "amount", "currency")
 
 
@@ -138,7 +140,7 @@ class Payments:
             # A request of an earlier attempt may still be on its way to the provider (its
             # key "in use"): ask again for a while rather than leave a charged payment behind.
             for _ in range(REDRIVE_TRIES if force else 0):
-                if outcome[0] != "unknown":
+                if outcome[0] != "unknown":  # "stuck": the key's stored error, asked again
                     break
                 time.sleep(REDRIVE_PAUSE_S)
                 outcome = self._redrive(payment)
@@ -170,13 +172,16 @@ class Payments:
             charge = self.client.v1.charges.create(params=params, options=options)
         except stripe.CardError:
             return "declined", None
-        except stripe.StripeError:  # timeout, reset, 5xx, key in use: money may have moved
-            return "unknown", None
+        except stripe.StripeError as exc:  # timeout, reset, 5xx, key in use: money may have moved
+            headers = exc.headers or {}
+            replayed = str(headers.get("Idempotent-Replayed", "")).lower() == "true"
+            # A replayed error is the key's stored answer: asking again now changes nothing.
+            return ("stuck" if replayed else "unknown"), None
         return ("succeeded", str(charge.id)) if charge.status == "succeeded" else ("unknown", None)
 
     def _settle(self, payment: Row, outcome: tuple[str, str | None]) -> tuple[int, Row]:
         kind, charge_id = outcome
-        if kind == "unknown":
+        if kind in ("unknown", "stuck"):
             self._one(RELEASE, (payment["id"],))
             return 202, {"id": payment["id"], "status": "processing"}
         status = "completed" if kind == "succeeded" else "failed"
