@@ -85,7 +85,7 @@ def test_a_python_factory_target_is_judged_in_the_users_suite(
     pytester.makepyfile(
         """
         def test_never_charges_twice(payrace_model):
-            result = payrace_model.run(max_examples=40, seed=1, shrink_seconds=2)
+            result = payrace_model.run(max_examples=20, seed=1, shrink_seconds=2)
             assert result.verdict == "verified"
         """
     )

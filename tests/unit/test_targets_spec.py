@@ -112,3 +112,32 @@ def test_an_empty_query_or_fragment_marker_never_reaches_the_url(raw: str) -> No
         assert str(exc).startswith("--target")
     else:
         assert spec.url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("python:tests.services.payments:correct", "tests.services.payments:correct"),
+    ("python:payments:make", "payments:make"),
+    ("  python:my_pkg._impl.svc:Factory2  ", "my_pkg._impl.svc:Factory2"),
+])
+def test_python_factories_parse(raw: str, value: str) -> None:
+    """`python:module:factory` names a factory: no variant, no URL, the label echoes it."""
+    spec = parse_target(raw)
+    assert spec == TargetSpec("python", value)
+    assert spec.factory == value and spec.variant is None and spec.url is None
+    assert spec.label == f"python:{value}"
+    assert spec.provisioned_database
+
+
+@pytest.mark.parametrize("raw", [
+    "python:", "python:payments", "python:payments:", "python::make", "python:pay-ments:make",
+    "python:payments:make:extra", "python:payments.:make", "python:1payments:make",
+    "python:payments:make()", "python:payments.make",
+])
+def test_malformed_python_targets_are_refused(raw: str) -> None:
+    """Anything but a dotted module path, a colon and one name is a UsageError with the form."""
+    message = _refused(raw)
+    assert message == (
+        f"--target: cannot use {raw!r}; a Python target is python:package.module:factory "
+        "(a dotted module path, a colon, the name of a factory called as "
+        "factory(database_url, stripe_url))"
+    )
