@@ -27,7 +27,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--payrace-target",
         default=None,
-        help="reference:<variant> or http://host:port (your service, pointed at the stand-in)",
+        help="reference:<variant>, python:package.module:factory (your service object, "
+        "called as factory(database_url, stripe_url)) or http://host:port (your service, "
+        "pointed at the stand-in)",
     )
     group.addoption(
         "--payrace-stripe-url", default=None, help="a running stand-in (default: start one)"
@@ -35,8 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--payrace-database-url",
         default=None,
-        help="reference targets: PostgreSQL to use (default: embedded); your service: its own "
-        "database (connection kills, --payrace-db-query)",
+        help="reference and python: targets: PostgreSQL to use (default: embedded); your HTTP "
+        "service: its own database (connection kills, --payrace-db-query)",
     )
     group.addoption(
         "--payrace-db-query",
@@ -115,8 +117,9 @@ def payrace_target(pytestconfig: pytest.Config) -> str:
     target = pytestconfig.getoption("payrace_target")
     if not target:
         pytest.fail(
-            "payrace: name a target with --payrace-target reference:<variant> or "
-            "http://host:port, or override the `payrace_target` fixture",
+            "payrace: name a target with --payrace-target reference:<variant>, "
+            "python:package.module:factory or http://host:port, or override the "
+            "`payrace_target` fixture",
             pytrace=False,
         )
     return str(target)
@@ -137,7 +140,7 @@ def payrace_environment(
     try:
         spec = parse_target(payrace_target)
         database_url = pytestconfig.getoption("payrace_database_url")
-        if spec.kind == "reference" and not database_url:
+        if spec.provisioned_database and not database_url:
             # Reuse the session's server: a fresh database on it is a fraction of a second.
             database_url = request.getfixturevalue("payrace_postgres").url
         parts_request = PartsRequest(
@@ -171,9 +174,13 @@ class PayraceModel:
         max_examples: int | None = None,
         seed: int | None = None,
         steps: int | None = None,
+        shrink_seconds: float | None = None,
     ) -> ExploreResult:
-        """Explore; return the result when every invariant held, else fail with the program."""
-        from harness.model.explore import DEFAULT_STEPS, explore
+        """Explore; return the result when every invariant held, else fail with the program.
+
+        `shrink_seconds` caps Hypothesis's shrinking (payrace's own step deletion follows).
+        """
+        from harness.model.explore import DEFAULT_STEPS, SHRINK_SECONDS, explore
         from harness.model.profiles import profile
         from harness.model.program import show_program
 
@@ -188,6 +195,7 @@ class PayraceModel:
             seed=chosen_seed,
             steps=steps or DEFAULT_STEPS,
             base_profile=name,
+            shrink_seconds=SHRINK_SECONDS if shrink_seconds is None else shrink_seconds,
         )
         if result.verdict == "violation":
             lines = [f"payrace found a violation: {result.reason}"]

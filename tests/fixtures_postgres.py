@@ -13,6 +13,10 @@ from harness.provision.postgres import (
     fresh_database,
     provision_postgres,
 )
+from reference_impl.payrace_target import PROVIDER
+
+# The reference service's tables: what every module's own database holds.
+REFERENCE_SCHEMA = PROVIDER.schema()
 
 
 @pytest.fixture(scope="session")
@@ -26,5 +30,5 @@ def postgres_server() -> Iterator[Provisioned]:
 def postgres_url(postgres_server: Provisioned, request: pytest.FixtureRequest) -> Iterator[str]:
     """A database of its own for this test module, created from the schema template."""
     prefix = "t_" + request.module.__name__.rsplit(".", 1)[-1]
-    with fresh_database(postgres_server.url, prefix) as url:
+    with fresh_database(postgres_server.url, prefix, REFERENCE_SCHEMA) as url:
         yield url

@@ -75,13 +75,17 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 
 
 @click.command(name="explore")
-@click.option("--target", required=True, help="reference:<variant> or http://host:port")
+@click.option(
+    "--target",
+    required=True,
+    help="reference:<variant>, python:package.module:factory or http://host:port",
+)
 @click.option("--stripe-url", default=None, help="A running stand-in (required for HTTP targets).")
 @click.option(
     "--database-url",
     default=None,
-    help="reference targets: the PostgreSQL server to use instead of an embedded one; your "
-    "service: its own database (for --db-query and database connection kills).",
+    help="reference and python: targets: the PostgreSQL server to use instead of an embedded "
+    "one; your HTTP service: its own database (for --db-query and connection kills).",
 )
 @click.option(
     "--db-query",
@@ -142,6 +146,10 @@ def explore(
     from harness.targets.view import validate_db_query
 
     spec = parse_target(target)
+    if spec.kind == "python":
+        from harness.targets.python_factory import load_factory
+
+        load_factory(spec.value)  # a module or factory that does not exist: exit 2 right away
     settle_s = _seconds(settle, "--settle")
     assert settle_s is not None
     query = validate_db_query(db_query, database_url)

@@ -40,6 +40,10 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
     if not target:
         raise UsageError("--target is required: reference:<variant> or http://host:port")
     parsed_target = parse_target(target)
+    if parsed_target.kind == "python":
+        raise UsageError(f"--target {target}: `payrace run` drives HTTP with Locust; explore a "
+                         "python: target with `payrace explore`, or serve it over HTTP and "
+                         "pass --target http://host:port")
     n_users = parse_count(users, "--users")
     rate = parse_rate(spawn_rate, "--spawn-rate") if spawn_rate is not None else float(n_users)
     seconds = parse_duration(duration)

@@ -8,13 +8,17 @@ import sys
 import time
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 import click
 
-from reference_impl.config import TEST_API_KEY
-from reference_impl.variants import VARIANTS
+from harness.targets.registry import REFERENCE, get_provider, installed_variants
 
 POSTGRES_MODES = ("auto", "embedded", "docker")
+# Without the provider installed any name passes here, and `serve` says what is missing.
+_VARIANT_TYPE: click.ParamType[Any] = (
+    click.Choice(names) if (names := installed_variants(REFERENCE)) else click.STRING
+)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -27,12 +31,13 @@ def _database(database_url: str | None, postgres: str) -> Iterator[tuple[str, st
     """Yield (database URL, description): the user's database as given, else a fresh one."""
     from harness.provision.postgres import fresh_database, provision_postgres
 
+    schema = get_provider(REFERENCE).schema()
     with provision_postgres(mode=postgres, url=database_url) as server:
         if server.tier == "url":
             # The user's own database: used as is; the workers create missing tables.
             yield server.url, f"PostgreSQL {server.version}, given URL"
             return
-        with fresh_database(server.url, "payrace_serve") as url:
+        with fresh_database(server.url, "payrace_serve", schema) as url:
             yield url, f"{server.tier} PostgreSQL {server.version}, fresh database"
 
 
@@ -71,7 +76,7 @@ def _shown(url: str) -> str:
 @click.option(
     "--variant",
     required=True,
-    type=click.Choice(list(VARIANTS)),
+    type=_VARIANT_TYPE,
     help="Which reference implementation to serve (pr145 is the PR under test).",
 )
 @click.option(
@@ -97,7 +102,7 @@ def _shown(url: str) -> str:
     help="A provider already running (e.g. `payrace stand-in`). Default: start a stand-in.",
 )  # fmt: skip
 @click.option(
-    "--stripe-api-key", default=TEST_API_KEY, show_default=True,
+    "--stripe-api-key", default=None, show_default="the provider's test key, sk_test_payrace",
     help="Test-mode key the service sends; live keys are refused.",
 )  # fmt: skip
 @click.option(
@@ -116,7 +121,7 @@ def serve(
     database_url: str | None,
     postgres: str,
     stripe_url: str | None,
-    stripe_api_key: str,
+    stripe_api_key: str | None,
     failpoints: bool,
     reconcile_interval: float,
 ) -> None:
@@ -124,6 +129,12 @@ def serve(
     from harness.provision.service import running_service
     from harness.safety import check_provider_url, refuse_live_key
 
+    provider = get_provider(REFERENCE)  # not installed: one line saying so (exit 2)
+    if variant not in provider.variants():
+        from harness.errors import UsageError
+
+        raise UsageError(provider.unknown_variant_message(variant))
+    stripe_api_key = stripe_api_key or provider.test_api_key
     refuse_live_key(stripe_api_key)
     if stripe_url is not None:  # refuse a real provider before starting anything
         check_provider_url(stripe_url, stripe_api_key)

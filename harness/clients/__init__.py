@@ -2,7 +2,7 @@
 
 from harness.clients.base import Client, Response, perform
 from harness.clients.inprocess import InProcessClient, is_simulated_crash
-from reference_impl.contract import Service
+from harness.clients.service import Service
 
 __all__ = [
     "Client",

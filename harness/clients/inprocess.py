@@ -1,4 +1,4 @@
-"""The in-process client: calls one reference variant instance directly, as one worker process."""
+"""The in-process client: calls one service instance directly, as one simulated worker process."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.clients.base import Response, perform
+from harness.clients.service import Service
 from harness.history import Classified, HistoryRecorder
-from reference_impl.contract import Service
 
 
 class WorkerCrashed(Exception):
@@ -16,8 +16,8 @@ class WorkerCrashed(Exception):
 
 
 def is_simulated_crash(exc: BaseException) -> bool:
-    """True for what a variant raises where a real worker would have died (crash failpoint)."""
-    # Matched by name so this module need not import reference_impl.failpoints (SQLAlchemy).
+    """True for what a service raises where a real worker would have died (crash failpoint)."""
+    # Matched by name: a target's crash failpoint need not share a class with the harness.
     return any(cls.__name__ == "SimulatedCrash" for cls in type(exc).__mro__)
 
 
@@ -38,8 +38,15 @@ def _crash_outcome(exc: BaseException) -> Classified | None:
     return Classified("info", None, {"kind": "crash", "status": None, "message": message})
 
 
+def _close(service: Service) -> None:
+    """Close an instance that offers `close()`; closing is optional in the protocol."""
+    close = getattr(service, "close", None)
+    if callable(close):
+        close()
+
+
 class InProcessClient:
-    """One simulated worker: its own variant instance, hence its own locks and connection pool.
+    """One simulated worker: its own service instance, hence its own locks and connection pool.
 
     A crash failpoint abandons the instance the way a process dies (its transaction rolls
     back, its in-process locks vanish) and the next call starts a fresh one, as a
@@ -83,7 +90,7 @@ class InProcessClient:
                 del self._inflight[key]
         if to_close is not None:
             # A dead worker's connections go away; other calls already use the replacement.
-            to_close.close()
+            _close(to_close)
 
     def _run(
         self,
@@ -150,7 +157,8 @@ class InProcessClient:
 
     def reconcile(self, force: bool = False, *, process: str | None = None) -> Classified:
         def call(service: Service) -> Response:
-            return 200, service.reconcile(force)
+            # Only called when the target offers reconcile (Target.can_reconcile).
+            return 200, service.reconcile(force)  # type: ignore[attr-defined]
 
         return self._run(process, "reconcile", call, invoke_value={"force": force})
 
@@ -163,4 +171,4 @@ class InProcessClient:
             self._dead.clear()
             self._inflight.clear()
         for service in services:
-            service.close()
+            _close(service)

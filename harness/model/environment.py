@@ -185,7 +185,8 @@ class Environment:
         self._lock = threading.Lock()
         # A foreign target keeps its rows and background work between examples, so the
         # stand-in is never reset under it: each example reads the ledger from where it began.
-        self.background = target.spec.kind == "http"
+        # A python: target owns its schema and rows too: it is judged the same way.
+        self.background = target.spec.kind in ("http", "python")
         self.run_cursor = 0
         self.run_payments: set[str] = set()
         self.connections_dropped = 0  # drop_db_connections steps run so far

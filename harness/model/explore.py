@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from harness.model.machine import PaymentModel
 from harness.model.minimize import minimize
 from harness.model.profiles import profile
 from harness.model.program import program_from_notes
+from harness.targets.registry import quiet_provider_logs
 
 DEFAULT_STEPS = 8
 # Hypothesis shrinks for at most this long; payrace's own step deletion finishes the job.
@@ -194,7 +194,7 @@ def explore(
     that violation instead. --max-time bounds pass 1 only.
     """
     # A failpoint logs a warning in every worker it fires in: noise on the terminal.
-    logging.getLogger("reference_impl").setLevel(logging.ERROR)
+    quiet_provider_logs(env.target.spec.kind)
     env.new_run()
     reason = ""
     cut_short = False

@@ -98,8 +98,8 @@ class HttpTarget:
         from sqlalchemy.exc import SQLAlchemyError
         from sqlalchemy.pool import NullPool
 
-        from harness.model.reference_target import terminate_others
         from harness.provision.postgres import normalize_url
+        from harness.targets.dbfaults import terminate_others
 
         engine = create_engine(normalize_url(self.database_url), poolclass=NullPool)
         try:

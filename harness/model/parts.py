@@ -9,13 +9,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
 from harness.model.environment import FAULT_FAMILIES, Environment, ModelConfig
 from harness.model.targets import Target, TargetSpec, parse_target
+from harness.targets.registry import REFERENCE, get_provider
 from harness.targets.settle import EXPLORE_SETTLE_S
 from harness.targets.standin import verify_standin
+
+if TYPE_CHECKING:
+    from harness.targets.provider import Schema
 
 __all__ = [
     "PartsRequest",
@@ -88,12 +92,16 @@ def _standin(request: PartsRequest, parts: dict[str, Any]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _reference_database(request: PartsRequest, parts: dict[str, Any]) -> Iterator[str]:
+def _own_database(
+    request: PartsRequest, parts: dict[str, Any], schema: Schema | None
+) -> Iterator[str]:
+    """A fresh database payrace makes for the target: with its provider's schema, or empty
+    for a python: target (its factory creates its own tables)."""
     from harness.provision.postgres import fresh_database, provision_postgres
 
     with provision_postgres(mode="auto", url=request.database_url) as server:
         parts["postgres"] = server.as_part()
-        with fresh_database(server.url, "payrace_explore") as url:
+        with fresh_database(server.url, "payrace_explore", schema) as url:
             yield url
 
 
@@ -112,15 +120,24 @@ def open_environment(
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, scratch, True)
         if spec.kind == "reference":
+            provider = get_provider(REFERENCE)
             # The stand-in first: a wrong --stripe-url is found before PostgreSQL starts.
             stripe_url = stack.enter_context(_standin(request, parts))
-            db_url = stack.enter_context(_reference_database(request, parts))
-            from harness.model.reference_target import ReferenceTarget
-
-            target = ReferenceTarget(
+            db_url = stack.enter_context(_own_database(request, parts, provider.schema()))
+            target = provider.inprocess_target(
                 spec, db_url, stripe_url, request.workers, failpoints="failpoints" in request.faults
             )
             hang_ms = ModelConfig.hang_ms
+        elif spec.kind == "python":
+            from harness.model.python_target import PythonTarget
+            from harness.targets.python_factory import load_factory
+
+            factory = load_factory(spec.value)  # a wrong name is found before anything starts
+            stripe_url = stack.enter_context(_standin(request, parts))
+            db_url = stack.enter_context(_own_database(request, parts, None))
+            target = PythonTarget(spec, db_url, stripe_url, request.workers, factory)
+            # The factory's provider timeout is its own: hold answers as long as for HTTP.
+            hang_ms = HTTP_HANG_MS
         else:
             if not request.stripe_url:
                 raise UsageError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -13,6 +12,7 @@ from harness.model.checks import PaymentViolation
 from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure, bound
 from harness.model.machine import PaymentModel
 from harness.model.parts import PartsRequest, open_environment
+from harness.targets.registry import quiet_provider_logs
 from harness.targets.settle import EXPLORE_SETTLE_S
 
 
@@ -35,7 +35,6 @@ def replaying(
     When the block raises a violation it is printed with its cause and the process exits
     1; when it ends cleanly the violation did not reproduce and the process exits 0.
     """
-    logging.getLogger("reference_impl").setLevel(logging.ERROR)
     request = PartsRequest(
         target=target,
         workers=workers,
@@ -49,6 +48,7 @@ def replaying(
         adapter=adapter,
     )
     try:
+        quiet_provider_logs(request.spec().kind)
         with open_environment(request) as (env, _parts), bound(env):
             try:
                 yield PaymentModel

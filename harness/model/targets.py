@@ -1,4 +1,4 @@
-"""Targets the model drives: a reference variant in-process, or any HTTP service."""
+"""Targets the model drives: a variant or a Python factory in-process, or any HTTP service."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 The ladder of docs/CONTRACTS.md. `provision_postgres` yields the server (a URL to its
 maintenance database) and the tier it used; `fresh_database` makes a new database
-on it from a template that already holds the reference schema, so each run and
-each test module starts empty in a fraction of a second.
+on it from a template that already holds the target's schema (given by its provider),
+so each run and each test module starts empty in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
@@ -27,6 +27,9 @@ from sqlalchemy.pool import NullPool
 
 from harness.errors import ProvisionError, UsageError
 from harness.provision.pg_watchdog import release, start_watchdog
+
+if TYPE_CHECKING:
+    from harness.targets.provider import Schema
 
 ENV_DATABASE_URL = "PAYRACE_DATABASE_URL"
 MODES = ("auto", "embedded", "docker")
@@ -71,6 +74,11 @@ def normalize_url(raw: str) -> str:
             f"{url.render_as_string(hide_password=True)!r}; expected postgresql://user@host:port/dbname"
         )
     return _render(url.set(drivername="postgresql+psycopg"))
+
+
+def libpq_url(raw: str) -> str:
+    """Any postgres URL in the plain `postgresql://` form libpq, psycopg and most services take."""
+    return "postgresql://" + normalize_url(raw).split("://", 1)[1]
 
 
 def _render(url: URL) -> str:
@@ -265,17 +273,14 @@ def database_name(prefix: str) -> str:
     return f"{clean[:50]}_{uuid.uuid4().hex[:8]}"
 
 
-def template_name() -> str:
-    from reference_impl.schema import schema_fingerprint
+def template_name(schema: Schema) -> str:
+    clean = re.sub(r"[^a-z0-9_]+", "_", schema.fingerprint.lower())[:40]
+    return f"payrace_template_{clean}"
 
-    return f"payrace_template_{schema_fingerprint()}"
 
-
-def ensure_template(server_url: str) -> str:
+def ensure_template(server_url: str, schema: Schema) -> str:
     """Create (once per schema version and server) the template database holding the schema."""
-    from reference_impl.schema import ensure_schema
-
-    name = template_name()
+    name = template_name(schema)
     engine = _admin_engine(server_url)
     try:
         with engine.connect() as conn:
@@ -290,13 +295,7 @@ def ensure_template(server_url: str) -> str:
                     building = name + "_build"
                     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(building)} WITH (FORCE)")
                     conn.exec_driver_sql(f"CREATE DATABASE {_quote(building)}")
-                    schema_engine = create_engine(
-                        _with_database(server_url, building), poolclass=NullPool
-                    )
-                    try:
-                        ensure_schema(schema_engine)
-                    finally:
-                        schema_engine.dispose()
+                    schema.apply(_with_database(server_url, building))
                     conn.exec_driver_sql(
                         f"ALTER DATABASE {_quote(building)} RENAME TO {_quote(name)}"
                     )
@@ -314,14 +313,20 @@ def ensure_template(server_url: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str, name_prefix: str, *, keep: bool = False) -> Iterator[str]:
-    """Yield the URL of a new database with the reference schema; drop it on exit unless `keep`."""
-    template = ensure_template(server_url)
+def fresh_database(
+    server_url: str, name_prefix: str, schema: Schema | None = None, *, keep: bool = False
+) -> Iterator[str]:
+    """Yield the URL of a new database holding `schema` (empty when None); drop it on exit
+    unless `keep`. A target that owns its schema (python:) gets an empty one."""
+    template = ensure_template(server_url, schema) if schema is not None else None
     name = database_name(name_prefix)
     engine = _admin_engine(server_url)
+    create = f"CREATE DATABASE {_quote(name)}"
+    if template is not None:
+        create += f" TEMPLATE {_quote(template)}"
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)}")
+            conn.exec_driver_sql(create)
     except SQLAlchemyError as exc:
         engine.dispose()
         cause = _one_line(getattr(exc, "orig", None) or exc)

@@ -1,4 +1,4 @@
-"""The reference service as a target: uvicorn with N worker processes on a free loopback port."""
+"""A provider's variant served over HTTP: its launcher with N worker processes on a free port."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,8 +16,8 @@ import httpx
 
 from harness.errors import ProvisionError, UsageError
 from harness.safety import check_provider_url
-from reference_impl.config import ENV_VARIANT, TEST_API_KEY, ServiceConfig
-from reference_impl.variants import VARIANTS, unknown_variant_message
+from harness.targets.provider import ServeSettings
+from harness.targets.registry import REFERENCE, get_provider
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 8.0
@@ -86,6 +85,7 @@ def _wait_ready(
     workers: int,
     log: Path | None,
     timeout: float,
+    what: str = "The service",
 ) -> str:
     """Wait for the bound port, every worker's ready marker, then a healthy answer."""
     deadline = time.monotonic() + timeout
@@ -96,7 +96,7 @@ def _wait_ready(
             code = process.poll()
             if code is not None:
                 raise ProvisionError(
-                    f"The reference service exited with code {code} while starting: "
+                    f"{what} exited with code {code} while starting: "
                     f"{_log_tail(log) or 'no output'}"
                 )
             port_file = state_dir / "port"
@@ -115,7 +115,7 @@ def _wait_ready(
                 last_problem = f"{ready} of {workers} workers ready"
             time.sleep(0.05)
     raise ProvisionError(
-        f"The reference service did not become ready within {timeout:.0f} s ({last_problem}); "
+        f"{what} did not become ready within {timeout:.0f} s ({last_problem}); "
         f"{_log_tail(log) or 'no output'}"
     )
 
@@ -130,40 +130,36 @@ def running_service(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    stripe_api_key: str = TEST_API_KEY,
+    stripe_api_key: str | None = None,
     lease_seconds: float | None = None,
     key_lifetime_seconds: float | None = None,
     reconcile_interval_seconds: float = 0.0,
     stripe_timeout_seconds: float | None = None,
     log_to: IO[str] | None = None,
     startup_timeout: float = STARTUP_TIMEOUT_S,
+    provider_name: str = REFERENCE,
 ) -> Iterator[str]:
-    """Start the named variant under uvicorn with `workers` processes and yield its base URL.
+    """Start the provider's named variant with `workers` processes and yield its base URL.
 
-    Configuration reaches every worker through PAYRACE_SERVICE_* variables. The
+    The provider says how (its launcher's argv and environment, docs/TARGETS.md). The
     service runs in its own process group, which is terminated as a whole on exit.
     Its output goes to `log_to` when given, else to a log file whose last lines
     explain a failed start.
     """
-    if variant not in VARIANTS:
-        raise UsageError(unknown_variant_message(variant))
+    provider = get_provider(provider_name)
+    if variant not in provider.variants():
+        raise UsageError(provider.unknown_variant_message(variant))
     if workers < 1:
         raise UsageError(f"Expected at least one worker, got workers={workers}")
-    check_provider_url(stripe_url, stripe_api_key)
-    overrides: dict[str, Any] = {
-        "lease_seconds": lease_seconds,
-        "key_lifetime_seconds": key_lifetime_seconds,
-        "stripe_timeout_seconds": stripe_timeout_seconds,
-    }
-    config = ServiceConfig(
-        database_url=database_url,
-        stripe_url=stripe_url,
-        stripe_api_key=stripe_api_key,
-        failpoints=failpoints,
-        reconcile_interval_seconds=reconcile_interval_seconds,
-        **{k: v for k, v in overrides.items() if v is not None},
-    )
-    env = {**os.environ, **config.to_env(), ENV_VARIANT: variant, "PYTHONUNBUFFERED": "1"}
+    api_key = stripe_api_key or provider.test_api_key
+    check_provider_url(stripe_url, api_key)
+    launcher = provider.serve_command(ServeSettings(
+        variant=variant, database_url=database_url, stripe_url=stripe_url,
+        stripe_api_key=api_key, failpoints=failpoints,
+        reconcile_interval_seconds=reconcile_interval_seconds, lease_seconds=lease_seconds,
+        key_lifetime_seconds=key_lifetime_seconds, stripe_timeout_seconds=stripe_timeout_seconds,
+    ))  # fmt: skip
+    env = {**os.environ, **launcher.env, "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="payrace-service-") as tmp:
         state_dir = Path(tmp)
         log_path = None if log_to is not None else state_dir / "service.log"
@@ -176,7 +172,7 @@ def running_service(
                 )
             )
             command = [
-                sys.executable, "-m", "reference_impl.launcher",
+                *launcher.argv,
                 "--host", host, "--port", str(port), "--workers", str(workers),
                 "--state-dir", str(state_dir), "--exit-with-stdin",
             ]  # fmt: skip
@@ -190,6 +186,7 @@ def running_service(
                 start_new_session=True,
             )
             try:
-                yield _wait_ready(process, state_dir, host, workers, log_path, startup_timeout)
+                yield _wait_ready(process, state_dir, host, workers, log_path, startup_timeout,
+                                  f"The {provider.name} service")
             finally:
                 stop_process_group(process)

@@ -125,11 +125,13 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
         if spec.target.kind == "reference":
             from harness.provision.postgres import fresh_database, provision_postgres
             from harness.provision.service import running_service
+            from harness.targets.registry import REFERENCE, get_provider
 
             if server is None:
                 server = stack.enter_context(provision_postgres(url=spec.database_url))
             parts["postgres"] = server.as_part()
-            database_url = stack.enter_context(fresh_database(server.url, "payrace_run"))
+            schema = get_provider(REFERENCE).schema()
+            database_url = stack.enter_context(fresh_database(server.url, "payrace_run", schema))
             failpoints = spec.scenario in FAILPOINT_SCENARIOS
             target_url = stack.enter_context(running_service(
                 str(spec.target.variant), spec.workers, database_url, stripe_url,

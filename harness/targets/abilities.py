@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class Abilities:
 
     `snapshot`, `reconcile`, `clock`, `failpoints`: the service answers the `/_admin`
     endpoint (docs/TARGETS.md); `database_url`, `db_query`, `service_pid`: the user gave them.
+    `in_process`: a python: target, whose abilities are its object's optional methods.
     """
 
     snapshot: bool = False
@@ -32,6 +33,7 @@ class Abilities:
     database_url: str | None = None
     db_query: str | None = None
     service_pid: int | None = None
+    in_process: bool = False
     # `--adapter file.py:Class`: payrace's reads speak the service's own API through it.
     adapter: str | None = None
 
@@ -39,6 +41,13 @@ class Abilities:
     def reference(cls, database_url: str | None = None, *, failpoints: bool = True) -> Abilities:
         """payrace's own service offers everything, on the database payrace made for it."""
         return cls(True, True, True, failpoints, database_url, None, None)
+
+    @classmethod
+    def python(
+        cls, database_url: str, *, snapshot: bool, reconcile: bool, clock: bool
+    ) -> Abilities:
+        """A python: target: its optional methods, on the database payrace made for it."""
+        return cls(snapshot, reconcile, clock, False, database_url, None, None, in_process=True)
 
     @property
     def view(self) -> str:
@@ -53,6 +62,8 @@ class Abilities:
         data = asdict(self)
         if data["database_url"]:
             data["database_url"] = "given"  # never a password in summary.json
+        if not data["in_process"]:
+            del data["in_process"]  # summary.json of HTTP and reference targets unchanged
         return data
 
 
@@ -113,6 +124,8 @@ def family_plan(abilities: Abilities, families: Sequence[str]) -> list[dict[str,
 
 
 def _family(a: Abilities, family: str) -> tuple[bool, str]:
+    if a.in_process:
+        return _python_family(a, family)
     if family == "provider":
         return True, "the stand-in loses, fails, delays and holds provider answers"
     if family == "failpoints":
@@ -140,8 +153,49 @@ def _family(a: Abilities, family: str) -> tuple[bool, str]:
     return False, f"unknown fault family {family!r}"
 
 
+def _python_family(a: Abilities, family: str) -> tuple[bool, str]:
+    """The same families for a python: target, worded by the methods its object offers."""
+    if family == "failpoints":
+        return False, "an in-process Python target has no failpoints"
+    if family == "clock":
+        if a.clock:
+            return True, (
+                "the provider's key clock and the service's own clock (its move_clock) jump 25 h"
+            )
+        return True, (
+            "the provider's key clock jumps 25 h; the service's own clock is not moved "
+            "(its object offers no move_clock(seconds))"
+        )
+    if family == "workers":
+        return False, "in-process Python workers share payrace's process: none is killed"
+    if family == "database":
+        return True, (
+            "the service's database connections are terminated (pg_terminate_backend) on the "
+            "database payrace made for it"
+        )
+    return _family(replace(a, in_process=False), family)
+
+
+def _python_evidence(abilities: Abilities, settle_s: float) -> dict[str, str]:
+    view = (
+        "the object's snapshot()"
+        if abilities.snapshot
+        else "payrace's own get_payment(id) of every payment it created"
+    )
+    settle = (
+        f"reconcile(force=True), then get_payment(id) until no payment is processing "
+        f"(at most {settle_s:g} s)"
+        if abilities.reconcile
+        else f"get_payment(id) until no charged payment is left processing or pending, the "
+        f"service's own background work finishing them (at most {settle_s:g} s)"
+    )
+    return {"database_view": view, "settle": settle}
+
+
 def evidence_plan(abilities: Abilities, settle_s: float) -> dict[str, str]:
     """Where the database view comes from and how payrace lets the target settle."""
+    if abilities.in_process:
+        return _python_evidence(abilities, settle_s)
     read = (
         f"reads through the adapter {Path(abilities.adapter).name}"
         if abilities.adapter

@@ -1,33 +1,39 @@
-"""`--target`: one parser for every command — a reference variant, or an HTTP service's base URL."""
+"""`--target`: one parser for every command — a provider's variant, a Python factory, or a URL."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
+from harness.targets.registry import REFERENCE, get_provider, installed_variants
 
-TargetKind = Literal["reference", "http"]
-ACCEPTED_FORMS = "reference:<variant> or http://host:port"
+TargetKind = Literal["reference", "http", "python"]
+ACCEPTED_FORMS = "reference:<variant>, python:package.module:factory or http://host:port"
+PYTHON_FORM = "python:package.module:factory"
+# A dotted module path, then one attribute: `python:pkg.mod:make_service`.
+_PYTHON = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)$")
 
 
 def variant_names() -> list[str]:
-    from reference_impl.variants import VARIANTS  # cheap: variants load lazily
-
-    return list(VARIANTS)
+    """The reference provider's variants (none when it is not installed)."""
+    return installed_variants(REFERENCE)
 
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """What `--target` named: a reference variant, or the base URL of an HTTP service."""
+    """What `--target` named: a reference variant, a Python factory, or an HTTP base URL."""
 
     kind: TargetKind
-    value: str  # the variant name, or the URL without a trailing slash
+    value: str  # the variant name, `module:factory`, or the URL without a trailing slash
 
     @property
     def label(self) -> str:
-        return f"reference:{self.value}" if self.kind == "reference" else self.value
+        if self.kind == "http":
+            return self.value
+        return f"{self.kind}:{self.value}"
 
     @property
     def variant(self) -> str | None:
@@ -37,13 +43,37 @@ class TargetSpec:
     def url(self) -> str | None:
         return self.value if self.kind == "http" else None
 
+    @property
+    def factory(self) -> str | None:
+        """`module:factory` of a python: target."""
+        return self.value if self.kind == "python" else None
+
+    @property
+    def provisioned_database(self) -> bool:
+        """payrace makes the target's database (a fresh one on its PostgreSQL server)."""
+        return self.kind in ("reference", "python")
+
+
+def _parse_python(raw: str, text: str) -> TargetSpec:
+    value = text.removeprefix("python:").strip()
+    if not _PYTHON.match(value):
+        raise UsageError(
+            f"--target: cannot use {raw!r}; a Python target is {PYTHON_FORM} (a dotted "
+            "module path, a colon, the name of a factory called as factory(database_url, "
+            "stripe_url))"
+        )
+    return TargetSpec("python", value)
+
 
 def parse_target(raw: str) -> TargetSpec:
     """Parse `--target`; anything else is a UsageError listing what is accepted."""
     text = raw.strip()
+    if text.startswith("python:"):
+        return _parse_python(raw, text)
     if text.startswith("reference:"):
         name = text.removeprefix("reference:")
-        names = variant_names()
+        provider = get_provider(REFERENCE)  # not installed: one line saying so (exit 2)
+        names = provider.variants()
         if name not in names:
             raise UsageError(
                 f"--target: unknown variant {name!r} in {raw!r}; choose one of: "
@@ -65,5 +95,5 @@ def parse_target(raw: str) -> TargetSpec:
         return TargetSpec("http", text.rstrip("/"))
     raise UsageError(
         f"--target: cannot use {raw!r}; expected {ACCEPTED_FORMS} "
-        f"(variants: {', '.join(variant_names())})"
+        f"(variants: {', '.join(variant_names()) or 'none installed'})"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
-from reference_impl.contract import Service
+from reference_impl.contract import ReferenceService
 
 if TYPE_CHECKING:  # kept out of import time so the CLI can list variants cheaply
     from sqlalchemy import Engine
@@ -23,7 +23,7 @@ VARIANTS: dict[str, str] = {
 }
 
 
-class Variant(Service, Protocol):
+class Variant(ReferenceService, Protocol):
     """A variant instance: the service calls plus the parts tests and the app reach into."""
 
     name: str

@@ -7,6 +7,7 @@ import pytest
 from harness.model import PartsRequest, explore, open_environment
 from harness.provision.postgres import Provisioned, fresh_database
 from harness.provision.service import running_service
+from tests.fixtures_postgres import REFERENCE_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +17,9 @@ def test_safe_served_by_two_uvicorn_workers_passes_over_http(
 ) -> None:
     """Concurrent charges over real HTTP to two worker processes, lost responses and a day
     passing on both clocks (its own through POST /_admin/clock): every checker holds."""
-    with fresh_database(postgres_server.url, "t_explore_http") as db, running_service(
+    with fresh_database(
+        postgres_server.url, "t_explore_http", REFERENCE_SCHEMA
+    ) as db, running_service(
         "safe", 2, db, standin_url
     ) as url, open_environment(
         PartsRequest(target=url, workers=2, faults=("provider", "clock"), stripe_url=standin_url)

@@ -9,9 +9,9 @@ import pytest
 
 from harness.clients import InProcessClient
 from harness.history import HistoryRecorder, load_history, pair_operations
-from harness.model.reference_target import ReferenceTarget
 from harness.model.targets import TargetSpec
 from harness.stripe_standin import StandinAdmin
+from reference_impl.inprocess_target import ReferenceTarget
 
 pytestmark = pytest.mark.integration
 

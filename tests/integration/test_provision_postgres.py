@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from harness.provision.postgres import Provisioned, fresh_database, provision_postgres, where
+from tests.fixtures_postgres import REFERENCE_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,8 @@ def test_a_fresh_database_has_the_schema_and_is_dropped_on_exit(
     postgres_server: Provisioned,
 ) -> None:
     with (
-        fresh_database(postgres_server.url, "t_fresh") as first,
-        fresh_database(postgres_server.url, "t_fresh") as second,
+        fresh_database(postgres_server.url, "t_fresh", REFERENCE_SCHEMA) as first,
+        fresh_database(postgres_server.url, "t_fresh", REFERENCE_SCHEMA) as second,
     ):
         assert first != second
         engine = create_engine(first, poolclass=NullPool)
@@ -49,6 +50,16 @@ def test_a_fresh_database_has_the_schema_and_is_dropped_on_exit(
         name = make_url(first).database
         assert name in _databases(postgres_server.url)
     assert name not in _databases(postgres_server.url)
+
+
+def test_without_a_schema_the_fresh_database_is_empty(postgres_server: Provisioned) -> None:
+    """A target that owns its schema (python:) gets a database with no tables at all."""
+    with fresh_database(postgres_server.url, "t_empty") as url:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            assert inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
 
 
 def test_a_kept_database_survives_its_context(postgres_server: Provisioned) -> None:

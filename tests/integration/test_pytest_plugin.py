@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.provision.postgres import Provisioned
@@ -67,6 +69,35 @@ def test_an_overridden_target_fixture_and_the_ci_profile_pass_on_safe(
         "--payrace-profile", "ci", *_parts(postgres_server, standin_url)
     )
     result.assert_outcomes(passed=1)
+
+
+PYTHON_TARGET = "python:tests.services.inprocess_payments"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("factory", "outcome"), [("flawed", "failed"), ("correct", "passed")])
+def test_a_python_factory_target_is_judged_in_the_users_suite(
+    factory: str, outcome: str, pytester: pytest.Pytester, postgres_server: Provisioned,
+    standin_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`--payrace-target python:…:flawed` fails the test with the program; `:correct` passes."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the inner suite imports tests.services
+    pytester.makepyfile(
+        """
+        def test_never_charges_twice(payrace_model):
+            result = payrace_model.run(max_examples=20, seed=1, shrink_seconds=2)
+            assert result.verdict == "verified"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--payrace-target", f"{PYTHON_TARGET}:{factory}", "--payrace-faults", "provider",
+        *_parts(postgres_server, standin_url),
+    )
+    result.assert_outcomes(**{outcome: 1})
+    if outcome == "failed":
+        result.stdout.fnmatch_lines(
+            ["*payrace found a violation: no-duplicate-charge*", "*state.charge(*"]
+        )
 
 
 def test_no_target_is_a_clear_failure_not_a_crash(pytester: pytest.Pytester) -> None:

@@ -15,6 +15,7 @@ import pytest
 from harness.provision.postgres import Provisioned, fresh_database
 from harness.provision.service import running_service
 from harness.stripe_standin import StandinAdmin
+from tests.fixtures_postgres import REFERENCE_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,9 @@ class Services:
         key = (variant, workers)
         if key not in self.started:
             prefix = f"t_variants_{variant}_{workers}"
-            database = self.stack.enter_context(fresh_database(self.server_url, prefix))
+            database = self.stack.enter_context(
+                fresh_database(self.server_url, prefix, REFERENCE_SCHEMA)
+            )
             self.started[key] = self.stack.enter_context(
                 running_service(
                     variant, workers, database, self.standin_url, failpoints=True, lease_seconds=30

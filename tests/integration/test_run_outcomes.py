@@ -17,6 +17,7 @@ import pytest
 from harness.provision.postgres import Provisioned, fresh_database
 from harness.provision.service import running_service
 from harness.runner.stack import listening_pid
+from tests.fixtures_postgres import REFERENCE_SCHEMA
 from tests.integration.run_helpers import check, check_junit, check_summary, only_run_dir, payrace
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,7 @@ def test_target_that_dies_mid_run_still_gets_a_report(postgres_server: Provision
     """Kill the whole service 3 s into a 20 s run: the run stops early, judges what it saw,
     writes its report, says the target died, and is never a pass."""
     out = tmp_path / "reports"
-    with fresh_database(postgres_server.url, "t_dies") as database_url, \
+    with fresh_database(postgres_server.url, "t_dies", REFERENCE_SCHEMA) as database_url, \
             running_service("safe", 2, database_url, standin) as url:
         killer = _kill_service_after(url, 3.0)
         started = time.monotonic()

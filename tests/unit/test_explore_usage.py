@@ -14,7 +14,10 @@ from harness.cli import main
     ("args", "message"),
     [
         (["--target", "reference:nope"], "reference:naive, reference:mutex, reference:pr145"),
-        (["--target", "ftp://x"], "expected reference:<variant> or http://host:port"),
+        (
+            ["--target", "ftp://x"],
+            "expected reference:<variant>, python:package.module:factory or http://host:port",
+        ),
         (["--target", "reference:safe", "--max-examples", "0"], "--max-examples"),
         (["--target", "reference:safe", "--max-examples", "lots"], "whole number"),
         (["--target", "reference:safe", "--workers", "9"], "between 1 and 8"),

@@ -7,6 +7,8 @@ import pytest
 from harness.errors import EXIT_USAGE, UsageError
 from harness.targets.spec import TargetSpec, parse_target, variant_names
 
+ACCEPTED = "reference:<variant>, python:package.module:factory or http://host:port"
+
 
 @pytest.mark.parametrize("variant", ["naive", "mutex", "pr145", "safe"])
 def test_reference_variants_parse(variant: str) -> None:
@@ -72,7 +74,7 @@ def test_url_with_a_path_query_or_fragment_is_refused(raw: str) -> None:
     """The target is a base URL: a path, a query or a fragment is refused, naming the input."""
     message = _refused(raw)
     assert f"{raw!r} must be the service's base URL without a path" in message
-    assert "expected reference:<variant> or http://host:port" in message
+    assert f"expected {ACCEPTED}" in message
 
 
 @pytest.mark.parametrize("raw", [
@@ -82,7 +84,7 @@ def test_bad_port_is_refused(raw: str) -> None:
     """A port that is not a number in 0..65535 is refused as a bad port."""
     message = _refused(raw)
     assert message == (
-        f"--target: bad port in {raw!r}; expected reference:<variant> or http://host:port"
+        f"--target: bad port in {raw!r}; expected {ACCEPTED}"
     )
 
 
@@ -94,7 +96,7 @@ def test_other_schemes_and_bare_names_are_refused(raw: str) -> None:
     """Anything but `reference:` or an http(s) URL with a host is refused, listing the variants."""
     message = _refused(raw)
     assert message == (
-        f"--target: cannot use {raw!r}; expected reference:<variant> or http://host:port "
+        f"--target: cannot use {raw!r}; expected {ACCEPTED} "
         "(variants: naive, mutex, pr145, safe)"
     )
 
@@ -110,3 +112,32 @@ def test_an_empty_query_or_fragment_marker_never_reaches_the_url(raw: str) -> No
         assert str(exc).startswith("--target")
     else:
         assert spec.url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("python:tests.services.payments:correct", "tests.services.payments:correct"),
+    ("python:payments:make", "payments:make"),
+    ("  python:my_pkg._impl.svc:Factory2  ", "my_pkg._impl.svc:Factory2"),
+])
+def test_python_factories_parse(raw: str, value: str) -> None:
+    """`python:module:factory` names a factory: no variant, no URL, the label echoes it."""
+    spec = parse_target(raw)
+    assert spec == TargetSpec("python", value)
+    assert spec.factory == value and spec.variant is None and spec.url is None
+    assert spec.label == f"python:{value}"
+    assert spec.provisioned_database
+
+
+@pytest.mark.parametrize("raw", [
+    "python:", "python:payments", "python:payments:", "python::make", "python:pay-ments:make",
+    "python:payments:make:extra", "python:payments.:make", "python:1payments:make",
+    "python:payments:make()", "python:payments.make",
+])
+def test_malformed_python_targets_are_refused(raw: str) -> None:
+    """Anything but a dotted module path, a colon and one name is a UsageError with the form."""
+    message = _refused(raw)
+    assert message == (
+        f"--target: cannot use {raw!r}; a Python target is python:package.module:factory "
+        "(a dotted module path, a colon, the name of a factory called as "
+        "factory(database_url, stripe_url))"
+    )

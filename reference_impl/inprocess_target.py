@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -11,44 +10,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from harness.clients import Client, InProcessClient, Service
 from harness.model.targets import TargetSpec, database_problem
 from harness.targets.abilities import Abilities
+from harness.targets.dbfaults import lock_waiters, terminate_others
+from reference_impl.config import ServiceConfig
+from reference_impl.failpoints import Failpoints
+from reference_impl.store import PaymentStore, public_view
+from reference_impl.variants import load
 
 # In-process workers use a short provider timeout so a `hang_after` costs half a second,
 # and a lease long enough never to expire inside one example: only the model's clock
 # moves (or teardown's forced reconcile) decide when a stuck payment is re-driven.
 STRIPE_TIMEOUT_S = 0.5
 LEASE_S = 60.0
-
-# Signal every victim at once, then wait for all of them together: terminating one at a
-# time with pg_terminate_backend's own timeout costs a few milliseconds per connection.
-_DROP = text(
-    "SELECT array_agg(pid) FROM ("
-    "  SELECT pid, pg_terminate_backend(pid) AS sent FROM pg_stat_activity"
-    "  WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    "  AND backend_type = 'client backend') AS victims WHERE sent"
-)
-# pg_stat_activity is a per-transaction snapshot: clear it, or a poll never sees a change.
-_LOCK_WAITERS = text(
-    "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
-    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-)
-_ALIVE = text(
-    "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
-    "WHERE pid = ANY(:pids)"
-)
-DROP_WAIT_S = 5.0
-
-
-def terminate_others(conn: Any) -> int:
-    """Terminate every other client connection to this database; return once they are gone."""
-    pids = conn.execute(_DROP).scalar_one() or []
-    deadline = time.monotonic() + DROP_WAIT_S
-    # Waiting makes the fault deterministic: the next step always meets dead connections.
-    while pids and time.monotonic() < deadline:
-        if not conn.execute(_ALIVE, {"pids": pids}).scalar_one():
-            break
-        time.sleep(0.001)
-    return len(pids)
-
 
 class ReferenceTarget:
     """`reference:<variant>` with W in-process workers sharing one database and one stand-in."""
@@ -69,10 +41,6 @@ class ReferenceTarget:
         *,
         failpoints: bool = True,
     ) -> None:
-        from reference_impl.config import ServiceConfig
-        from reference_impl.failpoints import Failpoints
-        from reference_impl.variants import load
-
         self.spec = spec
         self.workers = workers
         self.database_url = database_url
@@ -119,16 +87,12 @@ class ReferenceTarget:
             raise database_problem(exc, self.database_url) from exc
 
     def snapshot(self) -> list[dict[str, Any]] | None:
-        from reference_impl.store import PaymentStore
-
         try:
             return PaymentStore(self._engine).snapshot()
         except SQLAlchemyError as exc:
             raise database_problem(exc, self.database_url) from exc
 
     def read_rows(self, payment_ids: list[str]) -> dict[str, dict[str, Any]]:
-        from reference_impl.store import PaymentStore, public_view
-
         store = PaymentStore(self._engine)
         rows: dict[str, dict[str, Any]] = {}
         try:
@@ -152,7 +116,7 @@ class ReferenceTarget:
     def blocked_requests(self) -> int:
         try:
             with self._engine.connect() as conn:
-                return int(conn.execute(_LOCK_WAITERS).scalar_one())
+                return lock_waiters(conn)
         except SQLAlchemyError as exc:
             raise database_problem(exc, self.database_url) from exc
 
@@ -167,8 +131,6 @@ class ReferenceTarget:
         raise NotImplementedError("in-process workers crash through the crash failpoint")
 
     def move_clock(self, seconds: float) -> None:
-        from reference_impl.store import PaymentStore
-
         try:
             PaymentStore(self._engine).shift_clock(seconds)
         except SQLAlchemyError as exc:

@@ -1,0 +1,109 @@
+"""`payrace explore --target python:module:factory`: a service object in payrace's process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.provision.postgres import Provisioned
+from tests.integration.run_helpers import payrace
+
+pytestmark = pytest.mark.integration
+MODULE = "python:tests.services.inprocess_payments"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _explore(
+    factory: str, server: Provisioned, standin_url: str, reports: Path, *extra: str
+) -> tuple[int, str, dict[str, object]]:
+    """Run the real CLI from the repository (where `tests.services` is importable)."""
+    result = payrace(
+        "explore", "--target", f"{MODULE}:{factory}", "--database-url", server.url,
+        "--stripe-url", standin_url, "--reports-dir", str(reports), "--seed", "1", *extra,
+        timeout=120,
+    )  # fmt: skip
+    runs = [p for p in reports.iterdir() if (p / "summary.json").is_file()]
+    summary = json.loads((runs[0] / "summary.json").read_text()) if runs else {}
+    return result.returncode, result.stderr + result.stdout, summary
+
+
+def test_the_flawed_factory_charges_twice_after_a_lost_response(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Charging again with no idempotency key after a lost response: exit 1, no-duplicate-charge."""
+    monkeypatch.chdir(REPO)
+    # Provider faults only: the lost response is all it takes, and the search stays short.
+    code, output, summary = _explore(
+        "flawed", postgres_server, standin_url, tmp_path, "--max-examples", "40",
+        "--faults", "provider",
+    )
+    assert code == 1, output
+    assert "VIOLATION" in output and "no-duplicate-charge" in output
+    parts = summary["parts"]
+    assert isinstance(parts, dict)
+    assert parts["target"] == {
+        "tier": "python", "factory": "tests.services.inprocess_payments:flawed", "workers": 2,
+    }
+
+
+def test_the_correct_factory_is_verified_and_says_which_faults_applied(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stable key plus search-before-re-drive holds; the banner says what reached it."""
+    monkeypatch.chdir(REPO)
+    code, output, summary = _explore(
+        "correct", postgres_server, standin_url, tmp_path, "--max-examples", "15"
+    )
+    assert code == 0, output
+    assert "VERIFIED" in output
+    assert "skipped: failpoints (an in-process Python target has no failpoints)" in output
+    assert "database (the service's database connections are terminated" in output
+    assert "database view: the object's snapshot()" in output
+    coverage = summary["coverage"]
+    assert isinstance(coverage, dict)
+    applied = {f["family"]: f["applies"] for f in coverage["faults"]}
+    assert applied == {
+        "provider": True, "failpoints": False, "database": True, "clock": True, "workers": False,
+    }
+
+
+@pytest.mark.parametrize(("factory", "code", "said"), [
+    ("raising", 3, "the factory raised RuntimeError: inprocess_payments: no STRIPE_KEY"),
+    ("lacking", 3, "the factory returned a _NoCharge without charge"),
+    ("nowhere", 2, "module 'tests.services.inprocess_payments' has no attribute 'nowhere'"),
+])
+def test_a_factory_that_cannot_build_a_service_is_one_line(
+    factory: str, code: int, said: str, postgres_server: Provisioned, standin_url: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Raises or lacks a method: exit 3; names what does not exist: exit 2. One line, no run dir."""
+    monkeypatch.chdir(REPO)
+    got, output, summary = _explore(factory, postgres_server, standin_url, tmp_path)
+    lines = [line for line in output.splitlines() if line.startswith("payrace: ")]
+    assert got == code, output
+    assert said in lines[-1], output
+    assert "Traceback" not in output
+    assert summary == {}
+
+
+def test_an_unimportable_module_is_a_usage_error(tmp_path: Path) -> None:
+    """A module that does not exist: exit 2 naming it and the accepted form, before any part."""
+    result = payrace("explore", "--target", "python:no_such_pkg.payments:make",
+                     "--reports-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "payrace: --target python:no_such_pkg.payments:make: no module named 'no_such_pkg' "
+        "(run payrace where it is importable, or install it); expected "
+        "python:package.module:factory"
+    )
+
+
+def test_run_refuses_a_python_target(tmp_path: Path) -> None:
+    """`payrace run` drives HTTP with Locust: exit 2 pointing at explore or serving it."""
+    result = payrace("run", "retry_storm", "--target", f"{MODULE}:correct",
+                     "--out", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert "`payrace run` drives HTTP with Locust" in result.stderr
+    assert "payrace explore" in result.stderr
