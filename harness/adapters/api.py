@@ -26,12 +26,17 @@ class Request:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the service answered: its status, its JSON body (None if not JSON) and its text."""
+    """What the service answered: its status, its JSON body (None if not JSON) and its text.
+
+    `request` is the Request it answers, for an API whose answer does not repeat what the
+    client sent (e.g. a payment id the client chose, answered `204`).
+    """
 
     status: int
     body: Any
     text: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    request: Request | None = None
 
 
 def ok(value: Mapping[str, Any] | None = None) -> Classified:

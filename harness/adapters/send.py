@@ -16,4 +16,4 @@ def send(client: httpx.Client, request: Request) -> Answer:
         body = response.json()
     except ValueError:
         body = None
-    return Answer(response.status_code, body, response.text, dict(response.headers))
+    return Answer(response.status_code, body, response.text, dict(response.headers), request)

@@ -184,6 +184,8 @@ class ApiHandler:
             answer = await self._answer(request, entry)
         except StripeError as err:
             answer = Answer.error(err)
+            # What was wrong, in the ledger too: a preflight can then say why nothing charged.
+            entry["error"] = err.message[:200]
         except Dropped:
             state.ledger.add(entry)
             reset_connection(request)

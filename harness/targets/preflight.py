@@ -117,8 +117,15 @@ def _miswired(
         )
     statuses = sorted({str(e.get("status")) for e in requests})
     first = requests[0]
+    refused = next((e for e in requests if e.get("error")), None)
+    why = (
+        f"; {refused.get('method')} {refused.get('path')} answered {refused.get('status')}: "
+        f"{refused.get('error')}"
+        if refused is not None
+        else ""
+    )
     return (
         f"{head} the stand-in saw {len(requests)} request(s) from it and charged nothing "
-        f"(answers {', '.join(statuses)}; first {first.get('method')} {first.get('path')}): "
-        f"check the API key (sk_test_…) and the payment method"
+        f"(answers {', '.join(statuses)}; first {first.get('method')} {first.get('path')}{why}): "
+        f"check the API key (sk_test_…), the payment method and the parameters sent"
     )

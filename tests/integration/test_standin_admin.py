@@ -46,6 +46,23 @@ def test_ledger_reads_incrementally_with_a_cursor(
     assert [e["kind"] for e in standin_admin.ledger(cursor=6)["entries"]] == ["charge", "request"]
 
 
+def test_an_error_answer_says_what_was_wrong_in_the_ledger(
+    standin: str, standin_admin: StandinAdmin
+) -> None:
+    """A refused request's ledger entry carries the error message; a good one has none."""
+    cursor = standin_admin.health()["ledger_entries"]
+    created = httpx.post(f"{standin}/v1/payment_intents", headers=AUTH, data={
+        "amount": "100", "currency": "usd", "payment_method": "pm_card_visa"}).json()
+    refused = httpx.post(f"{standin}/v1/payment_intents/{created['id']}/confirm", headers=AUTH,
+                         data={"metadata[payment_id]": "pay_1"})
+    assert refused.status_code == 400
+    requests = [e for e in standin_admin.ledger(cursor=cursor)["entries"]
+                if e["kind"] == "request"]
+    assert [e["status"] for e in requests] == [200, 400]
+    assert "error" not in requests[0]
+    assert requests[1]["error"] == "Received unknown parameter: metadata"
+
+
 def test_ledger_dump_writes_json_lines(
     standin: str, standin_admin: StandinAdmin, tmp_path: Path
 ) -> None:

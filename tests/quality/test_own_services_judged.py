@@ -27,7 +27,7 @@ import pytest
 from harness.provision.postgres import Provisioned
 from harness.stripe_standin import running_standin
 from tests.services.launch import (
-    FLASK_ADAPTER,
+    ADAPTERS,
     OwnService,
     running_flask_example,
     running_go_example,
@@ -110,6 +110,10 @@ JOBS = [
     _run("retry_storm", "flask_orders", "correct", 0),
     _explore("flask_orders", "flawed", 1, 1, "no-duplicate-charge"),
     _run("retry_storm", "flask_orders", "flawed", 1, "no-duplicate-charge"),
+    # tests/services/invoices_stdlib: http.server pre-forked, raw Stripe HTTP, an API of its
+    # own whose create answers 204 with nothing (the adapter keeps the id it chose).
+    _explore("invoices_stdlib", "correct", 1, 0),
+    _explore("invoices_stdlib", "flawed", 1, 1, "no-duplicate-charge"),
 ]
 
 
@@ -127,8 +131,8 @@ def _payrace(job: Job, service: OwnService, stripe_url: str, reports: Path) -> O
             "--stripe-url", stripe_url, "--reports-dir", str(reports)]
     if job.own_parts:
         argv += ["--database-url", service.database_url, "--service-pid", str(service.pid)]
-    if job.service == "flask_orders":
-        argv += ["--adapter", FLASK_ADAPTER]
+    if job.service in ADAPTERS:
+        argv += ["--adapter", ADAPTERS[job.service]]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     runs = sorted(p for p in reports.glob("*/summary.json"))
     summary = json.loads(runs[-1].read_text()) if runs else {}
@@ -177,8 +181,8 @@ def test_own_service_gets_the_true_verdict(job: Job, outcomes: dict[str, Outcome
     if job.mode == "correct" and job.service == "charges_aiohttp":
         assert coverage["abilities"]["snapshot"] and coverage["abilities"]["clock"]
         assert coverage["database_view"] == "GET /_admin/snapshot"
-    elif job.service == "flask_orders":
-        assert coverage["abilities"]["adapter"] == FLASK_ADAPTER
+    elif job.service in ADAPTERS:
+        assert coverage["abilities"]["adapter"] == ADAPTERS[job.service]
         assert coverage["database_view"].startswith("payrace's own reads through the adapter")
     else:
         assert coverage["database_view"].startswith("payrace's own GET /payments/{id}")

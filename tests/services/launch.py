@@ -27,6 +27,7 @@ START_TIMEOUT_S = 30.0
 SERVICES: dict[str, tuple[str, ...]] = {
     "orders_threads": ("correct", "ambiguous_failed"),
     "charges_aiohttp": ("correct", "stable_key_forever", "fresh_key_redrive"),
+    "invoices_stdlib": ("correct", "flawed"),
 }
 
 
@@ -163,6 +164,9 @@ def running_go_example(
 FLASK_EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
 # How payrace speaks its orders API (the adapter docs/TARGETS.md shows).
 FLASK_ADAPTER = f"{FLASK_EXAMPLE / 'payrace_adapter.py'}:OrdersApi"
+# The stdlib invoices service's API: client-chosen ids answered 204, the key in the body.
+INVOICES_ADAPTER = f"{Path(__file__).parent / 'invoices_adapter.py'}:InvoicesApi"
+ADAPTERS = {"flask_orders": FLASK_ADAPTER, "invoices_stdlib": INVOICES_ADAPTER}
 
 
 @contextlib.contextmanager
