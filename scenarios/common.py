@@ -319,7 +319,8 @@ class PayraceUser(FastHttpUser):
                     data = resp.json()
                 except Exception:  # a body that is not JSON is still an answer with a status
                     data = None
-                answer = Answer(status, data, resp.text or "", dict(resp.headers or {}))
+                answer = Answer(status, data, resp.text or "", dict(resp.headers or {}),
+                                request)
                 outcome = judge(self.adapter, f, answer, payment_id=payment_id)
             else:
                 error = getattr(resp, "error", None) or ConnectionError("no response")
