@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from harness.clients import Client, InProcessClient, Service
 from harness.model.targets import TargetSpec, database_problem
 from harness.targets.abilities import Abilities
-from harness.targets.dbfaults import lock_waiters, terminate_others
+from harness.targets.dbfaults import DatabaseFaults
 from reference_impl.config import ServiceConfig
 from reference_impl.failpoints import Failpoints
 from reference_impl.store import PaymentStore, public_view
@@ -64,6 +64,7 @@ class ReferenceTarget:
         self._clients = [InProcessClient(factory, None, name=f"w{i}") for i in range(workers)]
         # The harness's own connection, for resets, snapshots and the nemesis.
         self._engine = create_engine(database_url, pool_size=1, max_overflow=2, pool_pre_ping=True)
+        self._db = DatabaseFaults(self._engine, database_url)
         self._failpoints = Failpoints(self._engine, enabled=True)
 
     def clients(self) -> list[Client]:
@@ -114,18 +115,10 @@ class ReferenceTarget:
         self._execute(text("DELETE FROM failpoints"))
 
     def blocked_requests(self) -> int:
-        try:
-            with self._engine.connect() as conn:
-                return lock_waiters(conn)
-        except SQLAlchemyError as exc:
-            raise database_problem(exc, self.database_url) from exc
+        return self._db.blocked_requests()
 
     def drop_connections(self) -> int:
-        try:
-            with self._engine.connect() as conn:
-                return terminate_others(conn)
-        except SQLAlchemyError as exc:
-            raise database_problem(exc, self.database_url) from exc
+        return self._db.drop_connections()
 
     def kill_workers(self) -> list[int]:
         raise NotImplementedError("in-process workers crash through the crash failpoint")

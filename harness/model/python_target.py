@@ -6,15 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import create_engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from harness.clients import Client, InProcessClient, Service
 from harness.clients.service import offers
 from harness.errors import ProvisionError
-from harness.model.targets import TargetSpec, database_problem
+from harness.model.targets import TargetSpec
 from harness.provision.postgres import libpq_url, normalize_url
 from harness.targets.abilities import Abilities
-from harness.targets.dbfaults import lock_waiters, terminate_others
+from harness.targets.dbfaults import DatabaseFaults
 from harness.targets.python_factory import Factory, build_service, load_factory
 
 
@@ -67,6 +66,7 @@ class PythonTarget:
         )
         # The harness's own connection, for the database fault family and lock watching.
         self._engine = create_engine(database_url, pool_size=1, max_overflow=2, pool_pre_ping=True)
+        self._db = DatabaseFaults(self._engine, database_url)
 
     def _build(self) -> Service:
         return build_service(
@@ -124,18 +124,10 @@ class PythonTarget:
         """Nothing to clear: no failpoints."""
 
     def blocked_requests(self) -> int:
-        try:
-            with self._engine.connect() as conn:
-                return lock_waiters(conn)
-        except SQLAlchemyError as exc:
-            raise database_problem(exc, self.database_url) from exc
+        return self._db.blocked_requests()
 
     def drop_connections(self) -> int:
-        try:
-            with self._engine.connect() as conn:
-                return terminate_others(conn)
-        except SQLAlchemyError as exc:
-            raise database_problem(exc, self.database_url) from exc
+        return self._db.drop_connections()
 
     def kill_workers(self) -> list[int]:
         raise NotImplementedError("in-process Python workers share payrace's process")
