@@ -178,7 +178,7 @@ def test_test_card_by_token_declines_a_charge_with_stripes_codes(
     else:
         assert failed.outcome.network_status == "not_sent_to_network"
     assert standin_admin.charges() == []
-    assert [e["status"] for e in standin_admin.ledger_entries("request")][0] == 402
+    assert standin_admin.ledger_entries("request")[0]["status"] == 402
 
 
 @pytest.mark.parametrize(("stem", "code", "decline_code", "outcome_type"), DECLINES)
