@@ -1,62 +1,11 @@
-"""Stripe object shapes (Charge, PaymentIntent, Refund) and the test payment methods they accept."""
+"""Stripe object shapes: Charge, PaymentIntent, Refund (the test cards are in cards.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from harness.stripe_standin.wire import CARD_ERROR, StripeError, new_id
-
-
-@dataclass(frozen=True)
-class TestCard:
-    """One of Stripe's documented test payment methods."""
-
-    brand: str
-    last4: str
-    declines: bool
-
-
-# Stripe's test tokens and PaymentMethods; both APIs accept both forms here, which Stripe's
-# own test mode also tolerates for these shortcuts.
-TEST_METHODS: dict[str, TestCard] = {
-    "tok_visa": TestCard("visa", "4242", False),
-    "pm_card_visa": TestCard("visa", "4242", False),
-    "tok_mastercard": TestCard("mastercard", "4444", False),
-    "pm_card_mastercard": TestCard("mastercard", "4444", False),
-    "tok_chargeDeclined": TestCard("visa", "0002", True),
-    "pm_card_chargeDeclined": TestCard("visa", "0002", True),
-}
-
-
-def test_card(method: str, param: str) -> TestCard:
-    """The test card behind a token or PaymentMethod id, or Stripe's `resource_missing`."""
-    card = TEST_METHODS.get(method)
-    if card is None:
-        noun = "token" if method.startswith("tok_") else "PaymentMethod"
-        raise StripeError(
-            400,
-            f"No such {noun}: '{method}'. The stand-in accepts Stripe's test methods: "
-            + ", ".join(sorted(TEST_METHODS)),
-            code="resource_missing",
-            param=param,
-        )
-    return card
-
-
-def card_details(card: TestCard) -> dict[str, Any]:
-    """The `payment_method_details` Stripe attaches to a card charge."""
-    return {
-        "type": "card",
-        "card": {
-            "brand": card.brand,
-            "last4": card.last4,
-            "exp_month": 12,
-            "exp_year": 2034,
-            "funding": "credit",
-            "country": "US",
-        },
-    }
+from harness.stripe_standin.cards import TestCard, card_details, failure_fields
+from harness.stripe_standin.wire import new_id
 
 
 def charge_object(
@@ -84,19 +33,9 @@ def charge_object(
         "created": created,
         "currency": currency,
         "description": description,
-        "failure_code": "card_declined" if failed else None,
-        "failure_message": "Your card was declined." if failed else None,
+        **failure_fields(card),  # failure_code, failure_message, outcome
         "livemode": False,
         "metadata": metadata,
-        "outcome": {
-            "network_status": "declined_by_network" if failed else "approved_by_network",
-            "reason": "generic_decline" if failed else None,
-            "risk_level": "normal",
-            "seller_message": "The bank did not return any further details with this decline."
-            if failed
-            else "Payment complete.",
-            "type": "issuer_declined" if failed else "authorized",
-        },
         "paid": not failed,
         "payment_intent": payment_intent,
         "payment_method": payment_method,
@@ -164,14 +103,3 @@ def refund_object(
         "reason": reason,
         "status": "succeeded",
     }
-
-
-def decline_error(charge: dict[str, Any], intent: dict[str, Any] | None = None) -> StripeError:
-    """Stripe's 402 `card_error` / `card_declined` for a declined charge or PaymentIntent."""
-    extra: dict[str, Any] = {"decline_code": "generic_decline", "charge": charge["id"]}
-    if intent is not None:
-        extra["payment_intent"] = intent
-        extra["payment_method"] = {"id": charge["payment_method"], "object": "payment_method"}
-    return StripeError(
-        402, "Your card was declined.", type=CARD_ERROR, code="card_declined", extra=extra
-    )

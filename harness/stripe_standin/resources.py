@@ -5,19 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.stripe_standin.cards import decline_error, payment_method_object, test_card
 from harness.stripe_standin.ledger import Ledger
-from harness.stripe_standin.objects import (
-    charge_object,
-    decline_error,
-    payment_intent_object,
-    refund_object,
-    test_card,
-)
+from harness.stripe_standin.objects import charge_object, payment_intent_object, refund_object
 from harness.stripe_standin.search import matches_query, parse_query
+from harness.stripe_standin.validation import check_charge_amount, check_currency
 from harness.stripe_standin.wire import (
     StripeError,
     as_bool,
-    as_currency,
     as_metadata,
     as_positive_int,
     new_id,
@@ -82,7 +77,7 @@ class Resources:
     def validate_charge(params: dict[str, Any]) -> dict[str, Any]:
         reject_unknown(params, CHARGE_PARAMS)
         amount = as_positive_int(require(params, "amount"), "amount")
-        currency = as_currency(require(params, "currency"))
+        currency = check_currency(require(params, "currency"))
         source = params.get("source")
         if not source:
             raise StripeError(
@@ -97,6 +92,8 @@ class Resources:
         if "capture" in params and not as_bool(params["capture"], "capture"):
             raise StripeError(400, "The stand-in supports only captured charges (capture=true).",
                               param="capture")
+        # Last, so a request missing a parameter is told that first whatever its amount.
+        check_charge_amount(amount, currency)
         return {
             "amount": amount,
             "currency": currency,
@@ -109,7 +106,7 @@ class Resources:
     def validate_intent(params: dict[str, Any]) -> dict[str, Any]:
         reject_unknown(params, INTENT_PARAMS)
         amount = as_positive_int(require(params, "amount"), "amount")
-        currency = as_currency(require(params, "currency"))
+        currency = check_currency(require(params, "currency"))
         confirm = as_bool(params["confirm"], "confirm") if "confirm" in params else False
         method = params.get("payment_method") or None
         if confirm and method is None:
@@ -120,6 +117,8 @@ class Resources:
                 code="parameter_missing",
                 param="payment_method",
             )
+        # At create even without confirm, as Stripe checks: a confirm never re-checks it.
+        check_charge_amount(amount, currency)
         return {
             "amount": amount,
             "currency": currency,
@@ -194,7 +193,7 @@ class Resources:
         )
         self.charges[charge["id"]] = charge
         if card.declines:
-            raise decline_error(charge)
+            raise decline_error(charge, card)
         self._record_charge(ctx, charge)
         return charge
 
@@ -249,14 +248,18 @@ class Resources:
         )
         self.charges[charge["id"]] = charge
         intent["latest_charge"] = charge["id"]
+        # Stripe clears the previous attempt's error when the PaymentIntent is confirmed again.
+        intent["last_payment_error"] = None
         if card.declines:
-            error = decline_error(charge)
+            error = decline_error(charge, card)
             intent["status"] = "requires_payment_method"
             # As at Stripe, a failed attempt detaches the method: confirming again needs a new
-            # one (a 400 saying so), never a lookup of the declined card's generated id.
+            # one (a 400 saying so), never a lookup of the declined card's generated id. The
+            # error keeps the method that failed, as Stripe's `last_payment_error` does.
             intent["payment_method"] = None
-            intent["last_payment_error"] = error.body()["error"] | {"payment_method": None}
-            raise decline_error(charge, intent)
+            intent["last_payment_error"] = error.body()["error"] | {
+                "payment_method": payment_method_object(method, card)}
+            raise decline_error(charge, card, intent)
         intent["status"] = "succeeded"
         intent["amount_received"] = intent["amount"]
         self._record_charge(ctx, intent)
