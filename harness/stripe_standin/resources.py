@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.stripe_standin.ledger import Ledger
+from harness.stripe_standin.listing import Collection
 from harness.stripe_standin.objects import (
     charge_object,
     decline_error,
@@ -66,9 +67,10 @@ class Resources:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self.charges: dict[str, dict[str, Any]] = {}
-        self.intents: dict[str, dict[str, Any]] = {}
-        self.refunds: dict[str, dict[str, Any]] = {}
+        # Collections are dicts that also keep creation order and an index per list filter.
+        self.charges = Collection(indexed=("payment_intent",))
+        self.intents = Collection()
+        self.refunds = Collection(indexed=("charge", "payment_intent"))
 
     def clear(self) -> None:
         """Forget every object (the ledger is cleared separately)."""
