@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.stripe_standin.cards import decline_error, payment_method_object, test_card
 from harness.stripe_standin.ledger import Ledger
+from harness.stripe_standin.listing import Collection
 from harness.stripe_standin.objects import charge_object, payment_intent_object, refund_object
 from harness.stripe_standin.search import matches_query, parse_query
 from harness.stripe_standin.validation import check_charge_amount, check_currency
@@ -61,9 +62,10 @@ class Resources:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self.charges: dict[str, dict[str, Any]] = {}
-        self.intents: dict[str, dict[str, Any]] = {}
-        self.refunds: dict[str, dict[str, Any]] = {}
+        # Collections are dicts that also keep creation order and an index per list filter.
+        self.charges = Collection(indexed=("payment_intent",))
+        self.intents = Collection()
+        self.refunds = Collection(indexed=("charge", "payment_intent"))
 
     def clear(self) -> None:
         """Forget every object (the ledger is cleared separately)."""
