@@ -32,13 +32,14 @@ class Events:
         The snapshot is the object's JSON bytes (an orjson Fragment embedded as-is when the
         event is encoded): one C-speed encode, cheaper than a deep copy, and later changes to
         the live object (a refund on the charge) do not rewrite history. O(1) whoever listens.
+        orjson's result keeps its 8 KiB working buffer, so an exact-size copy is what is kept.
         """
         event: Obj = {
             "id": new_id("evt"),
             "object": "event",
             "api_version": API_VERSION,
             "created": int(now),
-            "data": {"object": orjson.Fragment(orjson.dumps(obj))},
+            "data": {"object": orjson.Fragment(bytes(memoryview(orjson.dumps(obj))))},
             "livemode": False,
             "pending_webhooks": 0,
             "request": {"id": request_id, "idempotency_key": idempotency_key},
