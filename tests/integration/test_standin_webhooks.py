@@ -16,6 +16,8 @@ import stripe
 
 from harness.errors import UsageError
 from harness.stripe_standin import TEST_API_KEY, StandinAdmin, running_standin
+from harness.stripe_standin.server import serving_in_thread
+from harness.stripe_standin.state import StandinState
 from tests.integration.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
@@ -122,6 +124,29 @@ def test_a_500_is_retried_until_a_2xx(
     entries = webhook_entries(standin_admin)
     assert [(e["attempt"], e["status"]) for e in entries] == [(1, 500), (2, 503), (3, 200)]
     assert [e["next_retry_s"] for e in entries] == [0.2, 0.4, None]
+
+
+def test_a_timeout_is_retried() -> None:
+    """https://docs.stripe.com/webhooks#retries: no answer in time is a failed attempt, retried
+    (the per-attempt timeout shortened from 5 s to 0.3 s; a stand-in in a thread here)."""
+    state = StandinState()
+    state.webhooks.timeout_s = 0.3
+    with running_receiver(delays=[1.0]) as rec, serving_in_thread(state) as (url, _state):
+        client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": url},
+                                     max_network_retries=0)
+        hook(client, rec.url, ["charge.succeeded"])
+        started = time.monotonic()
+        client.v1.charges.create(params={"amount": 600, "currency": "usd",
+                                         "source": "tok_visa"})
+        assert time.monotonic() - started < 0.3  # the API answer never waits on a delivery
+        rec.wait_for(2)
+        entries = state.ledger.entries("webhook")
+        deadline = time.monotonic() + 5
+        while len(entries) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            entries = state.ledger.entries("webhook")
+    assert [(e["attempt"], e["status"], e["error"]) for e in entries] == [
+        (1, None, "timed out after 0.3 s"), (2, 200, None)]
 
 
 def test_faults_duplicate_delay_drop_reorder(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class Receiver:
 
     url: str = ""
     script: list[int] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)  # seconds to sit on each answer, in turn
     got: list[Delivery] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -43,18 +45,24 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(script: list[int] | None = None) -> Iterator[Receiver]:
+def running_receiver(
+    script: list[int] | None = None, delays: list[float] | None = None
+) -> Iterator[Receiver]:
     """A receiver on a free loopback port, stopped afterwards."""
-    receiver = Receiver(script=list(script or []))
+    receiver = Receiver(script=list(script or []), delays=list(delays or []))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with receiver.cond:
                 status = receiver.script.pop(0) if receiver.script else 200
+                delay = receiver.delays.pop(0) if receiver.delays else 0.0
+            time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
-            self.end_headers()
+            # The stand-in may have given up waiting (a timeout test): still recorded.
+            with contextlib.suppress(OSError):
+                self.end_headers()
             with receiver.cond:
                 receiver.got.append(Delivery(body, dict(self.headers.items()), status,
                                              time.monotonic()))
