@@ -1,11 +1,16 @@
 """Benchmark: charges/s through the stand-in vs a bare aiohttp JSON endpoint, 64 concurrent clients.
 
 Run: .venv/bin/python benchmarks/bench_standin.py [--seconds 5] [--clients 64] [--rounds 3]
+     .venv/bin/python benchmarks/bench_standin.py --webhooks [--seconds 5] [--clients 64]
 
 Both servers run in their own processes on loopback; this process is the load generator, the
 same for both, so the ratio measures what the stand-in's own work costs. Rounds alternate
 between the two so background load on the machine falls on both alike. Goal: the stand-in
 keeps at least 50% of the bare endpoint's rate, so it never limits a load test.
+
+`--webhooks` instead registers one webhook endpoint (a bare receiver in its own process,
+answering 200) for `charge.succeeded`, drives the same charge load, and reports the charge rate
+with a listener and the webhook deliveries/s to that one receiver (from the stand-in's ledger).
 """
 
 from __future__ import annotations
@@ -122,6 +127,45 @@ async def load(
     }
 
 
+def webhook_bench(seconds: float, warmup: float, clients: int) -> None:
+    """Charges/s with one webhook endpoint listening, and deliveries/s to it."""
+    import httpx
+
+    with running_bare() as (receiver_url, _pid), running_standin() as url:
+        admin = StandinAdmin(url)
+        httpx.post(f"{url}/v1/webhook_endpoints", headers={
+            "Authorization": f"Bearer {TEST_API_KEY}"}, data={
+            "url": receiver_url + "/hooks", "enabled_events[]": "charge.succeeded"},
+        ).raise_for_status()
+        pid = admin.health()["pid"]
+        result = asyncio.run(load(url, pid, clients, seconds, warmup))
+        load_ended = time.time()
+        backlog = admin.webhooks()["queued"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            state = admin.webhooks()
+            if not state["queued"] and not state["scheduled"]:
+                break
+            time.sleep(0.2)
+        entries = admin.ledger_entries("webhook")
+        charges = len(admin.charges())
+    walls = sorted(e["wall"] for e in entries if e["status"] == 200)
+    span = walls[-1] - walls[0] if len(walls) > 1 else 0.0
+    drained = [w for w in walls if w > load_ended]
+    drain_span = drained[-1] - load_ended if drained else 0.0
+    print(f"clients={clients} {seconds}s (after {warmup}s warm-up), one webhook endpoint for "
+          "charge.succeeded on a local receiver:")
+    print(f"stand-in POST /v1/charges with a listener: {result['rate']:7.0f} charges/s  p50 "
+          f"{result['p50_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms")
+    print(f"webhook deliveries: {len(walls)} of {charges} charges delivered (2xx), "
+          f"{len(entries) - len(walls)} failed attempts")
+    print(f"webhook deliveries/s to one local receiver: {len(walls) / max(span, 1e-9):7.0f} "
+          f"(first to last delivery, {span:.1f} s, while charges kept coming)")
+    if drained:
+        print(f"backlog when the load stopped: {backlog}; drained alone at "
+              f"{len(drained) / max(drain_span, 1e-9):.0f} deliveries/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per round")
@@ -129,10 +173,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds of each; medians are reported")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="measure webhook deliveries/s to one local receiver instead")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
         bare_server()
+        return
+    if args.webhooks:
+        webhook_bench(args.seconds, args.warmup, args.clients)
         return
     results: dict[str, list[dict[str, float]]] = {"bare": [], "standin": []}
     with running_bare() as (bare_url, bare_pid), running_standin() as url:

@@ -40,7 +40,7 @@ def _check_ledger_path(ledger: str) -> None:
 
 def run_standin(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool,
+    exit_with_stdin: bool, webhooks: tuple[str, ...] = (),
 ) -> None:
     """Start the upstream if asked, then serve in the foreground until interrupted."""
     from harness.stripe_standin import TEST_API_KEY
@@ -55,6 +55,10 @@ def run_standin(
         upstream, container = start_stripe_mock()
     elif upstream is not None:
         _check_upstream(upstream)
+    for hook in webhooks:
+        if not hook.startswith(("http://", "https://")):
+            raise UsageError(f"--webhook expects an http(s) URL, got {hook!r}")
+    state = default_state(seed, ledger, upstream, webhooks)
 
     def announce(url: str) -> None:
         click.echo(
@@ -62,10 +66,14 @@ def run_standin(
             f"admin {url}/_standin/health)"
             + (f"; validating against {upstream}" if upstream else "")
         )
+        # After the first line, which running_standin() reads for the URL.
+        for endpoint in state.webhooks.describe()["endpoints"]:
+            click.echo(f"webhook {endpoint['id']} -> {endpoint['url']} (every event), signing "
+                       f"secret {endpoint['secret']} (also GET {url}/_standin/webhooks)")
         sys.stdout.flush()
 
     try:
-        serve(host, port, default_state(seed, ledger, upstream), announce,
+        serve(host, port, state, announce,
               exit_with_stdin=exit_with_stdin)
     finally:
         if container is not None:
@@ -83,14 +91,17 @@ def run_standin(
               "POST /_standin/ledger/dump.")
 @click.option("--upstream", default=None, metavar="URL|docker",
               help="Validate each request against stripe-mock at URL first ('docker' starts one).")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL",
+              help="Deliver every event, signed, to URL (repeatable); the signing secrets are "
+              "printed and shown by GET /_standin/webhooks.")
 @click.option("--exit-with-stdin", is_flag=True, hidden=True,
               help="Stop when stdin closes (how running_standin() avoids orphans).")
 def stand_in(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool,
+    exit_with_stdin: bool, webhooks: tuple[str, ...],
 ) -> None:
     """Run payrace's Stripe stand-in: Stripe's API with exact idempotency, a ledger and faults."""
-    run_standin(host, port, seed, ledger, upstream, exit_with_stdin)
+    run_standin(host, port, seed, ledger, upstream, exit_with_stdin, webhooks)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The admin API (`/_standin/…`): health, faults, ledger, reset and the clock."""
+"""The admin API (`/_standin/…`): health, faults, ledger, reset, the clock and webhooks."""
 
 from __future__ import annotations
 
@@ -124,8 +124,14 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
             )
         return json_response(200, {"now": state.clock.advance(seconds)}, {})
 
+    async def webhooks(_request: web.Request) -> web.Response:
+        # The only place an endpoint's secret shows again after its create (Stripe's dashboard
+        # plays this role), and the only place at all for a `--webhook` endpoint's.
+        return json_response(200, state.webhooks.describe(), {})
+
     return [
         web.get("/_standin/health", _guarded(health)),
+        web.get("/_standin/webhooks", _guarded(webhooks)),
         web.post("/_standin/faults", _guarded(arm)),
         web.get("/_standin/faults", _guarded(list_faults)),
         web.delete("/_standin/faults", _guarded(clear_faults)),

@@ -96,6 +96,12 @@ class StandinAdmin:
         body = {"path": path} if path is not None else {}
         return int(self._call("POST", "/_standin/ledger/dump", json=body)["entries"])
 
+    def webhooks(self) -> dict[str, Any]:
+        """`{"endpoints": [... with "secret" and "source"], "queued", "scheduled", "held",
+        "attempts", "delivered"}`."""
+        result: dict[str, Any] = self._call("GET", "/_standin/webhooks")
+        return result
+
     def reset(self) -> None:
         """Clear objects, keys, faults, the ledger and the clock offset."""
         self._call("POST", "/_standin/reset")

@@ -162,3 +162,10 @@ def route(method: str, path: str) -> tuple[Endpoint, Groups] | None:
             if match is not None:
                 return endpoint, match.groupdict()
     return None
+
+
+# Webhook endpoints and events live in their own module, which cannot import this one (it
+# would be circular), so it hands over plain tuples.
+from harness.stripe_standin.webhook_api import WEBHOOK_ROUTES  # noqa: E402
+
+ENDPOINTS += tuple(Endpoint(*r) for r in WEBHOOK_ROUTES)

@@ -7,8 +7,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+# Actions on webhook deliveries (webhooks.py), matched by event type rather than by request.
+WEBHOOK_ACTIONS = (
+    "webhook_duplicate", "webhook_delay", "webhook_drop_then_redeliver", "webhook_reorder",
+)
 ACTIONS = (
     "latency", "error_before", "error_after", "drop_after", "hang_after", "gate", "rate_limit",
+    *WEBHOOK_ACTIONS,
 )
 _MATCH_FIELDS = (
     "action", "method", "path", "payment_id", "money", "nth", "count", "probability", "seed",
@@ -22,11 +27,18 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "hang_after": ("ms", "jitter_ms"),
     "gate": ("n", "timeout_ms"),
     "rate_limit": ("should_retry",),
+    "webhook_duplicate": ("event_type",),
+    "webhook_delay": ("event_type", "ms"),
+    "webhook_drop_then_redeliver": ("event_type", "ms"),
+    "webhook_reorder": ("event_type", "timeout_ms"),
 }
+# Request matching makes no sense for a delivery, which no request carries.
+_REQUEST_ONLY = ("method", "path", "money")
 ALL_FIELDS = frozenset(_MATCH_FIELDS).union(*ACTION_FIELDS.values())
 _BEFORE = ("error_before", "rate_limit")
 _AFTER = ("error_after", "drop_after", "hang_after")
-_DEFAULT_MS = {"latency": 500, "hang_after": 10_000}
+_DEFAULT_MS = {"latency": 500, "hang_after": 10_000, "webhook_delay": 1_000,
+               "webhook_drop_then_redeliver": 500}
 _METHODS = ("GET", "POST", "DELETE", "*")
 
 
@@ -78,6 +90,7 @@ class Rule:
     should_retry: bool | None = None
     n: int = 2
     timeout_ms: int = 5_000
+    event_type: str | None = None  # webhook actions: an exact type, or a `charge.*` group
     matched: int = 0
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random)
@@ -87,11 +100,24 @@ class Rule:
         self, method: str, path: str, payment_id: str | None, moves_money: bool = True
     ) -> bool:
         """The rule's filter only; `nth`, `count` and `probability` are decided in `fire`."""
+        if self.action in WEBHOOK_ACTIONS:
+            return False
         if self.method != "*" and self.method != method:
             return False
         if self.money and not moves_money:
             return False
         if not path.startswith(self.path):
+            return False
+        return self.payment_id is None or self.payment_id == payment_id
+
+    def matches_event(self, event_type: str, payment_id: str | None) -> bool:
+        """A webhook rule's filter: the event's type (or its group) and payment."""
+        if self.action not in WEBHOOK_ACTIONS:
+            return False
+        wanted = self.event_type
+        if wanted is not None and wanted != event_type and not (
+            wanted.endswith(".*") and event_type.startswith(wanted[:-1])
+        ):
             return False
         return self.payment_id is None or self.payment_id == payment_id
 
@@ -111,7 +137,9 @@ class Rule:
 
     def describe(self) -> dict[str, Any]:
         """The rule as armed, with its counters, for `GET /_standin/faults`."""
-        keys = _MATCH_FIELDS
+        keys: tuple[str, ...] = _MATCH_FIELDS
+        if self.action in WEBHOOK_ACTIONS:
+            keys = tuple(k for k in keys if k not in _REQUEST_ONLY)
         out = {k: getattr(self, k) for k in keys}
         for name in ACTION_FIELDS[self.action]:
             out[name] = getattr(self, name)
@@ -186,6 +214,12 @@ def parse_rule(index: int, raw: Any, default_seed: int) -> Rule:
                 index, name,
                 f"field {name!r} does not apply to action {action!r} (its fields: {accepted})",
             )
+        if name in _REQUEST_ONLY and action in WEBHOOK_ACTIONS:
+            raise FaultRuleError(
+                index, name,
+                f"field {name!r} does not apply to a webhook action (match with event_type, "
+                "payment_id, nth, count, probability)",
+            )
     rule = Rule(action=action, ms=_DEFAULT_MS.get(action, 0))
     if action == "rate_limit":
         rule.status, rule.type, rule.code = 429, "invalid_request_error", "rate_limit"
@@ -213,7 +247,7 @@ def parse_rule(index: int, raw: Any, default_seed: int) -> Rule:
                             ("timeout_ms", 0, 3_600_000)):
         if name in raw:
             setattr(rule, name, _int(index, raw, name, low, high))
-    for name in ("type", "code"):
+    for name in ("type", "code", "event_type"):
         if name in raw:
             setattr(rule, name, _str(index, raw, name))
     if "should_retry" in raw:
@@ -266,6 +300,17 @@ class Faults:
                     released += len(gate.waiters)
                     _open(rule, key, gate)
         return released
+
+    def for_event(self, event_type: str, payment_id: str | None) -> list[Rule]:
+        """The webhook rules that act on one event's deliveries: at most one of each action."""
+        fired: list[Rule] = []
+        for rule in self.rules:
+            if any(r.action == rule.action for r in fired):
+                continue
+            if rule.matches_event(event_type, payment_id) and rule.fire():
+                rule.fired += 1
+                fired.append(rule)
+        return fired
 
     def plan(
         self, method: str, path: str, payment_id: str | None, moves_money: bool = True

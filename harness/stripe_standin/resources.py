@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.stripe_standin.cards import decline_error, payment_method_object, test_card
+from harness.stripe_standin.clock import Clock
+from harness.stripe_standin.events import Events
+from harness.stripe_standin.faults import Faults
 from harness.stripe_standin.ledger import Ledger
 from harness.stripe_standin.listing import Collection
 from harness.stripe_standin.objects import charge_object, payment_intent_object, refund_object
 from harness.stripe_standin.search import matches_query, parse_query
 from harness.stripe_standin.validation import check_charge_amount, check_currency
+from harness.stripe_standin.webhooks import Webhooks
 from harness.stripe_standin.wire import (
     StripeError,
     as_bool,
@@ -60,8 +64,13 @@ class Resources:
     than a deep copy on every request).
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, webhooks: Webhooks | None = None) -> None:
         self.ledger = ledger
+        # Events are made on every change whoever listens (GET /v1/events needs them); the
+        # webhooks see each one and deliver it only if an endpoint wants it.
+        self.webhooks = webhooks or Webhooks(ledger, Clock(), Faults())
+        self.events = Events()
+        self.events.sink = self.webhooks.on_event
         # Collections are dicts that also keep creation order and an index per list filter.
         self.charges = Collection(indexed=("payment_intent",))
         self.intents = Collection()
@@ -72,6 +81,8 @@ class Resources:
         self.charges.clear()
         self.intents.clear()
         self.refunds.clear()
+        self.events.clear()
+        self.webhooks.clear()
 
     # ── validation: raises before anything executes, so nothing is stored on the key ──
 
@@ -186,6 +197,11 @@ class Resources:
             status="succeeded",
         )
 
+    def _event(self, event_type: str, obj: dict[str, Any], ctx: Context,
+               payment_id: str | None) -> None:
+        self.events.emit(event_type, obj, now=ctx.now, request_id=ctx.request_id,
+                         idempotency_key=ctx.idempotency_key, payment_id=payment_id)
+
     def create_charge(self, args: dict[str, Any], ctx: Context) -> dict[str, Any]:
         card = test_card(args["source"], "source")
         charge = charge_object(
@@ -194,9 +210,12 @@ class Resources:
             payment_intent=None, payment_method="card_" + new_id("x")[2:],
         )
         self.charges[charge["id"]] = charge
+        payment_id = args["metadata"].get("payment_id")
         if card.declines:
+            self._event("charge.failed", charge, ctx, payment_id)
             raise decline_error(charge, card)
         self._record_charge(ctx, charge)
+        self._event("charge.succeeded", charge, ctx, payment_id)
         return charge
 
     def create_intent(self, args: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -206,6 +225,7 @@ class Resources:
             payment_method=args["payment_method"],
         )
         self.intents[intent["id"]] = intent
+        self._event("payment_intent.created", intent, ctx, args["metadata"].get("payment_id"))
         if args["confirm"]:
             return self._confirm(intent, ctx)
         return intent
@@ -252,6 +272,7 @@ class Resources:
         intent["latest_charge"] = charge["id"]
         # Stripe clears the previous attempt's error when the PaymentIntent is confirmed again.
         intent["last_payment_error"] = None
+        payment_id = intent["metadata"].get("payment_id")
         if card.declines:
             error = decline_error(charge, card)
             intent["status"] = "requires_payment_method"
@@ -261,10 +282,14 @@ class Resources:
             intent["payment_method"] = None
             intent["last_payment_error"] = error.body()["error"] | {
                 "payment_method": payment_method_object(method, card)}
+            self._event("charge.failed", charge, ctx, payment_id)
+            self._event("payment_intent.payment_failed", intent, ctx, payment_id)
             raise decline_error(charge, card, intent)
         intent["status"] = "succeeded"
         intent["amount_received"] = intent["amount"]
         self._record_charge(ctx, intent)
+        self._event("charge.succeeded", charge, ctx, payment_id)
+        self._event("payment_intent.succeeded", intent, ctx, payment_id)
         return intent
 
     def refund(self, args: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -318,6 +343,9 @@ class Resources:
             currency=charge["currency"], payment_id=payment_id,
             idempotency_key=ctx.idempotency_key, request_id=ctx.request_id,
         )
+        # Stripe's order: the charge's change first, then the new refund.
+        self._event("charge.refunded", charge, ctx, payment_id)
+        self._event("refund.created", refund, ctx, payment_id)
         return refund
 
     def get_charge(self, charge_id: str) -> dict[str, Any]:

@@ -39,6 +39,11 @@ def build_app(state: StandinState, upstream: Upstream | None = None) -> web.Appl
     app.add_routes(admin_routes(state))
     app.router.add_route("*", "/v1/{tail:.*}", api.handle)
     app.router.add_route("*", "/{tail:.*}", not_found)
+
+    async def close_webhooks(_app: web.Application) -> None:
+        await state.webhooks.close()
+
+    app.on_cleanup.append(close_webhooks)
     if upstream is not None:
         async def start_upstream(_app: web.Application) -> None:
             await upstream.start()
@@ -160,8 +165,12 @@ def serving_in_thread(
         thread.join(timeout=10)
 
 
-def default_state(seed: int, ledger: str | None, upstream: str | None) -> StandinState:
-    """A fresh state from the command-line options."""
-    return StandinState(
+def default_state(
+    seed: int, ledger: str | None, upstream: str | None, webhooks: tuple[str, ...] = ()
+) -> StandinState:
+    """A fresh state from the command-line options (`--webhook` endpoints registered)."""
+    state = StandinState(
         seed=seed, ledger_path=Path(ledger) if ledger else None, upstream_url=upstream
     )
+    state.webhooks.configure(list(webhooks), state.clock.now())
+    return state

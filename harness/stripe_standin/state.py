@@ -10,6 +10,7 @@ from harness.stripe_standin.faults import Faults
 from harness.stripe_standin.idempotency import IdempotencyStore
 from harness.stripe_standin.ledger import Ledger
 from harness.stripe_standin.resources import Resources
+from harness.stripe_standin.webhooks import Webhooks
 
 
 @dataclass
@@ -23,13 +24,16 @@ class StandinState:
     ledger: Ledger = field(default_factory=Ledger)
     keys: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = field(default_factory=Faults)
+    webhooks: Webhooks = field(init=False)
     resources: Resources = field(init=False)
 
     def __post_init__(self) -> None:
-        self.resources = Resources(self.ledger)
+        self.webhooks = Webhooks(self.ledger, self.clock, self.faults)
+        self.resources = Resources(self.ledger, self.webhooks)
 
     def reset(self) -> None:
-        """Forget objects, keys, faults (freeing gated requests), the ledger, the clock offset."""
+        """Forget objects, events, keys, faults (freeing gated requests), the ledger, the clock
+        offset, API-registered webhook endpoints and pending deliveries."""
         self.faults.clear()
         self.resources.clear()
         self.keys.clear()
