@@ -40,7 +40,7 @@ def _check_ledger_path(ledger: str) -> None:
 
 def run_standin(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool,
+    exit_with_stdin: bool, search_lag_ms: int = 0,
 ) -> None:
     """Start the upstream if asked, then serve in the foreground until interrupted."""
     from harness.stripe_standin import TEST_API_KEY
@@ -65,7 +65,7 @@ def run_standin(
         sys.stdout.flush()
 
     try:
-        serve(host, port, default_state(seed, ledger, upstream), announce,
+        serve(host, port, default_state(seed, ledger, upstream, search_lag_ms), announce,
               exit_with_stdin=exit_with_stdin)
     finally:
         if container is not None:
@@ -83,14 +83,17 @@ def run_standin(
               "POST /_standin/ledger/dump.")
 @click.option("--upstream", default=None, metavar="URL|docker",
               help="Validate each request against stripe-mock at URL first ('docker' starts one).")
+@click.option("--search-lag-ms", default=0, show_default=True, type=click.IntRange(0, 3_600_000),
+              help="Every new Charge or PaymentIntent (and every write to one) stays out of "
+              "search for N ms of the stand-in's clock, as Stripe's search lags writes.")
 @click.option("--exit-with-stdin", is_flag=True, hidden=True,
               help="Stop when stdin closes (how running_standin() avoids orphans).")
 def stand_in(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool,
+    exit_with_stdin: bool, search_lag_ms: int,
 ) -> None:
     """Run payrace's Stripe stand-in: Stripe's API with exact idempotency, a ledger and faults."""
-    run_standin(host, port, seed, ledger, upstream, exit_with_stdin)
+    run_standin(host, port, seed, ledger, upstream, exit_with_stdin, search_lag_ms)
 
 
 def main() -> None:

@@ -160,8 +160,11 @@ def serving_in_thread(
         thread.join(timeout=10)
 
 
-def default_state(seed: int, ledger: str | None, upstream: str | None) -> StandinState:
+def default_state(
+    seed: int, ledger: str | None, upstream: str | None, search_lag_ms: int = 0
+) -> StandinState:
     """A fresh state from the command-line options."""
     return StandinState(
-        seed=seed, ledger_path=Path(ledger) if ledger else None, upstream_url=upstream
+        seed=seed, ledger_path=Path(ledger) if ledger else None, upstream_url=upstream,
+        search_lag_ms=search_lag_ms,
     )
