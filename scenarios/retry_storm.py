@@ -2,7 +2,10 @@
 
 The race it hunts: "the provider charged the card, but we never heard". The stand-in adds
 latency, charges and then drops the connection (`drop_after`), or charges and holds the
-response past everyone's patience (`hang_after`). Clients time out quickly and retry — with
+response past everyone's patience (`hang_after`); and half the charges stay out of search for
+a minute (`search_lag`, as Stripe's search lags writes), so a service that searches for the
+lost charge, finds nothing and charges with a new key charges twice. Clients time out quickly
+and retry — with
 the same Idempotency-Key, a new one per attempt, or none. An implementation that sends the
 provider no idempotency key and treats "no answer" as "not charged" (PR #145: the
 transaction rolls back, the payment is still `pending`) charges the card again on the retry.
@@ -11,7 +14,8 @@ transaction rolls back, the payment is still `pending`) charges the card again o
 Run it alone: `PAYRACE_HISTORY=h.jsonl PAYRACE_STANDIN_URL=http://127.0.0.1:12111 \\
 locust -f scenarios/retry_storm.py --headless -u 8 -r 8 -t 10s --host http://127.0.0.1:8000`
 (`PAYRACE_CLIENT_TIMEOUT` default 1.0 s; `PAYRACE_DROP_P` default 0.15; `PAYRACE_HANG_P`
-default 0.05; `PAYRACE_HANG_MS` default 4500; `PAYRACE_PROVIDER_LATENCY_MS` default 30).
+default 0.05; `PAYRACE_HANG_MS` default 4500; `PAYRACE_PROVIDER_LATENCY_MS` default 30;
+`PAYRACE_SEARCH_LAG_P` default 0.5; `PAYRACE_SEARCH_LAG_MS` default 60000).
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ HANG_P = env_float("PAYRACE_HANG_P", 0.05)
 # Longer than the reference service's provider timeout (4 s): the service itself loses the answer.
 HANG_MS = env_int("PAYRACE_HANG_MS", 4500)
 LATENCY_MS = env_int("PAYRACE_PROVIDER_LATENCY_MS", 30)
+# Stripe's search lags writes by "up to a minute" (docs.stripe.com/search#data-freshness): on
+# the stand-in's clock, so a run never outlasts it unless a day passes.
+SEARCH_LAG_P = env_float("PAYRACE_SEARCH_LAG_P", 0.5)
+SEARCH_LAG_MS = env_int("PAYRACE_SEARCH_LAG_MS", 60_000)
 ATTEMPTS = env_int("PAYRACE_ATTEMPTS", 4)
 POLICIES = ("same", "new", "none")
 
@@ -47,6 +55,9 @@ def _arm_lost_responses(environment: Environment) -> None:
         {"action": "drop_after", "probability": DROP_P, "seed": seed(), "money": True},
         {"action": "hang_after", "probability": HANG_P, "seed": seed() + 1, "ms": HANG_MS,
          "money": True},
+        # Drawn apart from the losses: some lost charges are searchable, some not yet.
+        {"action": "search_lag", "probability": SEARCH_LAG_P, "seed": seed() + 2,
+         "ms": SEARCH_LAG_MS, "money": True},
     ], note="lost responses")
 
 

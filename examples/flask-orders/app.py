@@ -182,8 +182,8 @@ def drive(order: Row) -> Outcome:
     before it is confirmed, so every later attempt (a retry, the reconciler after a lost
     response, a killed worker, keys the provider forgot after 24 h) looks at *that* intent
     first; a PaymentIntent succeeds at most once, whoever confirms it and under whatever key.
-    The stand-in serves no PaymentIntent search, and Stripe's search lags, so we never rely on
-    searching by metadata to find a charge: we keep the id.
+    Stripe's search lags writes by up to a minute (the stand-in's search_lag fault shows it), so
+    we never rely on searching by metadata to find a charge: we keep the id.
     """
     order_id = str(order["uuid"])
     intent_id = order["stripe_payment_intent"]

@@ -40,7 +40,7 @@ def _check_ledger_path(ledger: str) -> None:
 
 def run_standin(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool, webhooks: tuple[str, ...] = (),
+    exit_with_stdin: bool, webhooks: tuple[str, ...] = (), search_lag_ms: int = 0,
 ) -> None:
     """Start the upstream if asked, then serve in the foreground until interrupted."""
     from harness.stripe_standin import TEST_API_KEY
@@ -58,7 +58,7 @@ def run_standin(
     for hook in webhooks:
         if not hook.startswith(("http://", "https://")):
             raise UsageError(f"--webhook expects an http(s) URL, got {hook!r}")
-    state = default_state(seed, ledger, upstream, webhooks)
+    state = default_state(seed, ledger, upstream, webhooks, search_lag_ms)
 
     def announce(url: str) -> None:
         click.echo(
@@ -94,14 +94,17 @@ def run_standin(
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL",
               help="Deliver every event, signed, to URL (repeatable); the signing secrets are "
               "printed and shown by GET /_standin/webhooks.")
+@click.option("--search-lag-ms", default=0, show_default=True, type=click.IntRange(0, 3_600_000),
+              help="Every new Charge or PaymentIntent (and every write to one) stays out of "
+              "search for N ms of the stand-in's clock, as Stripe's search lags writes.")
 @click.option("--exit-with-stdin", is_flag=True, hidden=True,
               help="Stop when stdin closes (how running_standin() avoids orphans).")
 def stand_in(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool, webhooks: tuple[str, ...],
+    exit_with_stdin: bool, webhooks: tuple[str, ...], search_lag_ms: int,
 ) -> None:
     """Run payrace's Stripe stand-in: Stripe's API with exact idempotency, a ledger and faults."""
-    run_standin(host, port, seed, ledger, upstream, exit_with_stdin, webhooks)
+    run_standin(host, port, seed, ledger, upstream, exit_with_stdin, webhooks, search_lag_ms)
 
 
 def main() -> None:

@@ -90,9 +90,12 @@ def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cau
     else:
         again = f"step {step_b + 1}, {_describe_step(rec_b)}, then charged it again"
     if lost is not None:
+        # A lagging search is why a service that looks before charging again saw nothing.
+        unseen = " and search did not show it yet (search_lag)" if "search_lag" in fault else ""
         sentence = (
             f"step {step_a + 1}, {_describe_step(rec_a)}, charged the card but the provider's "
-            f"response was lost ({lost}), so the service did not record the charge; {again}"
+            f"response was lost ({lost}){unseen}, so the service did not record the charge; "
+            f"{again}"
         )
         return Cause("lost-response-then-retry", sentence, [step_a + 1, step_b + 1])
     if commit is not None:

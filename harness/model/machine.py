@@ -39,7 +39,13 @@ PROVIDER_FAULTS = (
     "error_before",
     "rate_limit",
     "latency",
+    # The charge is made and its answer lost (drop_after) while search does not show it yet:
+    # lag alone changes nothing for a service that heard its answer.
+    "search_lag",
 )
+# How long the model's search_lag hides a charge: Stripe's "up to a minute", on the stand-in's
+# clock, longer than an example runs; a day passing (expire_keys, a late retry) ends it.
+SEARCH_LAG_MS = 60_000
 # Failpoints as "point:action", most telling first: the commit after the charge fails.
 FAILPOINTS = tuple(
     f"{point}:{action}"
@@ -193,7 +199,12 @@ class PaymentModel(RuleBasedStateMachine):
                 armed["ms"] = env.config.latency_ms
             elif fault == "hang_after":
                 armed["ms"] = env.config.hang_ms
-            env.call(env.standin.arm, [armed])
+            rules = [armed]
+            if fault == "search_lag":
+                # The same request's answer is lost too (ledger fault "search_lag+drop_after").
+                rules.append(dict(armed, action="drop_after"))
+                armed["ms"] = SEARCH_LAG_MS
+            env.call(env.standin.arm, rules)
         killer: threading.Thread | None = None
         if failpoint == KILL_AFTER_CHARGE and payment_id is not None:
             killer = self._kill_after_charge(payment_id)

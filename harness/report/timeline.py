@@ -20,6 +20,7 @@ FAULT_MEANING = {
     "rate_limit": "429, not charged",
     "latency": "delayed",
     "gate": "held at gate",
+    "search_lag": "hidden from search",
 }
 
 

@@ -261,7 +261,7 @@ class ApiHandler:
             if key is not None:
                 state.keys.release(api_key, key)
             raise
-        answer = self._execute(endpoint.run, args, groups, api_key, key, entry)
+        answer = self._execute(endpoint.run, args, groups, api_key, key, entry, plan)
         after = plan.after
         if after is not None and after.action == "error_after":
             answer = _fault_error(after, executed=True)
@@ -277,10 +277,11 @@ class ApiHandler:
 
     def _execute(
         self, run: Any, args: dict[str, Any], groups: dict[str, str], api_key: str,
-        key: str | None, entry: dict[str, Any],
+        key: str | None, entry: dict[str, Any], plan: faults_mod.Plan,
     ) -> Answer:
         """Run the endpoint atomically (no await inside), turning every outcome into an answer."""
-        ctx = Context(self.state.clock.now(), entry["request_id"], key, api_key)
+        ctx = Context(self.state.clock.now(), entry["request_id"], key, api_key,
+                      plan.lag_seconds(self.state.search_lag_ms))
         try:
             return Answer.of(200, run(self.state.resources, args, groups, ctx), {})
         except StripeError as err:

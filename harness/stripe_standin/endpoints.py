@@ -127,8 +127,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              *_lister("charge", "/v1/charges",
                       frozenset({"payment_intent", "customer", "created"})), _none, False),
     Endpoint("GET", re.compile(r"/v1/charges/search"), *_expanding(
-        Resources.validate_search, lambda r, a, g, c: r.search_charges(a), "charge", True),
-        _none, False),
+        Resources.validate_search, lambda r, a, g, c: r.search("charge", a, c.now), "charge",
+        True), _none, False),
     Endpoint("GET", re.compile(r"/v1/charges/(?P<id>[^/]+)"), *_expanding(
         _no_params, lambda r, a, g, c: r.get_charge(g["id"]), "charge"), _from_charge, False),
     Endpoint("POST", re.compile(r"/v1/payment_intents"), *_expanding(
@@ -137,6 +137,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", re.compile(r"/v1/payment_intents"),
              *_lister("payment_intent", "/v1/payment_intents",
                       frozenset({"customer", "created"})), _none, False),
+    # Before the retrieve route, which would take "search" for an id.
+    Endpoint("GET", re.compile(r"/v1/payment_intents/search"), *_expanding(
+        Resources.validate_search, lambda r, a, g, c: r.search("payment_intent", a, c.now),
+        "payment_intent", True), _none, False),
     Endpoint("POST", re.compile(r"/v1/payment_intents/(?P<id>[^/]+)/confirm"), *_expanding(
         Resources.validate_confirm, lambda r, a, g, c: r.confirm_intent(g["id"], a, c),
         "payment_intent"), _from_intent, True),

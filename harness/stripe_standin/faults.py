@@ -13,7 +13,7 @@ WEBHOOK_ACTIONS = (
 )
 ACTIONS = (
     "latency", "error_before", "error_after", "drop_after", "hang_after", "gate", "rate_limit",
-    *WEBHOOK_ACTIONS,
+    "search_lag", *WEBHOOK_ACTIONS,
 )
 _MATCH_FIELDS = (
     "action", "method", "path", "payment_id", "money", "nth", "count", "probability", "seed",
@@ -27,6 +27,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "hang_after": ("ms", "jitter_ms"),
     "gate": ("n", "timeout_ms"),
     "rate_limit": ("should_retry",),
+    "search_lag": ("ms",),
     "webhook_duplicate": ("event_type",),
     "webhook_delay": ("event_type", "ms"),
     "webhook_drop_then_redeliver": ("event_type", "ms"),
@@ -37,7 +38,8 @@ _REQUEST_ONLY = ("method", "path", "money")
 ALL_FIELDS = frozenset(_MATCH_FIELDS).union(*ACTION_FIELDS.values())
 _BEFORE = ("error_before", "rate_limit")
 _AFTER = ("error_after", "drop_after", "hang_after")
-_DEFAULT_MS = {"latency": 500, "hang_after": 10_000, "webhook_delay": 1_000,
+# search_lag: Stripe says search lags writes by "up to a minute" (docs.stripe.com/search).
+_DEFAULT_MS = {"latency": 500, "hang_after": 10_000, "search_lag": 60_000, "webhook_delay": 1_000,
                "webhook_drop_then_redeliver": 500}
 _METHODS = ("GET", "POST", "DELETE", "*")
 
@@ -158,17 +160,25 @@ class Plan:
     before: Rule | None = None
     gate: Rule | None = None
     after: Rule | None = None
+    lag: Rule | None = None  # search_lag: what this request creates hides from search a while
     names: list[str] = field(default_factory=list)
 
     def withdraw_after(self) -> None:
-        """The request did not execute (a replay, a refused key): its after-action never ran.
+        """The request did not execute (a replay, a refused key): its after-action never ran,
+        and it wrote nothing for a search lag to hide.
 
-        The rule gets its firing back, so `count` counts only faults actually applied.
+        The rules get their firings back, so `count` counts only faults actually applied.
         """
-        if self.after is not None:
-            self.after.fired -= 1
-            self.names.remove(self.after.action)
-            self.after = None
+        for rule in (self.after, self.lag):
+            if rule is not None:
+                rule.fired -= 1
+                self.names.remove(rule.action)
+        self.after = self.lag = None
+
+    def lag_seconds(self, default_ms: int = 0) -> float:
+        """How long this request's writes stay out of search: the rule's `ms`, else the default
+        every write gets (`payrace stand-in --search-lag-ms`)."""
+        return (self.lag.ms if self.lag is not None else default_ms) / 1000.0
 
     @property
     def label(self) -> str | None:
@@ -328,6 +338,8 @@ class Faults:
                 plan.after = rule
             elif rule.action == "gate" and plan.gate is None:
                 plan.gate = rule
+            elif rule.action == "search_lag" and plan.lag is None:
+                plan.lag = rule
             else:
                 continue
             rule.fired += 1

@@ -20,7 +20,7 @@ STARTUP_TIMEOUT_S = 20.0
 
 def standin_command(
     *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, ledger: str | Path | None = None,
-    upstream: str | None = None, webhooks: tuple[str, ...] = (),
+    upstream: str | None = None, webhooks: tuple[str, ...] = (), search_lag_ms: int = 0,
 ) -> list[str]:
     """The argv that starts a stand-in which exits when its stdin closes."""
     argv = [sys.executable, "-m", "harness.stripe_standin", "--host", host, "--port", str(port),
@@ -31,6 +31,8 @@ def standin_command(
         argv += ["--upstream", upstream]
     for url in webhooks:
         argv += ["--webhook", url]
+    if search_lag_ms:
+        argv += ["--search-lag-ms", str(search_lag_ms)]
     return argv
 
 
@@ -73,7 +75,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def running_standin(
     seed: int = 0, *, ledger: str | Path | None = None, upstream: str | None = None,
     host: str = "127.0.0.1", startup_timeout: float = STARTUP_TIMEOUT_S,
-    webhooks: tuple[str, ...] = (),
+    webhooks: tuple[str, ...] = (), search_lag_ms: int = 0,
 ) -> Iterator[str]:
     """Start a stand-in in its own process on a free port of `host`; yield its base URL.
 
@@ -89,7 +91,7 @@ def running_standin(
     with tempfile.TemporaryFile("w+") as errors:
         proc = subprocess.Popen(
             standin_command(host=host, seed=seed, ledger=ledger, upstream=upstream,
-                            webhooks=webhooks),
+                            webhooks=webhooks, search_lag_ms=search_lag_ms),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
         )
         try:

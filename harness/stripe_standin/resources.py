@@ -9,6 +9,7 @@ from harness.stripe_standin.cards import decline_error, payment_method_object, t
 from harness.stripe_standin.clock import Clock
 from harness.stripe_standin.events import Events
 from harness.stripe_standin.faults import Faults
+from harness.stripe_standin.freshness import Freshness
 from harness.stripe_standin.ledger import Ledger
 from harness.stripe_standin.listing import Collection
 from harness.stripe_standin.objects import charge_object, payment_intent_object, refund_object
@@ -48,6 +49,8 @@ class Context:
     request_id: str
     idempotency_key: str | None
     api_key: str
+    # How long this request's writes stay out of search (a search_lag rule, --search-lag-ms).
+    search_lag_s: float = 0.0
 
 
 def _missing(noun: str, object_id: str, param: str) -> StripeError:
@@ -75,6 +78,7 @@ class Resources:
         self.charges = Collection(indexed=("payment_intent",))
         self.intents = Collection()
         self.refunds = Collection(indexed=("charge", "payment_intent"))
+        self.freshness = Freshness()
 
     def clear(self) -> None:
         """Forget every object (the ledger is cleared separately)."""
@@ -83,6 +87,7 @@ class Resources:
         self.refunds.clear()
         self.events.clear()
         self.webhooks.clear()
+        self.freshness.clear()
 
     # ── validation: raises before anything executes, so nothing is stored on the key ──
 
@@ -211,6 +216,7 @@ class Resources:
         )
         self.charges[charge["id"]] = charge
         payment_id = args["metadata"].get("payment_id")
+        self.freshness.created(charge, ctx.now, ctx.search_lag_s)
         if card.declines:
             self._event("charge.failed", charge, ctx, payment_id)
             raise decline_error(charge, card)
@@ -226,6 +232,7 @@ class Resources:
         )
         self.intents[intent["id"]] = intent
         self._event("payment_intent.created", intent, ctx, args["metadata"].get("payment_id"))
+        self.freshness.created(intent, ctx.now, ctx.search_lag_s)
         if args["confirm"]:
             return self._confirm(intent, ctx)
         return intent
@@ -234,6 +241,7 @@ class Resources:
         intent = self.intents.get(intent_id)
         if intent is None:
             raise _missing("payment_intent", intent_id, "intent")
+        self.freshness.updating(intent, ctx.now, ctx.search_lag_s)
         if args["payment_method"]:
             intent["payment_method"] = args["payment_method"]
         if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
@@ -269,6 +277,7 @@ class Resources:
             payment_intent=intent["id"], payment_method=method,
         )
         self.charges[charge["id"]] = charge
+        self.freshness.created(charge, ctx.now, ctx.search_lag_s)
         intent["latest_charge"] = charge["id"]
         # Stripe clears the previous attempt's error when the PaymentIntent is confirmed again.
         intent["last_payment_error"] = None
@@ -334,6 +343,7 @@ class Resources:
         refund = refund_object(amount=amount, charge=charge, created=int(ctx.now),
                                metadata=args["metadata"], reason=args["reason"])
         self.refunds[refund["id"]] = refund
+        self.freshness.updating(charge, ctx.now, ctx.search_lag_s)
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         charge["refunds"]["data"].insert(0, refund)
@@ -360,9 +370,19 @@ class Resources:
             raise _missing("payment_intent", intent_id, "intent")
         return intent
 
-    def search_charges(self, args: dict[str, Any]) -> dict[str, Any]:
+    def search(self, kind: str, args: dict[str, Any], now: float) -> dict[str, Any]:
+        """`GET /v1/charges/search` or `/v1/payment_intents/search`, as the index sees it now.
+
+        Only search lags (Freshness); retrieve and list read the objects themselves.
+        """
+        store = self.charges if kind == "charge" else self.intents
+        clauses = args["clauses"]
+        found: list[dict[str, Any]] = []
         # Newest first, as Stripe orders search results; dicts keep creation order.
-        found = [c for c in reversed(self.charges.values()) if matches_query(c, args["clauses"])]
+        for obj in reversed(store.values()):
+            seen = self.freshness.view(obj, now)
+            if seen is not None and matches_query(seen, clauses):
+                found.append(seen)
         page = found[: args["limit"]]
         return {
             "object": "search_result",
@@ -370,5 +390,5 @@ class Resources:
             "has_more": len(found) > len(page),
             "next_page": None,
             "total_count": len(found),
-            "url": "/v1/charges/search",
+            "url": f"/v1/{'charges' if kind == 'charge' else 'payment_intents'}/search",
         }

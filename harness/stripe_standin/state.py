@@ -20,6 +20,8 @@ class StandinState:
     seed: int = 0
     ledger_path: Path | None = None
     upstream_url: str | None = None
+    # Every write stays out of search this long (`--search-lag-ms`); a search_lag rule overrides.
+    search_lag_ms: int = 0
     clock: Clock = field(default_factory=Clock)
     ledger: Ledger = field(default_factory=Ledger)
     keys: IdempotencyStore = field(default_factory=IdempotencyStore)

@@ -196,6 +196,23 @@ def test_stable_key_forever_charges_twice_once_the_provider_forgot_the_key(
         assert wait_for(http, payment_id, "completed")["charge_id"] == charges[1]["id"]
 
 
+@pytest.mark.parametrize(("mode", "expected"), [("search_then_new_key", 2), ("correct", 1)])
+def test_a_lost_answer_search_does_not_show_yet_is_charged_again_only_with_a_fresh_key(
+    service: GetService, standin_admin: StandinAdmin, mode: str, expected: int
+) -> None:
+    """Search lags writes (https://docs.stripe.com/search#data-freshness): a re-drive that trusts
+    an empty search and charges with a fresh key charges twice; the stable key replays."""
+    with httpx.Client(base_url=service("charges_aiohttp", mode).url, timeout=10) as http:
+        payment_id = new_payment(http)
+        standin_admin.arm([{"action": "search_lag", "ms": 60_000, "payment_id": payment_id,
+                            "money": True, "count": 1}])
+        drop_next_money_request(standin_admin, "charges_aiohttp", payment_id)
+        assert http.post(f"/payments/{payment_id}/charge").status_code == 202
+        read = wait_for(http, payment_id, "completed")
+    charges = wait_charges(standin_admin, payment_id, expected)
+    assert len(charges) == expected and read["charge_id"] == charges[-1]["id"]
+
+
 def test_charges_aiohttp_correct_searches_before_redriving_an_old_key(
     own: Callable[..., contextlib.AbstractContextManager[OwnService]],
     standin_admin: StandinAdmin,

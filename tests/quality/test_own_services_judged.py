@@ -97,6 +97,9 @@ JOBS = [
     _run("retry_storm", "charges_aiohttp", "fresh_key_redrive", 1, "no-duplicate-charge"),
     _explore("charges_aiohttp", "stable_key_forever", 1, 1, "no-duplicate-charge"),
     _run("chaos", "charges_aiohttp", "stable_key_forever", 1, "no-duplicate-charge"),
+    # Trusts an empty search before charging with a fresh key: only search lag shows it.
+    _explore("charges_aiohttp", "search_then_new_key", 1, 1, "no-duplicate-charge"),
+    _run("retry_storm", "charges_aiohttp", "search_then_new_key", 1, "no-duplicate-charge"),
     # examples/node-express: Node.js, `pg` and the official stripe npm package.
     _explore("node_express", "correct", 1, 0),
     _run("retry_storm", "node_express", "correct", 0),

@@ -24,6 +24,15 @@ charges the card a second time. No admin endpoints.
 MODE=fresh_key_redrive — flaw: every re-drive uses a fresh key `pay-<id>-<attempt>`. After a
 lost response (the charge executed, the answer never arrived) the re-drive is a new charge: the
 card is charged twice. No admin endpoints.
+MODE=search_then_new_key — flaw, exposed only by search lag: every re-drive first searches
+Charges by `metadata['payment_id']`, records a succeeded charge it finds, and otherwise charges
+with a fresh key `pay-<id>-<attempt>` ("nothing there, so the last attempt never charged").
+With an immediately consistent search that holds: a charge whose answer was lost (drop_after,
+error_after, hang_after, a killed worker) executed before the answer was lost, so the search
+made a lease later finds it. But Stripe's search lags writes by up to a minute
+(https://docs.stripe.com/search#data-freshness): when the lost answer's charge is not in the
+index yet, the search finds nothing and the fresh key charges the card a second time. A
+stable key would have made that second attempt a replay. No admin endpoints.
 
 The service exits, with its workers, when its stdin reaches EOF or on SIGTERM.
 """
@@ -51,7 +60,7 @@ from aiohttp import web
 from psycopg.rows import dict_row
 
 Row = dict[str, Any]
-MODES = ("correct", "stable_key_forever", "fresh_key_redrive")
+MODES = ("correct", "stable_key_forever", "fresh_key_redrive", "search_then_new_key")
 KEY_TRUSTED_S = 23 * 3600  # the provider keeps keys 24 h; past 23 h ask before charging again
 MAX_AMOUNT = 99_999_999
 
@@ -193,18 +202,23 @@ class Provider:
 
     async def find(self, payment_id: str) -> str | None:
         """The id of a succeeded charge carrying `metadata[payment_id]`, if the search finds one."""
+        return (await self.search(payment_id))[1]
+
+    async def search(self, payment_id: str) -> tuple[bool, str | None]:
+        """(answered, the succeeded charge found): a failed search answered nothing."""
         try:
             found = await self.client.v1.charges.search_async(
                 params={"query": f"metadata['payment_id']:'{payment_id}'"}
             )
         except stripe.StripeError:
-            return None
-        return next((c.id for c in found.data if c.status == "succeeded" and not c.refunded),
-                    None)
+            return False, None
+        return True, next(
+            (c.id for c in found.data if c.status == "succeeded" and not c.refunded), None)
 
 
 def key_for(cfg: Config, payment: Row) -> str:
-    if cfg.mode == "fresh_key_redrive" and payment["attempts"] > 1:
+    fresh = cfg.mode in ("fresh_key_redrive", "search_then_new_key")
+    if fresh and payment["attempts"] > 1:
         return f"pay-{payment['id']}-{payment['attempts']}"  # the flaw: a new key per re-drive
     return f"pay-{payment['id']}"
 
@@ -212,7 +226,14 @@ def key_for(cfg: Config, payment: Row) -> str:
 async def redrive(cfg: Config, provider: Provider, payment: Row) -> Outcome:
     """One reconciler attempt at a payment whose lease expired."""
     careful = cfg.mode == "correct"
-    if careful and payment["key_age_s"] >= KEY_TRUSTED_S:  # the provider may forget the key
+    if cfg.mode == "search_then_new_key":
+        answered, found_id = await provider.search(payment["id"])
+        if not answered:  # no answer is no evidence: the lease brings the payment back
+            return Outcome("unknown", code="search_failed")
+        if found_id:
+            return Outcome("succeeded", charge_id=found_id)
+        # The flaw: an empty search is trusted, and the fresh key (key_for) charges again.
+    elif careful and payment["key_age_s"] >= KEY_TRUSTED_S:  # the provider may forget the key
         found = await provider.find(payment["id"])
         if found:
             return Outcome("succeeded", charge_id=found)

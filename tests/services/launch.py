@@ -27,7 +27,8 @@ START_TIMEOUT_S = 30.0
 # Services that speak payrace's contract (docs/TARGETS.md), and their modes.
 SERVICES: dict[str, tuple[str, ...]] = {
     "orders_threads": ("correct", "ambiguous_failed"),
-    "charges_aiohttp": ("correct", "stable_key_forever", "fresh_key_redrive"),
+    "charges_aiohttp": ("correct", "stable_key_forever", "fresh_key_redrive",
+                        "search_then_new_key"),
 }
 # Services with an API of their own, driven through an adapter.
 OWN_API_SERVICES: dict[str, tuple[str, ...]] = {
