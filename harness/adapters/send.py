@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-from harness.adapters.api import Answer, Request
+from harness.adapters.api import Adapter, Answer, Request
+from harness.adapters.judge import build, judge
+from harness.history import Classified
 
 
 def send(client: httpx.Client, request: Request) -> Answer:
@@ -17,3 +21,17 @@ def send(client: httpx.Client, request: Request) -> Answer:
     except ValueError:
         body = None
     return Answer(response.status_code, body, response.text, dict(response.headers), request)
+
+
+def exchange(
+    client: httpx.Client, adapter: Adapter, f: str, *args: Any, payment_id: str | None = None
+) -> tuple[Answer | None, Classified]:
+    """Build `f`'s request, send it and judge the answer: one operation through the adapter.
+
+    Any exception (transport, or the adapter's slip) is judged `info`; the answer is None then.
+    """
+    try:
+        answer = send(client, build(adapter, f, *args))
+    except Exception as exc:  # an unknown outcome, never payrace's crash
+        return None, judge(adapter, f, exc=exc)
+    return answer, judge(adapter, f, answer, payment_id=payment_id)

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 
 from harness.adapters import Adapter, ContractAdapter
-from harness.adapters.judge import build, judge
-from harness.adapters.send import send
+from harness.adapters.send import exchange
 from harness.clients.base import perform
 from harness.history import Classified, HistoryRecorder
 
@@ -60,12 +59,7 @@ class HttpClient:
             if recorder is not None
             else None
         )
-        try:
-            answer = send(self._http, build(self.adapter, f, *args))
-        except Exception as exc:  # a transport failure or the adapter's slip: unknown outcome
-            outcome = judge(self.adapter, f, exc=exc)
-        else:
-            outcome = judge(self.adapter, f, answer, payment_id=payment_id)
+        _, outcome = exchange(self._http, self.adapter, f, *args, payment_id=payment_id)
         if recorder is not None and invoke is not None:
             recorder.complete_with(invoke, outcome)
         return outcome

@@ -9,7 +9,7 @@ import httpx
 
 from harness.adapters import Adapter, ContractAdapter
 from harness.adapters.judge import AdapterRaised, build, judge
-from harness.adapters.send import send
+from harness.adapters.send import exchange, send
 from harness.errors import ProvisionError
 from harness.stripe_standin import StandinAdmin
 from harness.targets.standin import entries_since, ledger_end
@@ -40,14 +40,14 @@ def preflight(
         # A definite answer (ok, fail) leaves nothing running: the charge is there or never
         # will be. Only an unknown one (202, 5xx, no answer) is worth the whole wait.
         key = f"payrace-preflight-{payment_id}"
-        try:
-            charged = send(client, build(adapter, "charge", payment_id, key))
-        except Exception as exc:  # no answer, or the adapter's slip: the ledger still decides
-            answer = type(exc).__name__
-        else:
-            answer = f"HTTP {charged.status}"
-            if judge(adapter, "charge", charged, payment_id=payment_id).type != "info":
-                wait_s = min(wait_s, DEFINITE_WAIT_S)
+        # No answer, or the adapter's slip: the ledger still decides.
+        charged, outcome = exchange(client, adapter, "charge", payment_id, key,
+                                    payment_id=payment_id)
+        # Without an answer, the exception's class names it (e.g. ReadTimeout), as before.
+        answer = f"HTTP {charged.status}" if charged is not None else str(
+            (outcome.error or {}).get("message", "no answer")).split(":")[0]
+        if charged is not None and outcome.type != "info":
+            wait_s = min(wait_s, DEFINITE_WAIT_S)
         seen: list[dict[str, Any]] = []
         while True:
             new, cursor = entries_since(admin, cursor)

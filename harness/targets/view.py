@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 
 from harness.adapters import Adapter, ContractAdapter
-from harness.adapters.judge import build, judge
-from harness.adapters.send import send
+from harness.adapters.send import exchange
 from harness.errors import ProvisionError, UsageError
 
 Row = dict[str, Any]
@@ -107,12 +106,8 @@ class HttpReader:
         self._pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="payrace-read")
 
     def _one(self, pid: str) -> tuple[str, Row | None]:
-        try:
-            answer = send(self._client, build(self._adapter, "read", pid))
-        except Exception as exc:  # no answer: this payment is simply not read this round
-            outcome = judge(self._adapter, "read", exc=exc)
-        else:
-            outcome = judge(self._adapter, "read", answer, payment_id=pid)
+        # No answer (an `info`): this payment is simply not read this round.
+        _, outcome = exchange(self._client, self._adapter, "read", pid, payment_id=pid)
         row = outcome.value if outcome.type == "ok" else None
         return pid, (row if row and "status" in row else None)
 
