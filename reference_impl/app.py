@@ -23,6 +23,7 @@ from reference_impl.reconciler import ReconcileLoop
 from reference_impl.schema import ensure_schema
 from reference_impl.validation import FieldError, validate_failpoint, validate_new_payment
 from reference_impl.variants import Variant, load
+from reference_impl.webhooks import WEBHOOK_PATH, receive
 
 _log = logging.getLogger("reference_impl.app")
 
@@ -82,6 +83,14 @@ def create_app(variant_name: str, config: ServiceConfig, ready_dir: str | None =
         payment_id = request.path_params["payment_id"]
         key = request.headers.get("idempotency-key")
         status, body = await run_in_threadpool(variant.charge, payment_id, key)
+        return _json(status, body)
+
+    async def webhook(request: Request) -> Response:
+        payload = await request.body()
+        signature = request.headers.get("stripe-signature")
+        status, body = await run_in_threadpool(
+            receive, variant, payload, signature, config.webhook_secret
+        )
         return _json(status, body)
 
     async def get_payment(request: Request) -> Response:
@@ -172,6 +181,7 @@ def create_app(variant_name: str, config: ServiceConfig, ready_dir: str | None =
         Route("/payments", _guarded(create_payment), methods=["POST"]),
         Route("/payments/{payment_id}/charge", _guarded(charge), methods=["POST"]),
         Route("/payments/{payment_id}", _guarded(get_payment), methods=["GET"]),
+        Route(WEBHOOK_PATH, _guarded(webhook), methods=["POST"]),
         Route("/_admin/health", _guarded(health), methods=["GET"]),
         Route("/_admin/reconcile", _guarded(reconcile), methods=["POST"]),
         Route("/_admin/failpoints", _guarded(arm_failpoint), methods=["POST"]),

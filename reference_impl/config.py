@@ -38,6 +38,9 @@ class ServiceConfig:
     # What a `crash` failpoint does: "exit" kills the process (uvicorn workers); "raise" throws
     # SimulatedCrash, so in-process harness workers die without killing the harness.
     crash_mode: str = "exit"
+    # The signing secret of the webhook endpoint the launcher registered (`whsec_…`); empty:
+    # the variant takes no webhooks and `POST /webhooks/stripe` answers 404.
+    webhook_secret: str = ""
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that make `from_env` rebuild this config in another process."""

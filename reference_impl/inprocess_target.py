@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.clients import Client, InProcessClient, Service
+from harness.errors import ProvisionError
 from harness.model.targets import TargetSpec, database_problem
 from harness.targets.abilities import Abilities
 from harness.targets.dbfaults import DatabaseFaults
 from reference_impl.config import ServiceConfig
 from reference_impl.failpoints import Failpoints
+from reference_impl.responses import Reply
 from reference_impl.store import PaymentStore, public_view
-from reference_impl.variants import load
+from reference_impl.variants import Variant, load, webhook_events
+from reference_impl.webhook_server import WebhookServer
+from reference_impl.webhooks import receive
 
 # In-process workers use a short provider timeout so a `hang_after` costs half a second,
 # and a lease long enough never to expire inside one example: only the model's clock
@@ -66,6 +71,36 @@ class ReferenceTarget:
         self._engine = create_engine(database_url, pool_size=1, max_overflow=2, pool_pre_ping=True)
         self._db = DatabaseFaults(self._engine, database_url)
         self._failpoints = Failpoints(self._engine, enabled=True)
+        # A variant that acts on webhooks gets its route as the served app has it: the
+        # stand-in delivers over HTTP to a receiver with its own variant instance.
+        self._events = webhook_events(spec.value)
+        self._hook_variant: Variant | None = None
+        self._hooks: WebhookServer | None = None
+        self._endpoint: tuple[str, str] | None = None  # (id, secret) at the stand-in
+        if self._events:
+            self._hook_variant = load(spec.value, self.config)
+            self._hooks = WebhookServer(self._deliver)
+
+    def _deliver(self, payload: bytes, signature: str | None) -> Reply:
+        assert self._hook_variant is not None
+        secret = self._endpoint[1] if self._endpoint is not None else ""
+        return receive(self._hook_variant, payload, signature, secret)
+
+    def _register_webhook(self) -> None:
+        """(Re-)register the receiver: a stand-in reset forgets endpoints made through its API,
+        and an endpoint left from before would deliver every event twice."""
+        if self._hooks is None or self._hook_variant is None:
+            return
+        provider = self._hook_variant.provider
+        try:
+            if self._endpoint is not None:
+                provider.delete_webhook(self._endpoint[0])
+            self._endpoint = provider.register_webhook(self._hooks.url, self._events)
+        except stripe.StripeError as exc:
+            raise ProvisionError(
+                f"The stand-in at {self.config.stripe_url} refused the reference service's "
+                f"webhook endpoint ({type(exc).__name__}: {exc})"
+            ) from None
 
     def clients(self) -> list[Client]:
         return list(self._clients)
@@ -86,6 +121,7 @@ class ReferenceTarget:
                 conn.execute(text("DELETE FROM failpoints"))
         except SQLAlchemyError as exc:
             raise database_problem(exc, self.database_url) from exc
+        self._register_webhook()
 
     def snapshot(self) -> list[dict[str, Any]] | None:
         try:
@@ -135,9 +171,14 @@ class ReferenceTarget:
             "mode": "in-process",
             "variant": self.spec.value,
             "workers": self.workers,
+            "webhooks": list(self._events),
         }
 
     def close(self) -> None:
+        if self._hooks is not None:
+            self._hooks.close()
+        if self._hook_variant is not None:
+            self._hook_variant.close()
         for client in self._clients:
             client.close()
         self._engine.dispose()

@@ -19,10 +19,14 @@ import threading
 from pathlib import Path
 from typing import Any, cast
 
+import stripe
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from reference_impl.config import ENV_READY_DIR
+from reference_impl.config import ENV_PREFIX, ENV_READY_DIR, ENV_VARIANT, ServiceConfig
+from reference_impl.provider import Provider
+from reference_impl.variants import VARIANTS, webhook_events
+from reference_impl.webhooks import WEBHOOK_PATH
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sock = config.bind_socket()
     port = sock.getsockname()[1]
+    _register_webhook(args.host, port)
     (args.state_dir / "port.tmp").write_text(str(port))
     (args.state_dir / "port.tmp").replace(args.state_dir / "port")
     supervisor_cls = cast(Any, Multiprocess)
@@ -59,6 +64,29 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=_stop_when_stdin_closes, daemon=True).start()
     supervisor.run()
     return 0
+
+
+def _register_webhook(host: str, port: int) -> None:
+    """Register the variant's webhook endpoint once, before any worker starts, as an operator
+    would in Stripe's dashboard; every worker verifies deliveries with its secret.
+
+    One endpoint for the whole service: one per worker would deliver every event N times.
+    """
+    variant = os.environ.get(ENV_VARIANT, "")
+    events = webhook_events(variant) if variant in VARIANTS else ()
+    if not events:
+        return
+    config = ServiceConfig.from_env()
+    provider = Provider(config, max_network_retries=2)
+    where = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    try:
+        _, secret = provider.register_webhook(f"http://{where}:{port}{WEBHOOK_PATH}", events)
+    except stripe.StripeError as exc:
+        raise SystemExit(
+            f"reference service: could not register its webhook endpoint at "
+            f"{config.stripe_url} ({type(exc).__name__}: {exc})"
+        ) from None
+    os.environ[ENV_PREFIX + "WEBHOOK_SECRET"] = secret  # inherited by every worker
 
 
 def _stop_when_stdin_closes() -> None:

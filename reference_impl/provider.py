@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,6 +16,8 @@ from reference_impl.config import ServiceConfig
 DECLINING_CUSTOMER = "decline"
 SOURCE_OK = "tok_visa"
 SOURCE_DECLINED = "tok_chargeDeclined"
+# The card on file that a dunning retry falls back to after the customer's card declined.
+SOURCE_BACKUP = "tok_visa"
 
 OutcomeKind = Literal["succeeded", "declined", "unknown"]
 
@@ -42,12 +45,12 @@ def source_for(customer: str | None) -> str:
     return SOURCE_DECLINED if customer == DECLINING_CUSTOMER else SOURCE_OK
 
 
-def charge_params(payment: dict[str, Any]) -> dict[str, Any]:
+def charge_params(payment: dict[str, Any], source: str | None = None) -> dict[str, Any]:
     """The Charge every variant asks for; `metadata[payment_id]` lets the ledger attribute it."""
     return {
         "amount": int(payment["amount"]),
         "currency": str(payment["currency"]),
-        "source": source_for(payment.get("customer")),
+        "source": source or source_for(payment.get("customer")),
         "metadata": {"payment_id": str(payment["id"])},
     }
 
@@ -114,13 +117,16 @@ class Provider:
             ),
         )
 
-    def charge(self, payment: dict[str, Any], idempotency_key: str | None) -> ChargeOutcome:
+    def charge(
+        self, payment: dict[str, Any], idempotency_key: str | None, source: str | None = None
+    ) -> ChargeOutcome:
         """Create a Charge; with no key the SDK still sends a fresh random one per call."""
         options: stripe.RequestOptions = {}
         if idempotency_key is not None:
             options["idempotency_key"] = idempotency_key
+        params = charge_params(payment, source)
         try:
-            charge = self.client.v1.charges.create(params=charge_params(payment), options=options)  # type: ignore[arg-type]
+            charge = self.client.v1.charges.create(params=params, options=options)  # type: ignore[arg-type]
         except stripe.StripeError as exc:
             return classify(exc)
         if charge.status == "failed":
@@ -136,3 +142,15 @@ class Provider:
             if charge.status == "succeeded" and not charge.refunded:
                 return str(charge.id)
         return None
+
+    def register_webhook(self, url: str, events: tuple[str, ...]) -> tuple[str, str]:
+        """Register `url` for `events` through Stripe's API; its id and signing secret."""
+        # The SDK types enabled_events as a Literal of Stripe's catalogue; ours is a plain tuple.
+        params: Any = {"url": url, "enabled_events": list(events)}
+        endpoint = self.client.v1.webhook_endpoints.create(params=params)
+        return str(endpoint.id), str(endpoint.secret)
+
+    def delete_webhook(self, endpoint_id: str) -> None:
+        """Forget an endpoint registered before; one the provider already forgot is fine."""
+        with contextlib.suppress(stripe.InvalidRequestError):
+            self.client.v1.webhook_endpoints.delete(endpoint_id)

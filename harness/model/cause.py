@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,30 @@ def _failed_commit(step: StepRecord) -> str | None:
     return None
 
 
+def _redelivered(example: Example, payment_id: str) -> tuple[str, int, str] | None:
+    """An event for the payment that reached the service more than once: its type, how many
+    times it was answered, and the delivery faults at play ("" for a plain retry).
+
+    A delivery is in the ledger once answered, so after whatever its handler charged."""
+    answered: Counter[str] = Counter()
+    kinds: dict[str, str] = {}
+    faults: dict[str, set[str]] = {}
+    for entry in example.ledger:
+        if entry.get("kind") != "webhook" or entry.get("payment_id") != payment_id:
+            continue
+        event = str(entry.get("event"))
+        kinds[event] = str(entry.get("type"))
+        if entry.get("fault"):
+            faults.setdefault(event, set()).update(str(entry["fault"]).split("+"))
+        if entry.get("status") is not None:
+            answered[event] += 1
+    repeated = [(event, n) for event, n in answered.items() if n > 1]
+    if not repeated:
+        return None
+    event, times = repeated[0]
+    return kinds[event], times, "+".join(sorted(faults.get(event, ())))
+
+
 def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cause:
     """Classify a violation: a race, or a lost answer / failed commit followed by a retry."""
     result = violation.result
@@ -81,6 +106,17 @@ def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cau
     )
     fault = str(request.get("fault") or "")
     lost = next((f for f in LOST_RESPONSE_FAULTS if f in fault.split("+")), None)
+    redelivered = None if lost else _redelivered(example, payment_id)
+    if redelivered is not None:
+        kind, times, how = redelivered
+        why = f" ({how})" if how else " (retried after an error or a timeout)"
+        sentence = (
+            f"after step {step_a + 1}, {_describe_step(rec_a)}, the provider delivered its "
+            f"{kind} event to the service {times} times{why}, as Stripe may, and the service "
+            "charged the card again on a later delivery: its webhook handler acts once per "
+            "delivery, not once per event"
+        )
+        return Cause("webhook-redelivery", sentence, [step_a + 1, step_b + 1])
     commit = None if lost else _failed_commit(rec_a)
     if step_b == step_a:
         again = (

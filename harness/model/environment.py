@@ -18,10 +18,10 @@ from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.stripe_standin import StandinAdmin
 from harness.targets.settle import EXPLORE_SETTLE_S, Settled
-from harness.targets.standin import entries_since, ledger_end
+from harness.targets.standin import drain_webhooks, entries_since, ledger_end
 from harness.targets.view import scope_ledger
 
-FAULT_FAMILIES = ("provider", "failpoints", "database", "clock", "workers")
+FAULT_FAMILIES = ("provider", "failpoints", "database", "clock", "workers", "webhooks")
 MAX_CONCURRENCY = 8
 
 T = TypeVar("T")
@@ -107,6 +107,8 @@ class Example:
     settled: Settled | None = None
     # Provider-only clock jumps: the target offered no way to move its own clock.
     provider_only_clock: bool = False
+    # Webhook deliveries the stand-in still owed when the settle budget ran out.
+    webhooks_owed: int = 0
 
     @property
     def step(self) -> int:
@@ -190,6 +192,10 @@ class Environment:
         self.run_cursor = 0
         self.run_payments: set[str] = set()
         self.connections_dropped = 0  # drop_db_connections steps run so far
+        # Whether an endpoint is registered at the stand-in (the target takes webhooks): known
+        # after the first example's reset, then fixed, so every replay draws the same faults.
+        self.receives_webhooks = False
+        self._webhooks_known = False
 
     def new_run(self) -> None:
         """Forget the counts, tallies and failures of a previous exploration in this environment."""
@@ -238,6 +244,9 @@ class Environment:
             self.call(self.standin.reset)
             self.call(self.target.reset)
             cursor = 0
+        if not self._webhooks_known:
+            self.receives_webhooks = bool(self.call(self.standin.webhooks)["endpoints"])
+            self._webhooks_known = True
         self.stats.examples += 1
         recorder = HistoryRecorder(self.scratch / "example-history.jsonl")
         for client in self.clients:
@@ -303,6 +312,12 @@ class Environment:
         )
         if timed_out and self.target.spec.kind == "http":
             time.sleep(self.config.hang_ms / 1000.0 + 0.2)
+
+    def drain_webhooks(self, example: Example) -> None:
+        """Wait (within the settle budget) for every delivery the stand-in owes the target:
+        a handler still to run may record an outcome, or charge again."""
+        if self.receives_webhooks:
+            example.webhooks_owed = self.call(drain_webhooks, self.standin, self.config.settle_s)
 
     def note_violation(self) -> None:
         with self._lock:

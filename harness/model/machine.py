@@ -43,6 +43,17 @@ PROVIDER_FAULTS = (
     # lag alone changes nothing for a service that heard its answer.
     "search_lag",
 )
+# Webhook delivery faults, most telling first: the same event reaches the service twice.
+WEBHOOK_FAULTS = (
+    "webhook_duplicate",
+    "webhook_reorder",
+    "webhook_delay",
+    "webhook_drop_then_redeliver",
+)
+# Short enough that an example's teardown waits little for them, long enough to let a
+# later step's request (or the next event) overtake the delivery.
+WEBHOOK_TIMINGS = {"webhook_delay": {"ms": 150}, "webhook_reorder": {"timeout_ms": 300},
+                   "webhook_drop_then_redeliver": {"ms": 100}}
 # How long the model's search_lag hides a charge: Stripe's "up to a minute", on the stand-in's
 # clock, longer than an example runs; a day passing (expire_keys, a late retry) ends it.
 SEARCH_LAG_MS = 60_000
@@ -76,6 +87,7 @@ def _maybe(values: tuple[str, ...]) -> st.SearchStrategy[str | None]:
 
 
 _PROVIDER_FAULT = _maybe(PROVIDER_FAULTS)
+_WEBHOOK_FAULT = _maybe(WEBHOOK_FAULTS)
 _FAILPOINT = _maybe(FAILPOINTS)
 # For a foreign service: the provider charges and holds its answer; the worker waiting for
 # it is SIGKILLed meanwhile, so the charge is made and the service never hears of it.
@@ -89,6 +101,15 @@ def provider_fault(draw: st.DrawFn) -> str | None:
     if not active_environment().enabled("provider"):
         return None
     return draw(_PROVIDER_FAULT)
+
+
+@st.composite
+def webhook_fault(draw: st.DrawFn) -> str | None:
+    """A fault on the deliveries of the events this step causes, if the target takes any."""
+    env = active_environment()
+    if not (env.enabled("webhooks") and env.receives_webhooks):
+        return None
+    return draw(_WEBHOOK_FAULT)
 
 
 @st.composite
@@ -181,7 +202,8 @@ class PaymentModel(RuleBasedStateMachine):
 
     @contextlib.contextmanager
     def _faults(
-        self, payment_id: str | None, fault: str | None, failpoint: str | None, *, gated: bool
+        self, payment_id: str | None, fault: str | None, failpoint: str | None, *, gated: bool,
+        webhook: str | None = None,
     ) -> Iterator[None]:
         """Arm this step's faults, and disarm whatever is left of them when it ends.
 
@@ -205,6 +227,11 @@ class PaymentModel(RuleBasedStateMachine):
                 rules.append(dict(armed, action="drop_after"))
                 armed["ms"] = SEARCH_LAG_MS
             env.call(env.standin.arm, rules)
+        if webhook is not None and payment_id is not None:
+            # The first event the step causes for the payment is delivered so; the rule acts
+            # when the event is made, so clearing it at the step's end spares its delivery.
+            env.call(env.standin.arm, [{"action": webhook, "payment_id": payment_id, "count": 1,
+                                        **WEBHOOK_TIMINGS.get(webhook, {})}])
         killer: threading.Thread | None = None
         if failpoint == KILL_AFTER_CHARGE and payment_id is not None:
             killer = self._kill_after_charge(payment_id)
@@ -216,7 +243,7 @@ class PaymentModel(RuleBasedStateMachine):
         finally:
             if killer is not None:
                 killer.join()
-            if fault is not None or gated:
+            if fault is not None or gated or webhook is not None:
                 env.call(env.standin.clear_faults)  # also frees anything still at the gate
             if failpoint is not None and killer is None:
                 env.call(env.target.clear_failpoints)
@@ -295,6 +322,7 @@ class PaymentModel(RuleBasedStateMachine):
         key=st.sampled_from(CHARGE_KEYS),
         fault=provider_fault(),
         failpoint=failpoint(),
+        webhook=webhook_fault(),
     )
     @_step
     def charge(
@@ -304,6 +332,7 @@ class PaymentModel(RuleBasedStateMachine):
         key: str,
         fault: str | None = None,
         failpoint: str | None = None,
+        webhook: str | None = None,
     ) -> None:
         """len(workers) requests at once (`shared` key: a double click; `distinct`: two tabs).
 
@@ -313,7 +342,8 @@ class PaymentModel(RuleBasedStateMachine):
         if payment_id is None:
             return
         step = self._record(
-            "charge", payment_id, workers=workers, key=key, fault=fault, failpoint=failpoint
+            "charge", payment_id, workers=workers, key=key, fault=fault, failpoint=failpoint,
+            webhook=webhook,
         )
         shared = self._new_key() if key == "shared" else None
         calls: list[Callable[[], Classified]] = []
@@ -324,7 +354,7 @@ class PaymentModel(RuleBasedStateMachine):
             calls.append(
                 functools.partial(client.charge, payment_id, last_key, process=f"w{index}.{lane}")
             )
-        with self._faults(payment_id, fault, failpoint, gated=len(calls) > 1):
+        with self._faults(payment_id, fault, failpoint, gated=len(calls) > 1, webhook=webhook):
             outcomes = run_requests(self.env, payment_id, calls, gate=len(calls) > 1)
         self.example.last_key[payment_id] = last_key
         self.env.stats.requests += len(calls)
@@ -337,6 +367,7 @@ class PaymentModel(RuleBasedStateMachine):
         fault=provider_fault(),
         failpoint=failpoint(),
         late=late(),
+        webhook=webhook_fault(),
     )
     @_step
     def retry(
@@ -347,6 +378,7 @@ class PaymentModel(RuleBasedStateMachine):
         fault: str | None = None,
         failpoint: str | None = None,
         late: bool = False,
+        webhook: str | None = None,
     ) -> None:
         """What a client does after an unknown outcome: send the charge again.
 
@@ -357,7 +389,8 @@ class PaymentModel(RuleBasedStateMachine):
         if payment_id is None:
             return
         step = self._record(
-            "retry", payment_id, key=key, worker=worker, fault=fault, failpoint=failpoint
+            "retry", payment_id, key=key, worker=worker, fault=fault, failpoint=failpoint,
+            webhook=webhook,
         )
         if late:
             step.detail["late"] = True
@@ -367,7 +400,7 @@ class PaymentModel(RuleBasedStateMachine):
         else:
             retry_key = self._new_key() if key == "new" else None
         index, client = self._client(worker)
-        with self._faults(payment_id, fault, failpoint, gated=False):
+        with self._faults(payment_id, fault, failpoint, gated=False, webhook=webhook):
             outcome = client.charge(payment_id, retry_key, process=f"w{index}.0")
         self.example.last_key[payment_id] = retry_key
         self.env.stats.requests += 1
@@ -496,12 +529,14 @@ class PaymentModel(RuleBasedStateMachine):
         env = self.env
         self._record("teardown", None)
         env.quiesce(example)
+        env.drain_webhooks(example)
         reconciled: dict[str, Any] | None = None
         if env.target.can_reconcile:
             # Nothing runs any more, so every lease may be taken over: a forced reconcile is
             # what waiting out the leases would do, without the wait.
             outcome = env.clients[0].reconcile(True, process="w0.0")
             reconciled = {"outcome": outcome.type}
+            env.drain_webhooks(example)  # what the re-drives caused is delivered before judging
 
         def charged() -> Counter[str]:
             env.sync_ledger(example)

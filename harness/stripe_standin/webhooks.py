@@ -73,6 +73,7 @@ class Webhooks:
         self.held: dict[tuple[str, str], list[Job]] = {}
         self.attempts = 0
         self.delivered = 0
+        self.in_flight = 0  # an attempt sent and not yet answered (the queue is one at a time)
         self.timeout_s = TIMEOUT_S  # an attribute so a test can shorten it
 
     # ── endpoints ──
@@ -114,6 +115,7 @@ class Webhooks:
             "queued": self.queue.qsize() if self.queue is not None else 0,
             "scheduled": len(self.timers),
             "held": sum(len(jobs) for jobs in self.held.values()),
+            "in_flight": self.in_flight,
             "attempts": self.attempts,
             "delivered": self.delivered,
         }
@@ -211,10 +213,13 @@ class Webhooks:
             job = await self.queue.get()
             if job.generation != self.generation or job.endpoint["id"] not in self.endpoints:
                 continue
+            self.in_flight = 1
             try:
                 await self._attempt(job)
             except Exception:  # a stand-in bug must not stop every later delivery
                 log.exception("webhook delivery of %s failed", job.event["id"])
+            finally:
+                self.in_flight = 0
 
     async def _attempt(self, job: Job) -> None:
         endpoint = job.endpoint

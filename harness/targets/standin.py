@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -77,3 +78,24 @@ class ChargedPayments:
             if wanted and pid is not None and is_money_charge(entry):
                 self.charged[str(pid)] += 1
         return self.charged
+
+
+def webhooks_pending(state: dict[str, Any]) -> int:
+    """Deliveries the stand-in still owes: queued, scheduled (delay, retry), held, in flight."""
+    return sum(int(state.get(k) or 0) for k in ("queued", "scheduled", "held", "in_flight"))
+
+
+def drain_webhooks(admin: StandinAdmin, budget_s: float, poll_s: float = 0.02) -> int:
+    """Wait until every webhook delivery the stand-in owes was attempted to its end.
+
+    A service that learns outcomes from webhooks (or re-drives payments on them) is still at
+    work while one is owed, so it is judged only after. Returns what is still owed when the
+    budget ran out (0: drained); one call when no endpoint is registered.
+    """
+    deadline = time.monotonic() + budget_s
+    while True:
+        state = admin.webhooks()
+        owed = webhooks_pending(state) if state.get("endpoints") else 0
+        if owed == 0 or time.monotonic() >= deadline:
+            return owed
+        time.sleep(poll_s)

@@ -19,6 +19,8 @@ class VariantBase:
     """One instance = one simulated worker process: its own pool, locks and provider client."""
 
     name = "base"
+    # The webhook events the variant acts on; none: the launcher registers no endpoint for it.
+    webhook_events: tuple[str, ...] = ()
 
     def __init__(self, config: ServiceConfig, *, max_network_retries: int) -> None:
         self.config = config
@@ -49,6 +51,10 @@ class VariantBase:
     def reconcile(self, force: bool = False) -> dict[str, int]:
         """Variants without a reconciler have nothing to re-drive."""
         return dict(NO_RECONCILER)
+
+    def on_event(self, event: dict[str, Any]) -> Reply:
+        """A webhook event of one of `webhook_events`; variants without any never get one."""
+        return 200, {"received": True, "ignored": True}
 
     def close(self) -> None:
         self.store.close()

@@ -19,6 +19,13 @@ same key. A key lives 24 hours at the provider; past that (counted from the
 first attempt) it first searches Charges by `metadata['payment_id']` and records
 a charge it finds, and only charges anew when there is none.
 
+Webhooks (`charge.succeeded`, `charge.failed`, `POST /webhooks/stripe`) are how it learns a lost
+answer early, idempotently, whatever their order or number: a succeeded Charge for a payment
+still `processing` is recorded at once (the same UPDATE as the request path, so a duplicate
+changes nothing); a failed one only ends the payment's lease, so the next reconcile replays
+the key and records what the provider stored for it. A failure event is never recorded as
+the outcome itself: a late one may come from an attempt older than the one in flight.
+
 A customer named `decline` pays with `tok_chargeDeclined`, so declines can be
 driven through the public API; everyone else pays with `tok_visa`.
 
@@ -50,6 +57,7 @@ from reference_impl.responses import (
 from reference_impl.schema import payments
 from reference_impl.store import row_to_dict
 from reference_impl.variants._base import VariantBase
+from reference_impl.webhooks import event_charge
 
 KEY_PREFIX = "payrace-charge-"
 SDK_RETRIES = 1
@@ -64,6 +72,7 @@ class Safe(VariantBase):
     """Claim, charge with the payment's key, record; never hold a lock across the network."""
 
     name = "safe"
+    webhook_events = ("charge.succeeded", "charge.failed")
 
     def __init__(self, config: ServiceConfig) -> None:
         super().__init__(config, max_network_retries=SDK_RETRIES)
@@ -142,6 +151,32 @@ class Safe(VariantBase):
 
     def reconcile(self, force: bool = False) -> dict[str, int]:
         return reconcile(self, force=force)
+
+    def on_event(self, event: dict[str, Any]) -> Reply:
+        """Learn an attempt's outcome from its webhook; a duplicate or a late one is a no-op."""
+        payment_id, charge = event_charge(event)
+        if payment_id is None:
+            return 200, {"received": True, "ignored": True}
+        in_flight = (payments.c.id == payment_id) & (payments.c.status == "processing")
+        if event["type"] == "charge.succeeded":
+            statement = (
+                update(payments)
+                .where(in_flight, payments.c.amount == int(charge.get("amount") or 0))
+                .values(status="completed", charge_id=str(charge["id"]), lease_expires_at=None,
+                        version=payments.c.version + 1)
+            )
+        else:
+            # Not "failed": only a replay of the key says what the attempt in flight did.
+            statement = (
+                update(payments).where(in_flight)
+                .values(lease_expires_at=func.clock_timestamp(), version=payments.c.version + 1)
+            )
+        try:
+            with self.engine.begin() as conn:
+                changed = conn.execute(statement).rowcount
+        except SQLAlchemyError as exc:
+            return database_failed(exc)  # a 5xx: the provider delivers the event again
+        return 200, {"received": True, "payment_id": payment_id, "changed": changed}
 
     # ---- internals --------------------------------------------------------------------------
 
