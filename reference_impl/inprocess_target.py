@@ -175,6 +175,9 @@ class ReferenceTarget:
         }
 
     def close(self) -> None:
+        if self._hook_variant is not None and self._endpoint is not None:
+            # Left registered, it would keep a shared stand-in delivering to a closed port.
+            self._hook_variant.provider.delete_webhook(self._endpoint[0])
         if self._hooks is not None:
             self._hooks.close()
         if self._hook_variant is not None:

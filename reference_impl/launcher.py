@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sock = config.bind_socket()
     port = sock.getsockname()[1]
-    _register_webhook(args.host, port)
+    endpoint = _register_webhook(args.host, port)
     (args.state_dir / "port.tmp").write_text(str(port))
     (args.state_dir / "port.tmp").replace(args.state_dir / "port")
     supervisor_cls = cast(Any, Multiprocess)
@@ -62,31 +62,38 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = supervisor_cls(config, target=uvicorn.Server(config).run, sockets=[sock])
     if args.exit_with_stdin:
         threading.Thread(target=_stop_when_stdin_closes, daemon=True).start()
-    supervisor.run()
+    try:
+        supervisor.run()
+    finally:
+        if endpoint is not None:
+            endpoint[0].delete_webhook(endpoint[1])
     return 0
 
 
-def _register_webhook(host: str, port: int) -> None:
+def _register_webhook(host: str, port: int) -> tuple[Provider, str] | None:
     """Register the variant's webhook endpoint once, before any worker starts, as an operator
     would in Stripe's dashboard; every worker verifies deliveries with its secret.
 
     One endpoint for the whole service: one per worker would deliver every event N times.
+    It is deleted when the service stops, so a shared stand-in stops delivering to it.
     """
     variant = os.environ.get(ENV_VARIANT, "")
     events = webhook_events(variant) if variant in VARIANTS else ()
     if not events:
-        return
+        return None
     config = ServiceConfig.from_env()
     provider = Provider(config, max_network_retries=2)
     where = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     try:
-        _, secret = provider.register_webhook(f"http://{where}:{port}{WEBHOOK_PATH}", events)
+        url = f"http://{where}:{port}{WEBHOOK_PATH}"
+        endpoint_id, secret = provider.register_webhook(url, events)
     except stripe.StripeError as exc:
         raise SystemExit(
             f"reference service: could not register its webhook endpoint at "
             f"{config.stripe_url} ({type(exc).__name__}: {exc})"
         ) from None
     os.environ[ENV_PREFIX + "WEBHOOK_SECRET"] = secret  # inherited by every worker
+    return provider, endpoint_id
 
 
 def _stop_when_stdin_closes() -> None:

@@ -151,6 +151,7 @@ class Provider:
         return str(endpoint.id), str(endpoint.secret)
 
     def delete_webhook(self, endpoint_id: str) -> None:
-        """Forget an endpoint registered before; one the provider already forgot is fine."""
-        with contextlib.suppress(stripe.InvalidRequestError):
+        """Forget an endpoint registered before, best effort: one the provider already forgot,
+        or a provider that is gone, has nothing left to deliver."""
+        with contextlib.suppress(stripe.StripeError):
             self.client.v1.webhook_endpoints.delete(endpoint_id)

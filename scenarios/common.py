@@ -232,11 +232,11 @@ class PayraceUser(FastHttpUser):
 
     # -- one op each ---------------------------------------------------------------------
 
-    def create_payment(self, *, process: str | None = None,
-                       amount: int | None = None) -> str | None:
+    def create_payment(self, *, process: str | None = None, amount: int | None = None,
+                       customer: str | None = None) -> str | None:
         """Create a payment; returns its id, or None when it was not created."""
         body = {"amount": amount or self.rng.randrange(100, 20_000), "currency": "usd",
-                "customer": f"cus_{self.process}"}
+                "customer": customer or f"cus_{self.process}"}
         outcome = self._call("create", (body["amount"], body["currency"], body["customer"]),
                              process, body=body)
         if outcome.type == "ok" and outcome.value is not None:

@@ -108,7 +108,7 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     "--faults",
     default="all",
     show_default=True,
-    help="all, none, or a comma list of provider,failpoints,database,clock,workers.",
+    help="all, none, or a comma list of provider,failpoints,database,clock,workers,webhooks.",
 )
 @click.option(
     "--service-pid",

@@ -14,7 +14,7 @@ from harness.runner.parts import merge_parts, part_path
 from harness.runner.stack import Stack
 from harness.targets.admin import TargetAdmin
 from harness.targets.settle import Settled, is_settled, settle
-from harness.targets.standin import ChargedPayments, entries_since
+from harness.targets.standin import ChargedPayments, drain_webhooks, entries_since
 from harness.targets.view import HttpReader, scope_rows, sql_rows
 
 # The ledger must be this still before the target counts as quiet.
@@ -63,6 +63,15 @@ def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[st
         if now - last_change >= QUIET_S and now >= hold_until + QUIET_S:
             break
         time.sleep(0.15)
+    # Webhook deliveries still owed (a delay, a retry, one held back) may make the service act:
+    # a handler that records an outcome, or one that charges again.
+    try:
+        owed = drain_webhooks(stack.admin, max(0.0, max_wait_s - (time.monotonic() - started)))
+    except Exception as exc:
+        notes["webhooks"] = f"failed: {exc}"
+    else:
+        if owed:
+            notes["webhooks_owed"] = owed
     notes["waited_s"] = round(time.monotonic() - started, 3)
     return notes
 

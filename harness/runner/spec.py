@@ -51,6 +51,7 @@ SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
     "double_click": ("provider",),
     "steady": ("provider",),
     "pr_proof": (),
+    "webhook_storm": ("provider", "webhooks"),
 }
 
 

@@ -69,7 +69,8 @@ class Webhooks:
         self.queue: asyncio.Queue[Job] | None = None
         self.task: asyncio.Task[None] | None = None
         self.session: aiohttp.ClientSession | None = None
-        self.timers: set[asyncio.TimerHandle] = set()
+        # Each pending timer (a delay, a retry, a hold's timeout) and the endpoint it is for.
+        self.timers: dict[asyncio.TimerHandle, str] = {}
         self.held: dict[tuple[str, str], list[Job]] = {}
         self.attempts = 0
         self.delivered = 0
@@ -99,7 +100,13 @@ class Webhooks:
         return [self.create(url, ["*"], now, source="cli") for url in urls]
 
     def delete(self, endpoint_id: str) -> bool:
-        """Forget an endpoint; its queued deliveries are dropped when their turn comes."""
+        """Forget an endpoint; its queued deliveries are dropped when their turn comes, its
+        scheduled and held ones at once (nothing is owed to an endpoint that is gone)."""
+        for handle in [h for h, owner in self.timers.items() if owner == endpoint_id]:
+            handle.cancel()
+            del self.timers[handle]
+        for key in [k for k in self.held if k[0] == endpoint_id]:
+            del self.held[key]
         self.configured.discard(endpoint_id)
         self.secrets.pop(endpoint_id, None)
         return self.endpoints.pop(endpoint_id, None) is not None
@@ -174,11 +181,11 @@ class Webhooks:
         handle: asyncio.TimerHandle
 
         def fire() -> None:
-            self.timers.discard(handle)
+            self.timers.pop(handle, None)
             self._put(job)
 
         handle = loop.call_later(delay, fire)
-        self.timers.add(handle)
+        self.timers[handle] = job.endpoint["id"]
 
     def _hold(self, job: Job) -> None:
         """webhook_reorder: park the job until a later event for its payment is delivered."""
@@ -188,7 +195,7 @@ class Webhooks:
         handle: asyncio.TimerHandle
 
         def timeout() -> None:  # nothing came after it: deliver it anyway, late
-            self.timers.discard(handle)
+            self.timers.pop(handle, None)
             waiting = self.held.get(key, [])
             if job in waiting:
                 waiting.remove(job)
@@ -197,7 +204,7 @@ class Webhooks:
                 self._put(job)
 
         handle = loop.call_later((job.reorder_ms or 0) / 1000, timeout)
-        self.timers.add(handle)
+        self.timers[handle] = job.endpoint["id"]
 
     def _release(self, job: Job) -> None:
         """A delivery got through: the events held back for its payment follow it now."""

@@ -150,6 +150,12 @@ def _family(a: Abilities, family: str) -> tuple[bool, str]:
         if a.service_pid:
             return True, f"a worker process of --service-pid {a.service_pid} is SIGKILLed"
         return False, "give --service-pid (the service's supervisor) to kill its workers"
+    if family == "webhooks":
+        return True, (
+            "the stand-in duplicates, delays, reorders, or drops then redelivers the webhook "
+            "deliveries of the events (to the endpoints the service registered: with none, "
+            "nothing is faulted)"
+        )
     return False, f"unknown fault family {family!r}"
 
 
