@@ -1,4 +1,4 @@
-"""The reference payment service: one HTTP app, four variants (three deliberately flawed)."""
+"""The reference payment service: one HTTP app, five variants (four deliberately flawed)."""
 
 from reference_impl.config import ServiceConfig
 

@@ -29,7 +29,7 @@ def _apply_schema(database_url: str) -> None:
 
 
 class ReferenceProvider:
-    """payrace's own four variants: in-process for explore, served by uvicorn for run/serve."""
+    """payrace's own variants: in-process for explore, served by uvicorn for run/serve."""
 
     name = "reference"
     logger_name = "reference_impl"

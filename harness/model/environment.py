@@ -109,6 +109,9 @@ class Example:
     provider_only_clock: bool = False
     # Webhook deliveries the stand-in still owed when the settle budget ran out.
     webhooks_owed: int = 0
+    # The example's webhook fault rules (one per payment that drew one): re-armed after a
+    # step clears its own faults, so they hold for every event of the example.
+    webhook_rules: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def step(self) -> int:
@@ -182,6 +185,8 @@ class Environment:
         self.judge_teardown = True
         self.secondary_seen = 0
         self.secondary_example: Example | None = None  # first example only teardown failed
+        # The first example that failed: what is reported if Hypothesis cannot replay it.
+        self.first_violating: Example | None = None
         self.current: Example | None = None
         self.last: Example | None = None
         self._lock = threading.Lock()
@@ -203,6 +208,7 @@ class Environment:
         self.tally = CheckTally()
         self.secondary_seen = 0
         self.secondary_example = None
+        self.first_violating = None
         self.finals.clear()
         self.capture.clear()
         self.run_payments.clear()
@@ -241,6 +247,9 @@ class Environment:
             self.call(self.standin.clear_faults)
             cursor = self.call(ledger_end, self.standin)  # one health call, not a ledger read
         else:
+            if self.receives_webhooks and self.last is not None:
+                # A delivery in flight outlives a reset: let its handler finish first.
+                self.drain_webhooks(self.last)
             self.call(self.standin.reset)
             self.call(self.target.reset)
             cursor = 0
@@ -319,9 +328,11 @@ class Environment:
         if self.receives_webhooks:
             example.webhooks_owed = self.call(drain_webhooks, self.standin, self.config.settle_s)
 
-    def note_violation(self) -> None:
+    def note_violation(self, example: Example) -> None:
         with self._lock:
             self.stats.violations += 1
+            if self.first_violating is None:
+                self.first_violating = example
         self.note_found()
 
     def note_found(self) -> None:

@@ -225,6 +225,11 @@ def explore(
                 "inconclusive", checks, env.stats.as_dict(), stalled.reason(),
                 example=stalled.example,
             )
+        seen = env.first_violating
+        if failure is None and cut_short and seen is not None and seen.violation is not None:
+            # A violation happened, then the search stopped on a replay that went otherwise:
+            # a timing-dependent double charge is still a double charge, never a pass.
+            return _violation_result(env, seen.violation, seen, [], flaky=True)
         if failure is None and env.secondary_example is not None:
             first, first_tally = env.secondary_example, env.tally
             env.tally = CheckTally()

@@ -105,7 +105,7 @@ def provider_fault(draw: st.DrawFn) -> str | None:
 
 @st.composite
 def webhook_fault(draw: st.DrawFn) -> str | None:
-    """A fault on the deliveries of the events this step causes, if the target takes any."""
+    """A fault on the deliveries of a payment's events, if the target takes any."""
     env = active_environment()
     if not (env.enabled("webhooks") and env.receives_webhooks):
         return None
@@ -202,8 +202,7 @@ class PaymentModel(RuleBasedStateMachine):
 
     @contextlib.contextmanager
     def _faults(
-        self, payment_id: str | None, fault: str | None, failpoint: str | None, *, gated: bool,
-        webhook: str | None = None,
+        self, payment_id: str | None, fault: str | None, failpoint: str | None, *, gated: bool
     ) -> Iterator[None]:
         """Arm this step's faults, and disarm whatever is left of them when it ends.
 
@@ -227,11 +226,6 @@ class PaymentModel(RuleBasedStateMachine):
                 rules.append(dict(armed, action="drop_after"))
                 armed["ms"] = SEARCH_LAG_MS
             env.call(env.standin.arm, rules)
-        if webhook is not None and payment_id is not None:
-            # The first event the step causes for the payment is delivered so; the rule acts
-            # when the event is made, so clearing it at the step's end spares its delivery.
-            env.call(env.standin.arm, [{"action": webhook, "payment_id": payment_id, "count": 1,
-                                        **WEBHOOK_TIMINGS.get(webhook, {})}])
         killer: threading.Thread | None = None
         if failpoint == KILL_AFTER_CHARGE and payment_id is not None:
             killer = self._kill_after_charge(payment_id)
@@ -243,8 +237,10 @@ class PaymentModel(RuleBasedStateMachine):
         finally:
             if killer is not None:
                 killer.join()
-            if fault is not None or gated or webhook is not None:
+            if fault is not None or gated:
                 env.call(env.standin.clear_faults)  # also frees anything still at the gate
+                if self.example.webhook_rules:  # they last the whole example
+                    env.call(env.standin.arm, self.example.webhook_rules)
             if failpoint is not None and killer is None:
                 env.call(env.target.clear_failpoints)
 
@@ -288,7 +284,7 @@ class PaymentModel(RuleBasedStateMachine):
         violation.example = self.example
         self.example.violation = violation
         self._raised = True
-        self.env.note_violation()
+        self.env.note_violation(self.example)
         raise violation
 
     # ---- rules ----------------------------------------------------------------------------
@@ -298,10 +294,17 @@ class PaymentModel(RuleBasedStateMachine):
         target=payments,
         amount=st.sampled_from(AMOUNTS),
         customer=st.sampled_from(CUSTOMERS),
+        webhook=webhook_fault(),
     )
     @_step
-    def create_payment(self, amount: int, customer: str | None) -> str | _Uncreated:
-        step = self._record("create_payment", None, amount=amount, customer=customer)
+    def create_payment(
+        self, amount: int, customer: str | None, webhook: str | None = None
+    ) -> str | _Uncreated:
+        """A new payment; `webhook`: every event about it is delivered so (twice, late, after
+        a later one, lost then redelivered), whichever step causes it."""
+        step = self._record(
+            "create_payment", None, amount=amount, customer=customer, webhook=webhook
+        )
         self.example.created += 1
         outcome = self.env.clients[0].create_payment(amount, "usd", customer, process="w0.0")
         step.outcomes.append(outcome.type)
@@ -314,6 +317,10 @@ class PaymentModel(RuleBasedStateMachine):
             return UNCREATED
         step.payment_id = payment_id
         self.env.note_payment(self.example, payment_id)
+        if webhook is not None:
+            rule = {"action": webhook, "payment_id": payment_id, **WEBHOOK_TIMINGS.get(webhook, {})}
+            self.example.webhook_rules.append(rule)
+            self.env.call(self.env.standin.arm, [rule])
         return payment_id
 
     @rule(
@@ -322,7 +329,6 @@ class PaymentModel(RuleBasedStateMachine):
         key=st.sampled_from(CHARGE_KEYS),
         fault=provider_fault(),
         failpoint=failpoint(),
-        webhook=webhook_fault(),
     )
     @_step
     def charge(
@@ -332,7 +338,6 @@ class PaymentModel(RuleBasedStateMachine):
         key: str,
         fault: str | None = None,
         failpoint: str | None = None,
-        webhook: str | None = None,
     ) -> None:
         """len(workers) requests at once (`shared` key: a double click; `distinct`: two tabs).
 
@@ -342,8 +347,7 @@ class PaymentModel(RuleBasedStateMachine):
         if payment_id is None:
             return
         step = self._record(
-            "charge", payment_id, workers=workers, key=key, fault=fault, failpoint=failpoint,
-            webhook=webhook,
+            "charge", payment_id, workers=workers, key=key, fault=fault, failpoint=failpoint
         )
         shared = self._new_key() if key == "shared" else None
         calls: list[Callable[[], Classified]] = []
@@ -354,7 +358,7 @@ class PaymentModel(RuleBasedStateMachine):
             calls.append(
                 functools.partial(client.charge, payment_id, last_key, process=f"w{index}.{lane}")
             )
-        with self._faults(payment_id, fault, failpoint, gated=len(calls) > 1, webhook=webhook):
+        with self._faults(payment_id, fault, failpoint, gated=len(calls) > 1):
             outcomes = run_requests(self.env, payment_id, calls, gate=len(calls) > 1)
         self.example.last_key[payment_id] = last_key
         self.env.stats.requests += len(calls)
@@ -367,7 +371,6 @@ class PaymentModel(RuleBasedStateMachine):
         fault=provider_fault(),
         failpoint=failpoint(),
         late=late(),
-        webhook=webhook_fault(),
     )
     @_step
     def retry(
@@ -378,7 +381,6 @@ class PaymentModel(RuleBasedStateMachine):
         fault: str | None = None,
         failpoint: str | None = None,
         late: bool = False,
-        webhook: str | None = None,
     ) -> None:
         """What a client does after an unknown outcome: send the charge again.
 
@@ -389,8 +391,7 @@ class PaymentModel(RuleBasedStateMachine):
         if payment_id is None:
             return
         step = self._record(
-            "retry", payment_id, key=key, worker=worker, fault=fault, failpoint=failpoint,
-            webhook=webhook,
+            "retry", payment_id, key=key, worker=worker, fault=fault, failpoint=failpoint
         )
         if late:
             step.detail["late"] = True
@@ -400,7 +401,7 @@ class PaymentModel(RuleBasedStateMachine):
         else:
             retry_key = self._new_key() if key == "new" else None
         index, client = self._client(worker)
-        with self._faults(payment_id, fault, failpoint, gated=False, webhook=webhook):
+        with self._faults(payment_id, fault, failpoint, gated=False):
             outcome = client.charge(payment_id, retry_key, process=f"w{index}.0")
         self.example.last_key[payment_id] = retry_key
         self.env.stats.requests += 1
@@ -475,6 +476,10 @@ class PaymentModel(RuleBasedStateMachine):
     @_step
     def no_duplicate_charge(self) -> None:
         """No payment has two successful charges in the ledger (replays not counted)."""
+        if self.example.dirty:
+            # What a step caused is delivered before the next one: a handler that charges
+            # again does so in the step that caused its event, on every replay alike.
+            self.env.drain_webhooks(self.example)
         self.env.sync_ledger(self.example, lazy=True)
         violation = check_duplicates(self.example)
         if violation is not None:
@@ -505,7 +510,7 @@ class PaymentModel(RuleBasedStateMachine):
                 if violation is not None:
                     violation.example = example
                     example.violation = violation
-                    self.env.note_violation()
+                    self.env.note_violation(example)
             else:
                 self.env.sync_ledger(example)
         finally:
@@ -517,8 +522,14 @@ class PaymentModel(RuleBasedStateMachine):
             raise violation
 
     def _heal(self) -> None:
-        """Steps disarm their own faults; after an aborted step some may still be armed."""
+        """Steps disarm their own faults; after an aborted step some may still be armed.
+
+        Webhooks still owed are delivered first, even after a violation: a handler that runs
+        later would act in the next example, where its charge would be blamed on another
+        program.
+        """
         if self.example.aborted:
+            self.env.drain_webhooks(self.example)
             self.env.call(self.env.standin.clear_faults)
             if self.env.target.can_failpoints:
                 self.env.call(self.env.target.clear_failpoints)

@@ -138,7 +138,7 @@ def clients_on_distinct_workers(url: str, n: int) -> list[httpx.Client]:
 # ---- happy paths ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["naive", "mutex", "pr145", "safe"])
+@pytest.mark.parametrize("variant", ["naive", "mutex", "pr145", "safe", "dunning"])
 def test_each_variant_charges_a_payment_once_and_records_the_charge(
     variant: str, service: ServiceFactory, standin_admin: StandinAdmin
 ) -> None:

@@ -5,7 +5,8 @@ two worker processes per run, Locust as a subprocess. Each pairing is chosen so 
 is deterministic: double_click's gate makes every click race (naive charges each time);
 retry_storm drops provider responses that pr145's retries then charge again; steady's
 concurrent double submits race naive's check-then-act; chaos's failed commits and crashed
-workers after a charge make pr145's retries charge twice.
+workers after a charge make pr145's retries charge twice; webhook_storm delivers a third of the
+events twice, and dunning charges a backup card on each delivery of a charge.failed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ CASES = [
     ("steady", "naive", "violation", []),
     ("chaos", "safe", "verified", []),
     ("chaos", "pr145", "violation", []),
+    ("webhook_storm", "safe", "verified", []),
+    ("webhook_storm", "dunning", "violation", []),
 ]
 
 

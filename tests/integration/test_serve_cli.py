@@ -35,7 +35,7 @@ def _closed_port() -> int:
 def test_an_unknown_variant_exits_2_listing_the_variants() -> None:
     result = CliRunner().invoke(main, ["serve", "--variant", "nope"])
     assert result.exit_code == 2
-    for name in ("naive", "mutex", "pr145", "safe"):
+    for name in ("naive", "mutex", "pr145", "safe", "dunning"):
         assert name in result.output
     assert "Traceback" not in result.output
 

@@ -18,6 +18,7 @@ from harness.errors import UsageError
 from harness.stripe_standin import TEST_API_KEY, StandinAdmin, running_standin
 from harness.stripe_standin.server import serving_in_thread
 from harness.stripe_standin.state import StandinState
+from harness.targets.standin import drain_webhooks, webhooks_pending
 from tests.integration.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
@@ -124,6 +125,27 @@ def test_a_500_is_retried_until_a_2xx(
     entries = webhook_entries(standin_admin)
     assert [(e["attempt"], e["status"]) for e in entries] == [(1, 500), (2, 503), (3, 200)]
     assert [e["next_retry_s"] for e in entries] == [0.2, 0.4, None]
+
+
+def test_drain_waits_for_owed_deliveries_and_a_deleted_endpoint_owes_none(
+    client: stripe.StripeClient, standin_admin: StandinAdmin
+) -> None:
+    """What payrace waits for before judging: queued, scheduled (a retry), held and in-flight
+    deliveries; deleting the endpoint drops what it was still owed, retries included."""
+    with running_receiver([500, 200]) as rec:
+        endpoint = hook(client, rec.url, ["charge.succeeded"])
+        client.v1.charges.create(params={"amount": 700, "currency": "usd", "source": "tok_visa",
+                                         "metadata": {"payment_id": "pay_drain"}})
+        assert drain_webhooks(standin_admin, budget_s=10.0) == 0
+        assert [d.status for d in rec.got] == [500, 200]  # the retry was waited for too
+    # The receiver is gone: every attempt fails and is scheduled again.
+    client.v1.charges.create(params={"amount": 700, "currency": "usd", "source": "tok_visa",
+                                     "metadata": {"payment_id": "pay_gone"}})
+    assert drain_webhooks(standin_admin, budget_s=0.5) > 0
+    client.v1.webhook_endpoints.delete(endpoint.id)
+    assert drain_webhooks(standin_admin, budget_s=2.0) == 0
+    state = standin_admin.webhooks()
+    assert webhooks_pending(state) == 0 and state["in_flight"] == 0
 
 
 def test_a_timeout_is_retried() -> None:

@@ -105,10 +105,37 @@ def test_pr145_survives_concurrency_alone(postgres_server: Provisioned, standin_
     assert result.verdict == "verified", result.reason
 
 
+def test_dunning_is_caught_by_a_duplicated_failure_event(
+    postgres_server: Provisioned, standin_url: str
+) -> None:
+    """Its webhook handler charges the backup card once per delivery: a duplicate charge.failed
+    (the webhooks fault family alone) charges twice, and the cause names the redelivery."""
+    result = _explore(
+        "dunning", workers=2, faults=("webhooks",), max_examples=100,
+        server=postgres_server, standin_url=standin_url,
+    )
+    _assert_caught(result, "no-duplicate-charge")
+    assert result.cause is not None and result.cause.kind == "webhook-redelivery"
+    assert "charge.failed event" in result.cause.sentence
+    assert any("webhook='webhook_" in line for line in result.program)
+
+
+def test_dunning_survives_without_webhook_faults(
+    postgres_server: Provisioned, standin_url: str
+) -> None:
+    """Every event delivered exactly once: the same flow is correct, as its own tests showed."""
+    result = _explore(
+        "dunning", workers=2, faults=("clock",), max_examples=40,
+        server=postgres_server, standin_url=standin_url,
+    )
+    assert result.verdict == "verified", result.reason
+
+
 def test_safe_passes_200_examples_under_every_fault(
     postgres_server: Provisioned, standin_url: str
 ) -> None:
-    """Provider faults, failpoints, dropped connections and expired keys: every checker holds."""
+    """Provider faults, failpoints, dropped connections, expired keys and webhooks delivered
+    twice, late, out of order or lost then redelivered: every checker holds."""
     result = _explore(
         "safe", workers=2, faults=FAULT_FAMILIES, max_examples=200,
         server=postgres_server, standin_url=standin_url,

@@ -24,7 +24,7 @@ def _refusal(**overrides: object) -> PayraceError:
 def test_an_unknown_variant_is_a_usage_error_listing_every_variant() -> None:
     error = _refusal(variant="nope")
     assert error.exit_code == EXIT_USAGE
-    assert "'nope'" in str(error) and "naive, mutex, pr145, safe" in str(error)
+    assert "'nope'" in str(error) and "naive, mutex, pr145, safe, dunning" in str(error)
 
 
 def test_zero_workers_is_a_usage_error_naming_the_value() -> None:

@@ -93,9 +93,9 @@ def test_a_config_without_its_urls_is_refused() -> None:
 
 def test_loading_an_unknown_variant_lists_the_known_ones() -> None:
     config = ServiceConfig(database_url="postgresql+psycopg://u@/d", stripe_url="http://x")
-    with pytest.raises(UnknownVariantError, match="naive, mutex, pr145, safe"):
+    with pytest.raises(UnknownVariantError, match="naive, mutex, pr145, safe, dunning"):
         load("nope", config)
-    assert list(VARIANTS) == ["naive", "mutex", "pr145", "safe"]
+    assert list(VARIANTS) == ["naive", "mutex", "pr145", "safe", "dunning"]
 
 
 def test_the_schema_fingerprint_is_stable_within_a_version() -> None:

@@ -23,7 +23,7 @@ def no_providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_the_reference_provider_is_found_through_its_entry_point() -> None:
     assert registry.provider_names() == ["reference"]
     assert registry.get_provider("reference") is PROVIDER
-    assert PROVIDER.variants() == ["naive", "mutex", "pr145", "safe"]
+    assert PROVIDER.variants() == ["naive", "mutex", "pr145", "safe", "dunning"]
     assert PROVIDER.schema().fingerprint == PROVIDER.schema().fingerprint
 
 

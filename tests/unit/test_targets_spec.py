@@ -10,7 +10,7 @@ from harness.targets.spec import TargetSpec, parse_target, variant_names
 ACCEPTED = "reference:<variant>, python:package.module:factory or http://host:port"
 
 
-@pytest.mark.parametrize("variant", ["naive", "mutex", "pr145", "safe"])
+@pytest.mark.parametrize("variant", ["naive", "mutex", "pr145", "safe", "dunning"])
 def test_reference_variants_parse(variant: str) -> None:
     """`reference:<variant>` names a known variant: variant set, no URL, label echoes the flag."""
     spec = parse_target(f"reference:{variant}")
@@ -22,7 +22,7 @@ def test_reference_variants_parse(variant: str) -> None:
 
 def test_known_variants_are_the_reference_implementations() -> None:
     """The variants `--target` accepts are exactly reference_impl's four."""
-    assert variant_names() == ["naive", "mutex", "pr145", "safe"]
+    assert variant_names() == ["naive", "mutex", "pr145", "safe", "dunning"]
 
 
 @pytest.mark.parametrize(("raw", "url"), [
@@ -58,7 +58,7 @@ def test_unknown_variant_lists_every_accepted_form(raw: str) -> None:
     assert "unknown variant" in message
     assert (
         "choose one of: reference:naive, reference:mutex, reference:pr145, reference:safe, "
-        "or http://host:port"
+        "reference:dunning, or http://host:port"
     ) in message
 
 
@@ -97,7 +97,7 @@ def test_other_schemes_and_bare_names_are_refused(raw: str) -> None:
     message = _refused(raw)
     assert message == (
         f"--target: cannot use {raw!r}; expected {ACCEPTED} "
-        "(variants: naive, mutex, pr145, safe)"
+        "(variants: naive, mutex, pr145, safe, dunning)"
     )
 
 
