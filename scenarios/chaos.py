@@ -17,7 +17,9 @@ The nemesis runs in the coordinating Locust process on a seeded schedule, one fa
 - failpoints on the target (`POST /_admin/failpoints`): `before_commit` drop_connection,
   `after_charge` crash — needs a target that offers them (reference variants with failpoints on);
 - SIGKILL of one worker process of `PAYRACE_SERVICE_PID` (the service's supervisor);
-- `pg_terminate_backend` on every connection to `PAYRACE_DATABASE_URL`.
+- `pg_terminate_backend` on every connection to `PAYRACE_DATABASE_URL`;
+- when the service registered a webhook endpoint at the stand-in: the next events are
+  delivered twice, late, or after a later event for the same payment.
 
 Run it alone: `PAYRACE_HISTORY=h.jsonl PAYRACE_STANDIN_URL=… PAYRACE_SERVICE_PID=… \\
 locust -f scenarios/chaos.py --headless -u 16 -r 16 -t 20s --host http://127.0.0.1:8000`
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -60,6 +63,9 @@ CLOCK_JUMP_S = 25 * 3600
 # Charges whose answers are lost just before a clock jump, and how long they get to happen.
 LOST_BEFORE_JUMP = 2
 LOST_WAIT_S = 0.3
+# How long no retry of a lost charge must be seen before the day passes, and the most to wait.
+RETRY_QUIET_S = 2.5
+RETRY_WAIT_S = 8.0
 
 Action = Callable[[Environment], dict[str, Any] | None]
 
@@ -99,16 +105,68 @@ def clock_jump(environment: Environment) -> dict[str, Any] | None:
         return None
     from harness.stripe_standin import StandinAdmin
 
+    admin = StandinAdmin(url)
+    cursor = int(admin.health()["ledger_entries"])
     lost = [{"action": "drop_after", "count": LOST_BEFORE_JUMP, "money": True}]
     arm_faults(lost)
     gevent.sleep(LOST_WAIT_S)  # let the charges execute and their answers be lost
+    _until_lost_retries_end(admin, cursor)
     moved_service = False
     if TARGET_CLOCK:
         # First, so the service knows a day passed before the provider forgets its keys.
         moved_service = _post_json(f"{environment.host}/_admin/clock",
                                    {"advance_seconds": CLOCK_JUMP_S}) < 300
-    StandinAdmin(url).advance_clock(CLOCK_JUMP_S)
+    admin.advance_clock(CLOCK_JUMP_S)
     return {"seconds": CLOCK_JUMP_S, "service_clock": moved_service, "rules": lost}
+
+
+def _until_lost_retries_end(admin: Any, cursor: int) -> None:
+    """Wait until nothing has resent a lost charge's key for RETRY_QUIET_S (at most
+    RETRY_WAIT_S): a day must pass *between* attempts, as it does in life.
+
+    An SDK retries a lost answer within a second or two under the same key; were the day to
+    pass during that second, the retry would meet a forgotten key and charge anew — a double
+    charge no service can prevent and no real clock makes.
+    """
+    keys: set[str] = set()
+    last_seen = time.monotonic()
+    deadline = last_seen + RETRY_WAIT_S
+    while time.monotonic() < deadline:
+        page = admin.ledger(cursor, 5000)
+        cursor = int(page["next_cursor"])
+        for entry in page["entries"]:
+            key = entry.get("idempotency_key")
+            if entry.get("kind") != "request" or not key:
+                continue
+            if "drop_after" in str(entry.get("fault") or "") or key in keys:
+                keys.add(str(key))
+                last_seen = time.monotonic()
+        # Nothing was lost (no charge came in time): nothing to wait for but a moment.
+        if time.monotonic() - last_seen >= (RETRY_QUIET_S if keys else LOST_WAIT_S):
+            return
+        gevent.sleep(0.1)
+
+
+def webhooks_twice_and_late(environment: Environment) -> dict[str, Any] | None:
+    """The next events reach the service twice, late, or after a later one: at least once and
+    in no promised order, as Stripe delivers them."""
+    rules = [{"action": "webhook_duplicate", "count": 4},
+             {"action": "webhook_reorder", "count": 2, "timeout_ms": 500},
+             {"action": "webhook_delay", "count": 2, "ms": 300}]
+    return {"rules": rules} if arm_faults(rules) else None
+
+
+def _takes_webhooks() -> bool:
+    """Whether an endpoint is registered at the stand-in (the service subscribed to events)."""
+    url = standin_url()
+    if url is None:
+        return False
+    from harness.stripe_standin import StandinAdmin
+
+    try:
+        return bool(StandinAdmin(url).webhooks()["endpoints"])
+    except Exception:  # an older stand-in, or none: no webhook faults, the rest goes on
+        return False
 
 
 def _failpoint(name: str, action: str, count: int) -> Action:
@@ -154,6 +212,8 @@ def _available() -> list[tuple[str, Action]]:
         actions.append(("standin-500-after-charge", standin_500_after_charge))
         actions.append(("standin-503-before", standin_503_before))
         actions.append(("clock-jump", clock_jump))
+        if _takes_webhooks():  # only then: the schedule of other targets stays as it was
+            actions.append(("webhooks-twice-and-late", webhooks_twice_and_late))
     actions.append(("db-drop-before-commit", _failpoint("before_commit", "drop_connection", 2)))
     actions.append(("crash-after-charge", _failpoint("after_charge", "crash", 1)))
     if SERVICE_PID:

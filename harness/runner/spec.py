@@ -46,7 +46,7 @@ def available_scenarios() -> list[str]:
 
 # Fault families each of payrace's scenarios brings (a user's locustfile: provider faults).
 SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
-    "chaos": ("provider", "failpoints", "database", "workers", "clock"),
+    "chaos": ("provider", "failpoints", "database", "workers", "clock", "webhooks"),
     "retry_storm": ("provider",),
     "double_click": ("provider",),
     "steady": ("provider",),
