@@ -53,7 +53,8 @@ def _redelivered(example: Example, payment_id: str) -> tuple[str, int, str] | No
     times it was answered, and the delivery faults at play ("" for a plain retry).
 
     A delivery is in the ledger once answered, so after whatever its handler charged."""
-    answered: Counter[str] = Counter()
+    # Per endpoint: another service subscribed to the same stand-in gets its own copies.
+    answered: Counter[tuple[str, str]] = Counter()
     kinds: dict[str, str] = {}
     faults: dict[str, set[str]] = {}
     for entry in example.ledger:
@@ -64,8 +65,8 @@ def _redelivered(example: Example, payment_id: str) -> tuple[str, int, str] | No
         if entry.get("fault"):
             faults.setdefault(event, set()).update(str(entry["fault"]).split("+"))
         if entry.get("status") is not None:
-            answered[event] += 1
-    repeated = [(event, n) for event, n in answered.items() if n > 1]
+            answered[(event, str(entry.get("endpoint")))] += 1
+    repeated = [(event, n) for (event, _), n in answered.items() if n > 1]
     if not repeated:
         return None
     event, times = repeated[0]
@@ -109,14 +110,17 @@ def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cau
     redelivered = None if lost else _redelivered(example, payment_id)
     if redelivered is not None:
         kind, times, how = redelivered
-        why = f" ({how})" if how else " (retried after an error or a timeout)"
+        armed = next((i for i, st in enumerate(example.steps) if st.rule == "webhooks"), None)
+        where = f"step {armed + 1}, webhooks: " if armed is not None else ""
+        why = f" ({where}{how})" if how else " (retried after an error or a timeout)"
         sentence = (
             f"after step {step_a + 1}, {_describe_step(rec_a)}, the provider delivered its "
             f"{kind} event to the service {times} times{why}, as Stripe may, and the service "
             "charged the card again on a later delivery: its webhook handler acts once per "
             "delivery, not once per event"
         )
-        return Cause("webhook-redelivery", sentence, [step_a + 1, step_b + 1])
+        involved = sorted({step_a + 1, step_b + 1} | ({armed + 1} if armed is not None else set()))
+        return Cause("webhook-redelivery", sentence, involved)
     commit = None if lost else _failed_commit(rec_a)
     if step_b == step_a:
         again = (

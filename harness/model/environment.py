@@ -23,6 +23,10 @@ from harness.targets.view import scope_ledger
 
 FAULT_FAMILIES = ("provider", "failpoints", "database", "clock", "workers", "webhooks")
 MAX_CONCURRENCY = 8
+# Webhook deliveries: how long a step waits for those it caused, and how long any wait
+# follows retries of deliveries the service answered with an error.
+STEP_DRAIN_S = 2.0
+RETRY_DRAIN_S = 1.5
 
 T = TypeVar("T")
 
@@ -109,8 +113,9 @@ class Example:
     provider_only_clock: bool = False
     # Webhook deliveries the stand-in still owed when the settle budget ran out.
     webhooks_owed: int = 0
-    # The example's webhook fault rules (one per payment that drew one): re-armed after a
-    # step clears its own faults, so they hold for every event of the example.
+    # The example's webhook fault (a `webhooks` step) and its rules, one per payment: re-armed
+    # after a step clears its own faults, so they hold for every later event of the example.
+    webhook_fault: str | None = None
     webhook_rules: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -249,7 +254,7 @@ class Environment:
         else:
             if self.receives_webhooks and self.last is not None:
                 # A delivery in flight outlives a reset: let its handler finish first.
-                self.drain_webhooks(self.last)
+                self.drain_webhooks(self.last, retries=False)
             self.call(self.standin.reset)
             self.call(self.target.reset)
             cursor = 0
@@ -322,11 +327,21 @@ class Environment:
         if timed_out and self.target.spec.kind == "http":
             time.sleep(self.config.hang_ms / 1000.0 + 0.2)
 
-    def drain_webhooks(self, example: Example) -> None:
-        """Wait (within the settle budget) for every delivery the stand-in owes the target:
-        a handler still to run may record an outcome, or charge again."""
-        if self.receives_webhooks:
-            example.webhooks_owed = self.call(drain_webhooks, self.standin, self.config.settle_s)
+    def drain_webhooks(self, example: Example, *, step: bool = False, retries: bool = True
+                       ) -> None:
+        """Wait for the deliveries the stand-in owes this example's payments: a handler still
+        to run may record an outcome, or charge again. After a step, briefly and first
+        attempts only; at the example's end within the settle budget, and retries of
+        deliveries the service failed for RETRY_DRAIN_S: enough for the redeliveries a
+        handler may act on again, not a dead receiver's whole backoff, every step."""
+        if not self.receives_webhooks:
+            return
+        budget = min(STEP_DRAIN_S, self.config.settle_s) if step else self.config.settle_s
+        retry_budget = RETRY_DRAIN_S if retries and not step else 0.0
+        example.webhooks_owed = self.call(
+            drain_webhooks, self.standin, budget, retry_budget_s=retry_budget,
+            payment_ids=example.payments,
+        )
 
     def note_violation(self, example: Example) -> None:
         with self._lock:

@@ -43,11 +43,13 @@ PROVIDER_FAULTS = (
     # lag alone changes nothing for a service that heard its answer.
     "search_lag",
 )
-# Webhook delivery faults, most telling first: the same event reaches the service twice.
+# Webhook delivery faults, most telling first, "+" for several at once: the same event twice
+# (what at-least-once delivery means), alone or with events out of order or late; or an
+# event lost and sent again.
 WEBHOOK_FAULTS = (
     "webhook_duplicate",
-    "webhook_reorder",
-    "webhook_delay",
+    "webhook_duplicate+webhook_reorder",
+    "webhook_duplicate+webhook_delay",
     "webhook_drop_then_redeliver",
 )
 # Short enough that an example's teardown waits little for them, long enough to let a
@@ -87,7 +89,6 @@ def _maybe(values: tuple[str, ...]) -> st.SearchStrategy[str | None]:
 
 
 _PROVIDER_FAULT = _maybe(PROVIDER_FAULTS)
-_WEBHOOK_FAULT = _maybe(WEBHOOK_FAULTS)
 _FAILPOINT = _maybe(FAILPOINTS)
 # For a foreign service: the provider charges and holds its answer; the worker waiting for
 # it is SIGKILLed meanwhile, so the charge is made and the service never hears of it.
@@ -101,15 +102,6 @@ def provider_fault(draw: st.DrawFn) -> str | None:
     if not active_environment().enabled("provider"):
         return None
     return draw(_PROVIDER_FAULT)
-
-
-@st.composite
-def webhook_fault(draw: st.DrawFn) -> str | None:
-    """A fault on the deliveries of a payment's events, if the target takes any."""
-    env = active_environment()
-    if not (env.enabled("webhooks") and env.receives_webhooks):
-        return None
-    return draw(_WEBHOOK_FAULT)
 
 
 @st.composite
@@ -294,17 +286,10 @@ class PaymentModel(RuleBasedStateMachine):
         target=payments,
         amount=st.sampled_from(AMOUNTS),
         customer=st.sampled_from(CUSTOMERS),
-        webhook=webhook_fault(),
     )
     @_step
-    def create_payment(
-        self, amount: int, customer: str | None, webhook: str | None = None
-    ) -> str | _Uncreated:
-        """A new payment; `webhook`: every event about it is delivered so (twice, late, after
-        a later one, lost then redelivered), whichever step causes it."""
-        step = self._record(
-            "create_payment", None, amount=amount, customer=customer, webhook=webhook
-        )
+    def create_payment(self, amount: int, customer: str | None) -> str | _Uncreated:
+        step = self._record("create_payment", None, amount=amount, customer=customer)
         self.example.created += 1
         outcome = self.env.clients[0].create_payment(amount, "usd", customer, process="w0.0")
         step.outcomes.append(outcome.type)
@@ -317,11 +302,18 @@ class PaymentModel(RuleBasedStateMachine):
             return UNCREATED
         step.payment_id = payment_id
         self.env.note_payment(self.example, payment_id)
-        if webhook is not None:
-            rule = {"action": webhook, "payment_id": payment_id, **WEBHOOK_TIMINGS.get(webhook, {})}
-            self.example.webhook_rules.append(rule)
-            self.env.call(self.env.standin.arm, [rule])
+        if self.example.webhook_fault is not None:
+            self._fault_webhooks(self.example.webhook_fault, [payment_id])
         return payment_id
+
+    def _fault_webhooks(self, kind: str, payment_ids: list[str]) -> None:
+        """Arm `kind` on every event of these payments, for the rest of the example (the
+        rules are per payment: on a shared stand-in, other clients' events are left alone)."""
+        rules = [{"action": action, "payment_id": pid, **WEBHOOK_TIMINGS.get(action, {})}
+                 for pid in payment_ids for action in kind.split("+")]
+        if rules:
+            self.example.webhook_rules.extend(rules)
+            self.env.call(self.env.standin.arm, rules)
 
     @rule(
         payment=payments,
@@ -460,6 +452,20 @@ class PaymentModel(RuleBasedStateMachine):
         self.env.call(self.env.standin.advance_clock, CLOCK_JUMP_S)
         return moved
 
+    @precondition(
+        lambda self: self.env.enabled("webhooks")
+        and self.env.receives_webhooks
+        and self.example.ran("webhooks") < 1
+    )
+    @rule(kind=st.sampled_from(WEBHOOK_FAULTS))
+    @_step
+    def webhooks(self, kind: str) -> None:
+        """From here on, every event about this example's payments is delivered so: twice,
+        late, after a later event, or lost then redelivered — as Stripe may, at least once."""
+        self._record("webhooks", None, kind=kind)
+        self.example.webhook_fault = kind
+        self._fault_webhooks(kind, list(self.example.payments))
+
     @precondition(lambda self: self.example.ran("read") < 2)
     @rule(payment=payments)
     @_step
@@ -479,7 +485,7 @@ class PaymentModel(RuleBasedStateMachine):
         if self.example.dirty:
             # What a step caused is delivered before the next one: a handler that charges
             # again does so in the step that caused its event, on every replay alike.
-            self.env.drain_webhooks(self.example)
+            self.env.drain_webhooks(self.example, step=True)
         self.env.sync_ledger(self.example, lazy=True)
         violation = check_duplicates(self.example)
         if violation is not None:
@@ -547,7 +553,9 @@ class PaymentModel(RuleBasedStateMachine):
             # what waiting out the leases would do, without the wait.
             outcome = env.clients[0].reconcile(True, process="w0.0")
             reconciled = {"outcome": outcome.type}
-            env.drain_webhooks(example)  # what the re-drives caused is delivered before judging
+            # What the re-drives caused is delivered before judging (first attempts: retries
+            # were followed before the reconcile).
+            env.drain_webhooks(example, retries=False)
 
         def charged() -> Counter[str]:
             env.sync_ledger(example)

@@ -28,6 +28,10 @@ def ledger_since(stack: Stack, cursor: int | None = None) -> list[dict[str, Any]
     return entries_since(stack.admin, position)[0]
 
 
+# How long the end of a run follows retries of webhook deliveries the service failed.
+RETRY_DRAIN_S = 3.0
+
+
 def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[str, Any]:
     """Stop every fault, then wait until no request is still on its way through the target.
 
@@ -66,7 +70,8 @@ def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[st
     # Webhook deliveries still owed (a delay, a retry, one held back) may make the service act:
     # a handler that records an outcome, or one that charges again.
     try:
-        owed = drain_webhooks(stack.admin, max(0.0, max_wait_s - (time.monotonic() - started)))
+        owed = drain_webhooks(stack.admin, max(0.0, max_wait_s - (time.monotonic() - started)),
+                              retry_budget_s=RETRY_DRAIN_S)
     except Exception as exc:
         notes["webhooks"] = f"failed: {exc}"
     else:

@@ -127,7 +127,10 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
     async def webhooks(_request: web.Request) -> web.Response:
         # The only place an endpoint's secret shows again after its create (Stripe's dashboard
         # plays this role), and the only place at all for a `--webhook` endpoint's.
-        return json_response(200, state.webhooks.describe(), {})
+        # `?payment_id=…` (repeatable): count only the deliveries owed for those payments'
+        # events — what payrace waits for before judging them.
+        wanted = set(_request.query.getall("payment_id", []))
+        return json_response(200, state.webhooks.describe(wanted or None), {})
 
     return [
         web.get("/_standin/health", _guarded(health)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -96,10 +97,12 @@ class StandinAdmin:
         body = {"path": path} if path is not None else {}
         return int(self._call("POST", "/_standin/ledger/dump", json=body)["entries"])
 
-    def webhooks(self) -> dict[str, Any]:
-        """`{"endpoints": [... with "secret" and "source"], "queued", "scheduled", "held",
-        "attempts", "delivered"}`."""
-        result: dict[str, Any] = self._call("GET", "/_standin/webhooks")
+    def webhooks(self, payment_ids: Collection[str] = ()) -> dict[str, Any]:
+        """`{"endpoints": [... with "secret" and "source"], "queued", "scheduled",
+        "retrying", "held", "in_flight", "attempts", "delivered"}`; the owed counts only for
+        `payment_ids`' events when given."""
+        params = [("payment_id", pid) for pid in payment_ids]
+        result: dict[str, Any] = self._call("GET", "/_standin/webhooks", params=params)
         return result
 
     def reset(self) -> None:

@@ -70,11 +70,12 @@ class Webhooks:
         self.task: asyncio.Task[None] | None = None
         self.session: aiohttp.ClientSession | None = None
         # Each pending timer (a delay, a retry, a hold's timeout) and the endpoint it is for.
-        self.timers: dict[asyncio.TimerHandle, str] = {}
+        self.timers: dict[asyncio.TimerHandle, Job] = {}
+        self.retrying: set[asyncio.TimerHandle] = set()  # the timers that are retries
         self.held: dict[tuple[str, str], list[Job]] = {}
         self.attempts = 0
         self.delivered = 0
-        self.in_flight = 0  # an attempt sent and not yet answered (the queue is one at a time)
+        self.in_flight: Job | None = None  # sent and not answered yet (one at a time)
         self.timeout_s = TIMEOUT_S  # an attribute so a test can shorten it
 
     # ── endpoints ──
@@ -102,27 +103,35 @@ class Webhooks:
     def delete(self, endpoint_id: str) -> bool:
         """Forget an endpoint; its queued deliveries are dropped when their turn comes, its
         scheduled and held ones at once (nothing is owed to an endpoint that is gone)."""
-        for handle in [h for h, owner in self.timers.items() if owner == endpoint_id]:
+        for handle in [h for h, job in self.timers.items() if job.endpoint["id"] == endpoint_id]:
             handle.cancel()
             del self.timers[handle]
+            self.retrying.discard(handle)
         for key in [k for k in self.held if k[0] == endpoint_id]:
             del self.held[key]
         self.configured.discard(endpoint_id)
         self.secrets.pop(endpoint_id, None)
         return self.endpoints.pop(endpoint_id, None) is not None
 
-    def describe(self) -> dict[str, Any]:
-        """What `GET /_standin/webhooks` shows: endpoints with secrets, and delivery counters."""
+    def describe(self, payments: set[str] | None = None) -> dict[str, Any]:
+        """What `GET /_standin/webhooks` shows: endpoints with secrets, and the deliveries
+        still owed (of `payments`' events only, when given) and delivery counters."""
+
+        def mine(jobs: Any) -> list[Job]:
+            return [j for j in jobs if payments is None or j.payment_id in payments]
+
+        queued = list(self.queue._queue) if self.queue is not None else []  # type: ignore[attr-defined]
         return {
             "endpoints": [
                 ep | {"secret": self.secrets[ep["id"]],
                       "source": "cli" if ep["id"] in self.configured else "api"}
                 for ep in self.endpoints.values()
             ],
-            "queued": self.queue.qsize() if self.queue is not None else 0,
-            "scheduled": len(self.timers),
-            "held": sum(len(jobs) for jobs in self.held.values()),
-            "in_flight": self.in_flight,
+            "queued": len(mine(j for j in queued if j.generation == self.generation)),
+            "scheduled": len(mine(self.timers.values())),
+            "retrying": len(mine(self.timers[h] for h in self.retrying)),
+            "held": len(mine(j for jobs in self.held.values() for j in jobs)),
+            "in_flight": len(mine([self.in_flight] if self.in_flight is not None else [])),
             "attempts": self.attempts,
             "delivered": self.delivered,
         }
@@ -175,17 +184,20 @@ class Webhooks:
             self.task = asyncio.get_running_loop().create_task(self._run())
         self.queue.put_nowait(job)
 
-    def _later(self, delay: float, job: Job) -> None:
+    def _later(self, delay: float, job: Job, *, retry: bool = False) -> None:
         """Queue `job` after `delay` real seconds, without any task sleeping for it."""
         loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle
 
         def fire() -> None:
             self.timers.pop(handle, None)
+            self.retrying.discard(handle)
             self._put(job)
 
         handle = loop.call_later(delay, fire)
-        self.timers[handle] = job.endpoint["id"]
+        self.timers[handle] = job
+        if retry:
+            self.retrying.add(handle)
 
     def _hold(self, job: Job) -> None:
         """webhook_reorder: park the job until a later event for its payment is delivered."""
@@ -204,7 +216,7 @@ class Webhooks:
                 self._put(job)
 
         handle = loop.call_later((job.reorder_ms or 0) / 1000, timeout)
-        self.timers[handle] = job.endpoint["id"]
+        self.timers[handle] = job
 
     def _release(self, job: Job) -> None:
         """A delivery got through: the events held back for its payment follow it now."""
@@ -220,13 +232,13 @@ class Webhooks:
             job = await self.queue.get()
             if job.generation != self.generation or job.endpoint["id"] not in self.endpoints:
                 continue
-            self.in_flight = 1
+            self.in_flight = job
             try:
                 await self._attempt(job)
             except Exception:  # a stand-in bug must not stop every later delivery
                 log.exception("webhook delivery of %s failed", job.event["id"])
             finally:
-                self.in_flight = 0
+                self.in_flight = None
 
     async def _attempt(self, job: Job) -> None:
         endpoint = job.endpoint
@@ -273,7 +285,7 @@ class Webhooks:
                 job.event["pending_webhooks"] -= 1
             self._release(job)
         elif retry is not None:
-            self._later(retry, replace(job, attempt=job.attempt + 1))
+            self._later(retry, replace(job, attempt=job.attempt + 1), retry=True)
 
     def _record(self, job: Job, status: int | None, error: str | None, duration: float,
                 retry_in: float | None) -> None:
@@ -292,6 +304,7 @@ class Webhooks:
         for handle in self.timers:
             handle.cancel()
         self.timers.clear()
+        self.retrying.clear()
         self.held.clear()
         if self.queue is not None:
             while not self.queue.empty():

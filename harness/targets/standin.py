@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -85,17 +86,28 @@ def webhooks_pending(state: dict[str, Any]) -> int:
     return sum(int(state.get(k) or 0) for k in ("queued", "scheduled", "held", "in_flight"))
 
 
-def drain_webhooks(admin: StandinAdmin, budget_s: float, poll_s: float = 0.02) -> int:
+def drain_webhooks(
+    admin: StandinAdmin, budget_s: float, *, retry_budget_s: float | None = None,
+    payment_ids: Collection[str] = (), poll_s: float = 0.02,
+) -> int:
     """Wait until every webhook delivery the stand-in owes was attempted to its end.
 
     A service that learns outcomes from webhooks (or re-drives payments on them) is still at
-    work while one is owed, so it is judged only after. Returns what is still owed when the
-    budget ran out (0: drained); one call when no endpoint is registered.
+    work while one is owed, so it is judged only after. First attempts (queued, delayed, held,
+    in flight) are waited for up to `budget_s`; retries of attempts the service failed only
+    up to `retry_budget_s` (default: the whole budget) — a receiver that answers nothing but
+    errors would otherwise hold every wait for its whole backoff. Returns what is still owed
+    (0: drained); one call when no endpoint is registered. With `payment_ids`, only the
+    deliveries of those payments' events count: another client's, or an endpoint nobody
+    serves any more, do not hold payrace's wait.
     """
-    deadline = time.monotonic() + budget_s
+    started = time.monotonic()
+    retry_budget = budget_s if retry_budget_s is None else min(retry_budget_s, budget_s)
     while True:
-        state = admin.webhooks()
+        state = admin.webhooks(payment_ids)
         owed = webhooks_pending(state) if state.get("endpoints") else 0
-        if owed == 0 or time.monotonic() >= deadline:
+        retrying = int(state.get("retrying") or 0) if owed else 0
+        waited = time.monotonic() - started
+        if owed == 0 or waited >= budget_s or (owed == retrying and waited >= retry_budget):
             return owed
         time.sleep(poll_s)
