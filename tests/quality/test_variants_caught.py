@@ -53,9 +53,11 @@ def _assert_caught(result: ExploreResult, checker: str) -> None:
 def test_naive_is_caught_by_concurrent_requests(
     postgres_server: Provisioned, standin_url: str
 ) -> None:
-    """Two concurrent charges both read pending: no-duplicate-charge, caused by concurrency."""
+    """Two concurrent charges both read pending: no-duplicate-charge, caused by concurrency.
+
+    No fault needed (with faults, a lost response is as likely to be found first)."""
     result = _explore(
-        "naive", workers=2, faults=FAULT_FAMILIES, max_examples=100,
+        "naive", workers=2, faults=(), max_examples=100,
         server=postgres_server, standin_url=standin_url,
     )
     _assert_caught(result, "no-duplicate-charge")
@@ -117,7 +119,7 @@ def test_dunning_is_caught_by_a_duplicated_failure_event(
     _assert_caught(result, "no-duplicate-charge")
     assert result.cause is not None and result.cause.kind == "webhook-redelivery"
     assert "charge.failed event" in result.cause.sentence
-    assert any("webhook='webhook_" in line for line in result.program)
+    assert any("webhooks(kind='webhook_duplicate" in line for line in result.program)
 
 
 def test_dunning_survives_without_webhook_faults(
