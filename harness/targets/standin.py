@@ -1,4 +1,4 @@
-"""The one check that `--stripe-url` is a payrace stand-in, for every command."""
+"""The stand-in as every command reads it: that `--stripe-url` is one, its ledger, its webhooks."""
 
 from __future__ import annotations
 
