@@ -64,8 +64,8 @@ CLOCK_JUMP_S = 25 * 3600
 LOST_BEFORE_JUMP = 2
 LOST_WAIT_S = 0.3
 # How long no retry of a lost charge must be seen before the day passes, and the most to wait.
-RETRY_QUIET_S = 2.5
-RETRY_WAIT_S = 8.0
+RETRY_QUIET_S = 1.5
+RETRY_WAIT_S = 3.0
 
 Action = Callable[[Environment], dict[str, Any] | None]
 

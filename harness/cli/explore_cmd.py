@@ -7,6 +7,7 @@ import secrets
 import shlex
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,8 @@ def _explore(
         err=True,
     )
     with open_environment(request) as (env, parts):
-        cov = coverage(env.target.abilities, request.faults, request.settle_s)
+        abilities = replace(env.target.abilities, webhooks=env.webhooks_known())
+        cov = coverage(abilities, request.faults, request.settle_s)
         for line in coverage_lines(cov):
             click.echo(f"payrace: {line}", err=True)
         if budget is not None:

@@ -220,6 +220,21 @@ class Environment:
         if self.background:
             self.run_cursor = self.call(ledger_end, self.standin)
 
+    def webhooks_known(self) -> bool:
+        """Whether the target takes webhooks: an endpoint is registered at the stand-in.
+
+        Asked once per environment, before the first example (the model's rules depend on
+        it). An in-process target registers its receiver on reset, so the parts are reset
+        first; a foreign one registered its own when it started.
+        """
+        if not self._webhooks_known:
+            if not self.background:
+                self.call(self.standin.reset)
+                self.call(self.target.reset)
+            self.receives_webhooks = bool(self.call(self.standin.webhooks)["endpoints"])
+            self._webhooks_known = True
+        return self.receives_webhooks
+
     def enabled(self, family: str) -> bool:
         return family in self.config.faults
 
@@ -258,9 +273,6 @@ class Environment:
             self.call(self.standin.reset)
             self.call(self.target.reset)
             cursor = 0
-        if not self._webhooks_known:
-            self.receives_webhooks = bool(self.call(self.standin.webhooks)["endpoints"])
-            self._webhooks_known = True
         self.stats.examples += 1
         recorder = HistoryRecorder(self.scratch / "example-history.jsonl")
         for client in self.clients:

@@ -25,7 +25,7 @@ from harness.model.environment import (
     TimeBudgetSpent,
     bound,
 )
-from harness.model.machine import PaymentModel
+from harness.model.machine import PaymentModel, model_for
 from harness.model.minimize import minimize
 from harness.model.profiles import profile
 from harness.model.program import program_from_notes
@@ -78,8 +78,10 @@ def _shrink_budget(seconds: float) -> Iterator[None]:
 def _run_once(
     env: Environment, *, max_examples: int, steps: int, seed: int | None, base: str
 ) -> None:
+    model = model_for(env)
+
     def factory() -> PaymentModel:
-        return PaymentModel()
+        return model()
 
     overrides: dict[str, Any] = {"max_examples": max_examples, "stateful_step_count": steps}
     if seed is not None:

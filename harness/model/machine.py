@@ -23,7 +23,7 @@ from hypothesis.stateful import (
 from harness.history import Classified
 from harness.model.checks import PaymentViolation, check_duplicates, check_example
 from harness.model.concurrency import run_requests
-from harness.model.environment import Example, StepRecord, active_environment
+from harness.model.environment import Environment, Example, StepRecord, active_environment
 from harness.targets.settle import QUIET_S, is_settled, settle
 
 # Both shrink towards their first element: the simplest amount, an ordinary customer.
@@ -452,20 +452,6 @@ class PaymentModel(RuleBasedStateMachine):
         self.env.call(self.env.standin.advance_clock, CLOCK_JUMP_S)
         return moved
 
-    @precondition(
-        lambda self: self.env.enabled("webhooks")
-        and self.env.receives_webhooks
-        and self.example.ran("webhooks") < 1
-    )
-    @rule(kind=st.sampled_from(WEBHOOK_FAULTS))
-    @_step
-    def webhooks(self, kind: str) -> None:
-        """From here on, every event about this example's payments is delivered so: twice,
-        late, after a later event, or lost then redelivered — as Stripe may, at least once."""
-        self._record("webhooks", None, kind=kind)
-        self.example.webhook_fault = kind
-        self._fault_webhooks(kind, list(self.example.payments))
-
     @precondition(lambda self: self.example.ran("read") < 2)
     @rule(payment=payments)
     @_step
@@ -596,3 +582,32 @@ class PaymentModel(RuleBasedStateMachine):
                 break
         example.settled = settled
         example.db = snapshot
+
+
+class _WebhookRules(PaymentModel):
+    """PaymentModel plus the `webhooks` step, for a target that takes webhooks.
+
+    A class of its own: a rule Hypothesis may draw changes every program it generates, so
+    targets without a webhook endpoint keep exactly the programs (and seeds) they had.
+    """
+
+    @precondition(
+        lambda self: self.env.enabled("webhooks") and self.example.ran("webhooks") < 1
+    )
+    @rule(kind=st.sampled_from(WEBHOOK_FAULTS))
+    @_step
+    def webhooks(self, kind: str) -> None:
+        """From here on, every event about this example's payments is delivered so: twice,
+        late, after a later event, or lost then redelivered — as Stripe may, at least once."""
+        self._record("webhooks", None, kind=kind)
+        self.example.webhook_fault = kind
+        self._fault_webhooks(kind, list(self.example.payments))
+
+
+# Hypothesis prints the program as `state = PaymentModel()`: the same name replays it.
+_WebhookRules.__name__ = _WebhookRules.__qualname__ = "PaymentModel"
+
+
+def model_for(env: Environment) -> type[PaymentModel]:
+    """The model class to run against `env`: with the `webhooks` step where it applies."""
+    return _WebhookRules if env.enabled("webhooks") and env.webhooks_known() else PaymentModel

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from harness.model.checks import PaymentViolation
 from harness.model.environment import Environment, EnvironmentFailure, bound
-from harness.model.machine import PaymentModel
+from harness.model.machine import model_for
 from harness.model.program import END, START
 
 INVARIANT = "state.no_duplicate_charge()"
@@ -31,7 +31,7 @@ def replay_program(env: Environment, program: Sequence[str]) -> PaymentViolation
     The text is Hypothesis's own output (or payrace's reassembly of it): calls on
     `state` with literal arguments and the bundle variables it assigned.
     """
-    namespace: dict[str, object] = {"PaymentModel": PaymentModel}
+    namespace: dict[str, object] = {"PaymentModel": model_for(env)}
     try:
         with bound(env):
             exec(compile("\n".join(program), "<counterexample>", "exec"), namespace)

@@ -10,7 +10,7 @@ from harness.errors import PayraceError
 from harness.model.cause import diagnose
 from harness.model.checks import PaymentViolation
 from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure, bound
-from harness.model.machine import PaymentModel
+from harness.model.machine import PaymentModel, model_for
 from harness.model.parts import PartsRequest, open_environment
 from harness.targets.registry import quiet_provider_logs
 from harness.targets.settle import EXPLORE_SETTLE_S
@@ -51,7 +51,7 @@ def replaying(
         quiet_provider_logs(request.spec().kind)
         with open_environment(request) as (env, _parts), bound(env):
             try:
-                yield PaymentModel
+                yield model_for(env)
             except PaymentViolation as violation:
                 print(f"payrace: violation reproduced — {violation}")
                 if violation.example is not None:

@@ -142,7 +142,7 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
             cursor = ledger_end(admin) if spec.stripe_url else 0
             pid = listening_pid(target_url)
             abilities = replace(Abilities.reference(database_url, failpoints=failpoints),
-                                service_pid=pid)
+                                service_pid=pid, webhooks=bool(admin.webhooks()["endpoints"]))
             yield Stack(target_url, stripe_url, admin, cursor, parts, service_pid=pid,
                         database_url=database_url, abilities=abilities)
             return
@@ -162,7 +162,8 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
         abilities = probe_abilities(target_url, database_url=own_db,
                                     db_query=spec.db_query, service_pid=spec.service_pid)
         admin.clear_faults()
-        abilities = replace(abilities, adapter=spec.adapter)
+        abilities = replace(abilities, adapter=spec.adapter,
+                            webhooks=bool(admin.webhooks()["endpoints"]))
         adapter = load_adapter(spec.adapter)
         parts["preflight"] = preflight(target_url, admin, adapter=adapter)
         # The run's evidence starts after the preflight payment: it is not the run's.

@@ -36,6 +36,8 @@ class Abilities:
     in_process: bool = False
     # `--adapter file.py:Class`: payrace's reads speak the service's own API through it.
     adapter: str | None = None
+    # A webhook endpoint is registered at the stand-in (None: not looked at yet).
+    webhooks: bool | None = None
 
     @classmethod
     def reference(cls, database_url: str | None = None, *, failpoints: bool = True) -> Abilities:
@@ -64,6 +66,8 @@ class Abilities:
             data["database_url"] = "given"  # never a password in summary.json
         if not data["in_process"]:
             del data["in_process"]  # summary.json of HTTP and reference targets unchanged
+        if data["webhooks"] is None:
+            del data["webhooks"]
         return data
 
 
@@ -150,11 +154,15 @@ def _family(a: Abilities, family: str) -> tuple[bool, str]:
         if a.service_pid:
             return True, f"a worker process of --service-pid {a.service_pid} is SIGKILLed"
         return False, "give --service-pid (the service's supervisor) to kill its workers"
+    if family == "webhooks" and a.webhooks is False:
+        return False, (
+            "no webhook endpoint is registered at the stand-in (register your receiver through "
+            "Stripe's API, or start the stand-in with --webhook URL)"
+        )
     if family == "webhooks":
         return True, (
             "the stand-in duplicates, delays, reorders, or drops then redelivers the webhook "
-            "deliveries of the events (to the endpoints the service registered: with none, "
-            "nothing is faulted)"
+            "deliveries of the events to the endpoints the service registered"
         )
     return False, f"unknown fault family {family!r}"
 
