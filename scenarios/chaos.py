@@ -11,7 +11,8 @@ The nemesis runs in the coordinating Locust process on a seeded schedule, one fa
 `PAYRACE_NEMESIS_INTERVAL` seconds (default 1.0), cycling through the kinds it can reach:
 - the provider answers 500 after charging (`error_after`, stored on the key), or 503 before
   executing (`error_before`), each on its own — needs `PAYRACE_STANDIN_URL`;
-- responses are lost (`drop_after`), then a day passes: the service's clock
+- responses are lost (`drop_after`), the SDK retries inside those requests end, then a day
+  passes: the service's clock
   (`POST /_admin/clock`, when `PAYRACE_TARGET_CLOCK=1`), then the provider's, so the keys of
   those lost charges are forgotten before anyone retries them;
 - failpoints on the target (`POST /_admin/failpoints`): `before_commit` drop_connection,
@@ -63,8 +64,10 @@ CLOCK_JUMP_S = 25 * 3600
 # Charges whose answers are lost just before a clock jump, and how long they get to happen.
 LOST_BEFORE_JUMP = 2
 LOST_WAIT_S = 0.3
-# How long no retry of a lost charge must be seen before the day passes, and the most to wait.
-RETRY_QUIET_S = 1.5
+# How long no retry of a lost charge must be seen before the day passes, and the most to wait:
+# longer than an SDK's retry pause inside one request (stripe-python: 0.25–0.5 s), shorter
+# than a service's lease, so a re-drive still meets the forgotten key — as it would a day on.
+RETRY_QUIET_S = 1.0
 RETRY_WAIT_S = 3.0
 
 Action = Callable[[Environment], dict[str, Any] | None]
@@ -122,11 +125,13 @@ def clock_jump(environment: Environment) -> dict[str, Any] | None:
 
 def _until_lost_retries_end(admin: Any, cursor: int) -> None:
     """Wait until nothing has resent a lost charge's key for RETRY_QUIET_S (at most
-    RETRY_WAIT_S): a day must pass *between* attempts, as it does in life.
+    RETRY_WAIT_S): the day must pass *between* attempts, never inside one.
 
-    An SDK retries a lost answer within a second or two under the same key; were the day to
-    pass during that second, the retry would meet a forgotten key and charge anew — a double
-    charge no service can prevent and no real clock makes.
+    An SDK retries a lost answer within half a second under the same key, inside the request
+    that already decided the key was young; were the day to pass during that pause, the retry
+    would meet a forgotten key and charge anew — a double charge no service can prevent and
+    no real clock makes. A later attempt (a re-drive, a client's retry) can look at the key's
+    age first, and must.
     """
     keys: set[str] = set()
     last_seen = time.monotonic()
