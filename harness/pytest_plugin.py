@@ -59,7 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--payrace-faults",
         default="all",
-        help="all, none, or a comma list of provider,failpoints,database,clock,workers",
+        help="all, none, or a comma list of provider,failpoints,database,clock,workers,webhooks",
     )
     group.addoption(
         "--payrace-profile",
