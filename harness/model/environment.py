@@ -111,8 +111,6 @@ class Example:
     settled: Settled | None = None
     # Provider-only clock jumps: the target offered no way to move its own clock.
     provider_only_clock: bool = False
-    # Webhook deliveries the stand-in still owed when the settle budget ran out.
-    webhooks_owed: int = 0
     # The example's webhook fault (a `webhooks` step) and its rules, one per payment: re-armed
     # after a step clears its own faults, so they hold for every later event of the example.
     webhook_fault: str | None = None
@@ -202,10 +200,9 @@ class Environment:
         self.run_cursor = 0
         self.run_payments: set[str] = set()
         self.connections_dropped = 0  # drop_db_connections steps run so far
-        # Whether an endpoint is registered at the stand-in (the target takes webhooks): known
-        # after the first example's reset, then fixed, so every replay draws the same faults.
-        self.receives_webhooks = False
-        self._webhooks_known = False
+        # Whether an endpoint is registered at the stand-in (the target takes webhooks): None
+        # until first asked, then fixed, so every replay draws the same faults.
+        self._webhooks: bool | None = None
 
     def new_run(self) -> None:
         """Forget the counts, tallies and failures of a previous exploration in this environment."""
@@ -227,13 +224,17 @@ class Environment:
         it). An in-process target registers its receiver on reset, so the parts are reset
         first; a foreign one registered its own when it started.
         """
-        if not self._webhooks_known:
+        if self._webhooks is None:
             if not self.background:
                 self.call(self.standin.reset)
                 self.call(self.target.reset)
-            self.receives_webhooks = bool(self.call(self.standin.webhooks)["endpoints"])
-            self._webhooks_known = True
-        return self.receives_webhooks
+            self._webhooks = bool(self.call(self.standin.webhooks)["endpoints"])
+        return self._webhooks
+
+    @property
+    def receives_webhooks(self) -> bool:
+        """What webhooks_known() found; False until it was asked."""
+        return bool(self._webhooks)
 
     def enabled(self, family: str) -> bool:
         return family in self.config.faults
@@ -346,14 +347,12 @@ class Environment:
         attempts only; at the example's end within the settle budget, and retries of
         deliveries the service failed for RETRY_DRAIN_S: enough for the redeliveries a
         handler may act on again, not a dead receiver's whole backoff, every step."""
-        if not self.receives_webhooks:
-            return
+        if not self.receives_webhooks or not example.payments:
+            return  # no payment of this example: nothing owed is ours to wait for
         budget = min(STEP_DRAIN_S, self.config.settle_s) if step else self.config.settle_s
         retry_budget = RETRY_DRAIN_S if retries and not step else 0.0
-        example.webhooks_owed = self.call(
-            drain_webhooks, self.standin, budget, retry_budget_s=retry_budget,
-            payment_ids=example.payments,
-        )
+        self.call(drain_webhooks, self.standin, budget, retry_budget_s=retry_budget,
+                  payment_ids=example.payments)
 
     def note_violation(self, example: Example) -> None:
         with self._lock:

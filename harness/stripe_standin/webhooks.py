@@ -120,6 +120,7 @@ class Webhooks:
         def mine(jobs: Any) -> list[Job]:
             return [j for j in jobs if payments is None or j.payment_id in payments]
 
+        # asyncio.Queue has no public way to look at its items; its deque is read, not changed.
         queued = list(self.queue._queue) if self.queue is not None else []  # type: ignore[attr-defined]
         return {
             "endpoints": [
