@@ -48,15 +48,21 @@ def _failed_commit(step: StepRecord) -> str | None:
     return None
 
 
-def _redelivered(example: Example, payment_id: str) -> tuple[str, int, str] | None:
+def _redelivered(
+    example: Example, payment_id: str, charged_at: int
+) -> tuple[str, int, str] | None:
     """An event for the payment that reached the service more than once: its type, how many
     times it was answered, and the delivery faults at play ("" for a plain retry).
 
-    A delivery is in the ledger once answered, so after whatever its handler charged."""
+    A delivery is in the ledger once answered, so after whatever its handler charged: of the
+    repeated events, the one whose delivery was the first answered after the second charge
+    (ledger seq `charged_at`) is the one that charged; a service subscribed to every event
+    gets other repeated ones (`payment_intent.created`) that charged nothing."""
     # Per endpoint: another service subscribed to the same stand-in gets its own copies.
     answered: Counter[tuple[str, str]] = Counter()
     kinds: dict[str, str] = {}
     faults: dict[str, set[str]] = {}
+    after: list[str] = []  # events answered after the second charge, in ledger order
     for entry in example.ledger:
         if entry.get("kind") != "webhook" or entry.get("payment_id") != payment_id:
             continue
@@ -66,10 +72,13 @@ def _redelivered(example: Example, payment_id: str) -> tuple[str, int, str] | No
             faults.setdefault(event, set()).update(str(entry["fault"]).split("+"))
         if entry.get("status") is not None:
             answered[(event, str(entry.get("endpoint")))] += 1
-    repeated = [(event, n) for (event, _), n in answered.items() if n > 1]
+            if int(entry.get("seq", 0)) > charged_at:
+                after.append(event)
+    repeated = {event: n for (event, _), n in answered.items() if n > 1}
     if not repeated:
         return None
-    event, times = repeated[0]
+    event = next((e for e in after if e in repeated), next(iter(repeated)))
+    times = repeated[event]
     return kinds[event], times, "+".join(sorted(faults.get(event, ())))
 
 
@@ -107,7 +116,7 @@ def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cau
     )
     fault = str(request.get("fault") or "")
     lost = next((f for f in LOST_RESPONSE_FAULTS if f in fault.split("+")), None)
-    redelivered = None if lost else _redelivered(example, payment_id)
+    redelivered = None if lost else _redelivered(example, payment_id, int(two.get("seq", 0)))
     if redelivered is not None:
         kind, times, how = redelivered
         armed = next((i for i, st in enumerate(example.steps) if st.rule == "webhooks"), None)
