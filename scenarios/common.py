@@ -11,8 +11,11 @@ Environment (all optional, so each locustfile also runs under plain `locust -f �
   the history).
 - `PAYRACE_ADAPTER`: `path/to/file.py:ClassName`, how to speak your service's own API
   (docs/TARGETS.md); unset → payrace's contract.
-- `PAYRACE_SEED` (default 0), `PAYRACE_ORIGIN` (monotonic clock origin shared with `payrace run`),
-  `PAYRACE_CLIENT_TIMEOUT` (seconds; each scenario has its own default).
+- `PAYRACE_SEED` (default 0), `PAYRACE_ORIGIN` (monotonic clock origin shared with `payrace run`).
+
+Scenario knobs are Locust custom arguments (`locust -f scenarios/x.py --help` lists them):
+`--payrace-<name>`, or `PAYRACE_<NAME>` in the environment — how `payrace run` passes them.
+Every scenario has `--payrace-client-timeout` (seconds; each scenario has its own default).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +52,6 @@ ENV_STANDIN = "PAYRACE_STANDIN_URL"
 ENV_FAULTS = "PAYRACE_FAULTS"
 ENV_SEED = "PAYRACE_SEED"
 ENV_ORIGIN = "PAYRACE_ORIGIN"
-ENV_CLIENT_TIMEOUT = "PAYRACE_CLIENT_TIMEOUT"
 
 log = logging.getLogger("payrace.scenario")
 T = TypeVar("T")
@@ -113,7 +116,73 @@ class Recording:
             out.write(json.dumps(line, default=str) + "\n")
 
 
-RECORDING = Recording()
+def listen(event: Any, listener: Callable[..., None]) -> None:
+    """Attach a listener to a Locust event (typed as Any: Locust's add_listener has no hints)."""
+    event.add_listener(listener)
+
+
+def recording(environment: Environment) -> Recording:
+    """This process's recording, kept on Locust's environment (one per run, not per module)."""
+    found = getattr(environment, "payrace_recording", None)
+    if not isinstance(found, Recording):
+        found = Recording()
+        environment.payrace_recording = found  # type: ignore[attr-defined]
+    return found
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A scenario setting: Locust's `--payrace-<name>` argument, or `PAYRACE_<NAME>`."""
+
+    name: str
+    default: float
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return f"PAYRACE_{self.name.upper()}"
+
+    @property
+    def dest(self) -> str:
+        return f"payrace_{self.name}"
+
+    def value(self, environment: Environment) -> float:
+        """The run's value: Locust's parsed argument, else the environment, else the default
+        (an Environment built by hand has no parsed options)."""
+        options = environment.parsed_options
+        chosen = getattr(options, self.dest, None) if options is not None else None
+        return float(chosen) if chosen is not None else env_float(self.env_var, self.default)
+
+
+def _number(name: str) -> Callable[[str], float | None]:
+    def parse(raw: str) -> float | None:
+        if not raw.strip():
+            return None  # set but empty: the default
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} is not a number") from None
+
+    parse.__name__ = "number"  # argparse names the type in its message
+    return parse
+
+
+def declare_knobs(*knobs: Knob) -> tuple[Knob, ...]:
+    """Declare a scenario's knobs as Locust custom arguments (`locust --help` lists them)."""
+
+    def add(parser: Any, **_kwargs: Any) -> None:
+        for knob in knobs:
+            parser.add_argument(f"--{knob.dest.replace('_', '-')}", dest=knob.dest,
+                                type=_number(knob.env_var), env_var=knob.env_var, default=None,
+                                help=f"{knob.help} (default {knob.default:g})")
+
+    listen(events.init_command_line_parser, add)
+    return knobs
+
+
+# Every scenario's client patience; 0 keeps the scenario's own (its users' `network_timeout`).
+(CLIENT_TIMEOUT,) = declare_knobs(Knob("client_timeout", 0.0, "seconds a client waits for an "
+                                       "answer (0: the scenario's default)"))
 
 
 def is_worker(environment: Environment) -> bool:
@@ -127,14 +196,15 @@ def is_coordinator(environment: Environment) -> bool:
 
 
 def _open_history(environment: Environment, **_kwargs: Any) -> None:
-    RECORDING.tag = str(os.getpid())
+    rec = recording(environment)
+    rec.tag = str(os.getpid())
     path = os.environ.get(ENV_HISTORY, "").strip()
     faults = os.environ.get(ENV_FAULTS, "").strip()
     if is_coordinator(environment):
         if faults:
-            RECORDING.faults_path = Path(faults)
+            rec.faults_path = Path(faults)
         elif path:
-            RECORDING.faults_path = Path(path).with_name("faults.jsonl")
+            rec.faults_path = Path(path).with_name("faults.jsonl")
     if not path:
         return
     if isinstance(environment.runner, MasterRunner):
@@ -142,17 +212,13 @@ def _open_history(environment: Environment, **_kwargs: Any) -> None:
         atexit.register(_merge_after_workers, path)
         return
     target = part_path(path) if is_worker(environment) else Path(path)
-    RECORDING.recorder = HistoryRecorder(target, origin=origin(), keep=False)
+    rec.recorder = HistoryRecorder(target, origin=origin(), keep=False)
 
 
-def _close_history(**_kwargs: Any) -> None:
-    if RECORDING.recorder is not None:
-        RECORDING.recorder.close()
-
-
-def listen(event: Any, listener: Callable[..., None]) -> None:
-    """Attach a listener to a Locust event (typed as Any: Locust's add_listener has no hints)."""
-    event.add_listener(listener)
+def _close_history(environment: Environment, **_kwargs: Any) -> None:
+    rec = recording(environment)
+    if rec.recorder is not None:
+        rec.recorder.close()
 
 
 listen(events.init, _open_history)
@@ -188,7 +254,8 @@ def _wait_until_still(path: str, quiet_s: float, limit_s: float) -> None:
         time.sleep(0.2)
 
 
-def arm_faults(rules: Sequence[Mapping[str, Any]], *, note: str | None = None) -> bool:
+def arm_faults(environment: Environment, rules: Sequence[Mapping[str, Any]], *,
+               note: str | None = None) -> bool:
     """Arm stand-in fault rules when a stand-in is configured; returns whether it did."""
     url = standin_url()
     if url is None:
@@ -197,7 +264,7 @@ def arm_faults(rules: Sequence[Mapping[str, Any]], *, note: str | None = None) -
 
     StandinAdmin(url).arm([dict(rule) for rule in rules])
     if note is not None:
-        RECORDING.note_fault(note, rules=[dict(rule) for rule in rules])
+        recording(environment).note_fault(note, rules=[dict(rule) for rule in rules])
     return True
 
 
@@ -220,14 +287,22 @@ class PayraceUser(FastHttpUser):
     """A user of the target contract (docs/TARGETS.md) whose every call is an op in the history."""
 
     abstract = True
-    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 10.0)
+    # The scenario's default patience; `--payrace-client-timeout` overrides it.
+    network_timeout = 10.0
     connection_timeout = 5.0
     # Room for a burst of concurrent charges from one user (double_click, the PR's proof).
     concurrency = 128
 
+    def __init__(self, environment: Environment) -> None:
+        timeout = CLIENT_TIMEOUT.value(environment)
+        if timeout > 0:  # before Locust's client is made: it takes the timeout when built
+            self.network_timeout = timeout
+        super().__init__(environment)
+        self.recording = recording(environment)
+
     def on_start(self) -> None:
         self.adapter = ADAPTER
-        self.process = RECORDING.next_process()
+        self.process = self.recording.next_process()
         self.rng = random.Random(f"{seed()}:{self.process.split('-', 1)[1]}")
 
     # -- one op each ---------------------------------------------------------------------
@@ -286,7 +361,7 @@ class PayraceUser(FastHttpUser):
     def _call(self, f: str, args: tuple[Any, ...], process: str | None, *,
               payment_id: str | None = None, key: str | None = None,
               body: dict[str, Any] | None = None) -> Classified:
-        recorder = RECORDING.recorder
+        recorder = self.recording.recorder
         proc = process or self.process
         invoke = (recorder.invoke(proc, f, payment_id=payment_id, idempotency_key=key, value=body)
                   if recorder is not None else None)

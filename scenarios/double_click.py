@@ -19,30 +19,31 @@ from __future__ import annotations
 from locust import between, task
 from locust.env import Environment
 
-from scenarios.common import (
-    ENV_CLIENT_TIMEOUT,
-    PayraceUser,
-    arm_faults,
-    env_float,
-    env_int,
-    run_once_at_start,
-)
+from scenarios.common import Knob, PayraceUser, arm_faults, declare_knobs, run_once_at_start
 
-CLICKS = max(2, env_int("PAYRACE_CLICKS", 4))
-GATE_MS = env_int("PAYRACE_GATE_MS", 400)
+FAULT_FAMILIES = ("provider",)
+CLICKS, GATE_MS = declare_knobs(
+    Knob("clicks", 4, "charge requests fired at once per payment (at least 2)"),
+    Knob("gate_ms", 400, "the most the stand-in holds a payment's calls for the others"))
+
+
+def clicks(environment: Environment) -> int:
+    return max(2, int(CLICKS.value(environment)))
 
 
 @run_once_at_start
 def _arm_gate(environment: Environment) -> None:
     # One rule serves every payment: the stand-in keeps a separate gate per metadata[payment_id].
-    arm_faults([{"action": "gate", "n": CLICKS, "timeout_ms": GATE_MS}], note="gate per payment")
+    rule = {"action": "gate", "n": clicks(environment),
+            "timeout_ms": int(GATE_MS.value(environment))}
+    arm_faults(environment, [rule], note="gate per payment")
 
 
 class DoubleClickUser(PayraceUser):
     """Creates a payment, then fires CLICKS charge requests for it at the same instant."""
 
     wait_time = between(0.0, 0.05)
-    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 10.0)
+    network_timeout = 10.0
 
     @task
     def double_click(self) -> None:
@@ -51,5 +52,6 @@ class DoubleClickUser(PayraceUser):
             return
         # A browser double submit resends the same form: the same client key, or none at all.
         key = f"dc-{payment_id}" if self.rng.random() < 0.5 else None
-        self.at_once([lambda proc: self.charge(payment_id, key, process=proc)] * CLICKS)
+        self.at_once([lambda proc: self.charge(payment_id, key, process=proc)]
+                     * clicks(self.environment))
         self.read(payment_id)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import gevent
 from locust import constant, task
+from locust.env import Environment
 from locust.exception import StopUser
 
-from scenarios.common import ENV_CLIENT_TIMEOUT, PayraceUser, env_float, env_int
+from scenarios.common import Knob, PayraceUser, declare_knobs
 
-REQUESTS = max(2, env_int("PAYRACE_PROOF_REQUESTS", 100))
+FAULT_FAMILIES: tuple[str, ...] = ()
+(REQUESTS,) = declare_knobs(Knob("proof_requests", 100, "concurrent charge requests (at least 2)"))
 
 
 class PrProofUser(PayraceUser):
@@ -27,14 +29,20 @@ class PrProofUser(PayraceUser):
 
     fixed_count = 1
     wait_time = constant(0)
-    concurrency = max(128, REQUESTS)
-    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 30.0)
+    network_timeout = 30.0
+
+    def __init__(self, environment: Environment) -> None:
+        self.requests = max(2, int(REQUESTS.value(environment)))
+        # Room for every request at once; Locust's client takes it when built.
+        self.concurrency = max(128, self.requests)
+        super().__init__(environment)
 
     @task
     def the_prs_test(self) -> None:
         payment_id = self.create_payment()
         if payment_id is not None:
-            self.at_once([lambda proc: self.charge(payment_id, None, process=proc)] * REQUESTS)
+            self.at_once([lambda proc: self.charge(payment_id, None, process=proc)]
+                         * self.requests)
             self.read(payment_id)
         # The PR's test ran once; so does this one, and then the whole run ends.
         runner = self.environment.runner

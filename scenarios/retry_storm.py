@@ -24,40 +24,44 @@ from locust import between, task
 from locust.env import Environment
 
 from scenarios.common import (
-    ENV_CLIENT_TIMEOUT,
+    Knob,
     PayraceUser,
     arm_faults,
-    env_float,
-    env_int,
+    declare_knobs,
     run_once_at_start,
     seed,
 )
 
-CLIENT_TIMEOUT = env_float(ENV_CLIENT_TIMEOUT, 1.0)
-DROP_P = env_float("PAYRACE_DROP_P", 0.15)
-HANG_P = env_float("PAYRACE_HANG_P", 0.05)
-# Longer than the reference service's provider timeout (4 s): the service itself loses the answer.
-HANG_MS = env_int("PAYRACE_HANG_MS", 4500)
-LATENCY_MS = env_int("PAYRACE_PROVIDER_LATENCY_MS", 30)
-# Stripe's search lags writes by "up to a minute" (docs.stripe.com/search#data-freshness): on
-# the stand-in's clock, so a run never outlasts it unless a day passes.
-SEARCH_LAG_P = env_float("PAYRACE_SEARCH_LAG_P", 0.5)
-SEARCH_LAG_MS = env_int("PAYRACE_SEARCH_LAG_MS", 60_000)
-ATTEMPTS = env_int("PAYRACE_ATTEMPTS", 4)
+FAULT_FAMILIES = ("provider",)
+DROP_P, HANG_P, HANG_MS, LATENCY_MS, SEARCH_LAG_P, SEARCH_LAG_MS, ATTEMPTS = declare_knobs(
+    Knob("drop_p", 0.15, "share of charges whose answer is lost (drop_after)"),
+    Knob("hang_p", 0.05, "share of charges whose answer is held (hang_after)"),
+    # Longer than the reference service's provider timeout (4 s): it loses the answer itself.
+    Knob("hang_ms", 4500, "how long a held answer is held, ms"),
+    Knob("provider_latency_ms", 30, "stand-in latency per provider call, ms (± as much)"),
+    # Stripe's search lags writes by "up to a minute" (docs.stripe.com/search#data-freshness):
+    # on the stand-in's clock, so a run never outlasts it unless a day passes.
+    Knob("search_lag_p", 0.5, "share of charges kept out of search (search_lag)"),
+    Knob("search_lag_ms", 60_000, "how long search lags a charge, ms"),
+    Knob("attempts", 4, "charge attempts until an answer is known"))
 POLICIES = ("same", "new", "none")
 
 
 @run_once_at_start
 def _arm_lost_responses(environment: Environment) -> None:
+    def knob(k: Knob) -> float:
+        return k.value(environment)
+
+    latency = int(knob(LATENCY_MS))
     # No `path`: every POST under /v1/ (Charges and PaymentIntents alike) can lose its answer.
-    arm_faults([
-        {"action": "latency", "ms": LATENCY_MS, "jitter_ms": LATENCY_MS},
-        {"action": "drop_after", "probability": DROP_P, "seed": seed(), "money": True},
-        {"action": "hang_after", "probability": HANG_P, "seed": seed() + 1, "ms": HANG_MS,
-         "money": True},
+    arm_faults(environment, [
+        {"action": "latency", "ms": latency, "jitter_ms": latency},
+        {"action": "drop_after", "probability": knob(DROP_P), "seed": seed(), "money": True},
+        {"action": "hang_after", "probability": knob(HANG_P), "seed": seed() + 1,
+         "ms": int(knob(HANG_MS)), "money": True},
         # Drawn apart from the losses: some lost charges are searchable, some not yet.
-        {"action": "search_lag", "probability": SEARCH_LAG_P, "seed": seed() + 2,
-         "ms": SEARCH_LAG_MS, "money": True},
+        {"action": "search_lag", "probability": knob(SEARCH_LAG_P), "seed": seed() + 2,
+         "ms": int(knob(SEARCH_LAG_MS)), "money": True},
     ], note="lost responses")
 
 
@@ -65,7 +69,7 @@ class RetryStormUser(PayraceUser):
     """Creates a payment and charges it until it hears an answer, retrying on every unknown."""
 
     wait_time = between(0.0, 0.1)
-    network_timeout = CLIENT_TIMEOUT
+    network_timeout = 1.0
 
     @task
     def pay_impatiently(self) -> None:
@@ -73,5 +77,6 @@ class RetryStormUser(PayraceUser):
         if payment_id is None:
             return
         policy = self.rng.choice(POLICIES)
-        self.charge_with_retries(payment_id, policy, ATTEMPTS, backoff=0.05)
+        attempts = int(ATTEMPTS.value(self.environment))
+        self.charge_with_retries(payment_id, policy, attempts, backoff=0.05)
         self.read(payment_id)

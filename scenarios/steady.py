@@ -18,39 +18,39 @@ from __future__ import annotations
 from locust import task
 from locust.env import Environment
 
-from scenarios.common import (
-    ENV_CLIENT_TIMEOUT,
-    PayraceUser,
-    arm_faults,
-    env_float,
-    env_int,
-    run_once_at_start,
-)
+from scenarios.common import Knob, PayraceUser, arm_faults, declare_knobs, run_once_at_start
 
-LATENCY_MS = env_int("PAYRACE_PROVIDER_LATENCY_MS", 20)
-THINK_S = env_float("PAYRACE_THINK_MS", 100.0) / 1000.0
-DUPLICATE_SHARE = env_float("PAYRACE_DUPLICATE_SHARE", 0.1)
-ATTEMPTS = env_int("PAYRACE_ATTEMPTS", 3)
+FAULT_FAMILIES = ("provider",)
+LATENCY_MS, THINK_MS, DUPLICATE_SHARE, ATTEMPTS = declare_knobs(
+    Knob("provider_latency_ms", 20, "stand-in latency per provider call, ms (jitter: half)"),
+    Knob("think_ms", 100, "the most a user waits between actions, ms"),
+    Knob("duplicate_share", 0.1, "share of payments submitted twice at once"),
+    Knob("attempts", 3, "charge attempts until an answer is known"))
 
 
 @run_once_at_start
 def _arm_provider_latency(environment: Environment) -> None:
-    if LATENCY_MS > 0:
-        arm_faults([{"action": "latency", "ms": LATENCY_MS, "jitter_ms": LATENCY_MS // 2}],
+    latency = int(LATENCY_MS.value(environment))
+    if latency > 0:
+        arm_faults(environment, [{"action": "latency", "ms": latency, "jitter_ms": latency // 2}],
                    note="provider latency")
 
 
 class SteadyUser(PayraceUser):
     """Pays (sometimes twice at once), and reads back payments it made earlier."""
 
-    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 10.0)
+    network_timeout = 10.0
 
     def wait_time(self) -> float:
-        return self.rng.uniform(0.0, THINK_S) if THINK_S > 0 else 0.0
+        think_s = self.think_s
+        return self.rng.uniform(0.0, think_s) if think_s > 0 else 0.0
 
     def on_start(self) -> None:
         super().on_start()
         self.recent: list[str] = []
+        self.think_s = THINK_MS.value(self.environment) / 1000.0
+        self.duplicate_share = DUPLICATE_SHARE.value(self.environment)
+        self.attempts = int(ATTEMPTS.value(self.environment))
 
     @task(7)
     def pay(self) -> None:
@@ -58,11 +58,11 @@ class SteadyUser(PayraceUser):
         if payment_id is None:
             return
         self._remember(payment_id)
-        if self.rng.random() < DUPLICATE_SHARE:
+        if self.rng.random() < self.duplicate_share:
             key = f"dup-{payment_id}" if self.rng.random() < 0.5 else None
             self.at_once([lambda proc: self.charge(payment_id, key, process=proc)] * 2)
         else:
-            self.charge_with_retries(payment_id, "same", ATTEMPTS, backoff=0.05)
+            self.charge_with_retries(payment_id, "same", self.attempts, backoff=0.05)
 
     @task(3)
     def look_at_receipt(self) -> None:

@@ -30,38 +30,45 @@ from locust import between, task
 from locust.env import Environment
 
 from scenarios.common import (
-    ENV_CLIENT_TIMEOUT,
+    Knob,
     PayraceUser,
     arm_faults,
-    env_float,
-    env_int,
+    declare_knobs,
     run_once_at_start,
     seed,
 )
 
+FAULT_FAMILIES = ("provider", "webhooks")
 DECLINING_CUSTOMER = "decline"
-DECLINE_P = env_float("PAYRACE_DECLINE_P", 0.4)
-DUPLICATE_P = env_float("PAYRACE_DUPLICATE_P", 0.35)
-DELAY_P = env_float("PAYRACE_DELAY_P", 0.2)
-DELAY_MS = env_int("PAYRACE_DELAY_MS", 300)
-REORDER_P = env_float("PAYRACE_REORDER_P", 0.2)
-REDELIVER_P = env_float("PAYRACE_REDELIVER_P", 0.15)
-DROP_P = env_float("PAYRACE_DROP_P", 0.1)
-ATTEMPTS = env_int("PAYRACE_ATTEMPTS", 3)
+DECLINE_P, DUPLICATE_P, DELAY_P, DELAY_MS, REORDER_P, REDELIVER_P, DROP_P, ATTEMPTS = (
+    declare_knobs(
+        Knob("decline_p", 0.4, "share of payments for the declining customer"),
+        Knob("duplicate_p", 0.35, "share of events delivered twice"),
+        Knob("delay_p", 0.2, "share of events delivered late"),
+        Knob("delay_ms", 300, "how late a late event is, ms"),
+        Knob("reorder_p", 0.2, "share of events held until a later one got through"),
+        Knob("redeliver_p", 0.15, "share of events lost, then redelivered"),
+        Knob("drop_p", 0.1, "share of charges whose answer is lost (drop_after)"),
+        Knob("attempts", 3, "charge attempts until an answer is known")))
 
 
 @run_once_at_start
 def _arm_delivery_faults(environment: Environment) -> None:
+    def knob(k: Knob) -> float:
+        return k.value(environment)
+
+    delay_ms = int(knob(DELAY_MS))
     # Each rule draws apart (its own seed), so one event may be late *and* duplicated.
-    arm_faults([
-        {"action": "webhook_duplicate", "probability": DUPLICATE_P, "seed": seed()},
-        {"action": "webhook_delay", "probability": DELAY_P, "seed": seed() + 1,
-         "ms": DELAY_MS},
-        {"action": "webhook_reorder", "probability": REORDER_P, "seed": seed() + 2,
-         "timeout_ms": 2 * DELAY_MS},
-        {"action": "webhook_drop_then_redeliver", "probability": REDELIVER_P,
-         "seed": seed() + 3, "ms": DELAY_MS},
-        {"action": "drop_after", "probability": DROP_P, "seed": seed() + 4, "money": True},
+    arm_faults(environment, [
+        {"action": "webhook_duplicate", "probability": knob(DUPLICATE_P), "seed": seed()},
+        {"action": "webhook_delay", "probability": knob(DELAY_P), "seed": seed() + 1,
+         "ms": delay_ms},
+        {"action": "webhook_reorder", "probability": knob(REORDER_P), "seed": seed() + 2,
+         "timeout_ms": 2 * delay_ms},
+        {"action": "webhook_drop_then_redeliver", "probability": knob(REDELIVER_P),
+         "seed": seed() + 3, "ms": delay_ms},
+        {"action": "drop_after", "probability": knob(DROP_P), "seed": seed() + 4,
+         "money": True},
     ], note="webhook deliveries")
 
 
@@ -69,13 +76,15 @@ class WebhookStormUser(PayraceUser):
     """Creates a payment (some for the declining customer), charges it, retries the unknown."""
 
     wait_time = between(0.0, 0.1)
-    network_timeout = env_float(ENV_CLIENT_TIMEOUT, 2.0)
+    network_timeout = 2.0
 
     @task
     def pay(self) -> None:
-        customer = DECLINING_CUSTOMER if self.rng.random() < DECLINE_P else None
+        decline_p = DECLINE_P.value(self.environment)
+        customer = DECLINING_CUSTOMER if self.rng.random() < decline_p else None
         payment_id = self.create_payment(customer=customer)
         if payment_id is None:
             return
-        self.charge_with_retries(payment_id, "same", ATTEMPTS, backoff=0.05)
+        attempts = int(ATTEMPTS.value(self.environment))
+        self.charge_with_retries(payment_id, "same", attempts, backoff=0.05)
         self.read(payment_id)

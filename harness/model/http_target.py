@@ -94,21 +94,14 @@ class HttpTarget:
     def drop_connections(self) -> int:
         if self.database_url is None:
             return 0
-        from sqlalchemy import create_engine
         from sqlalchemy.exc import SQLAlchemyError
-        from sqlalchemy.pool import NullPool
 
-        from harness.provision.postgres import normalize_url
-        from harness.targets.dbfaults import terminate_others
+        from harness.nemesis.database import cut
 
-        engine = create_engine(normalize_url(self.database_url), poolclass=NullPool)
         try:
-            with engine.connect() as conn:
-                return terminate_others(conn)
+            return cut(self.database_url)
         except SQLAlchemyError as exc:
             raise database_problem(exc, self.database_url) from exc
-        finally:
-            engine.dispose()
 
     def kill_workers(self) -> list[int]:
         from harness.targets.workers import kill_workers

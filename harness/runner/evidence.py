@@ -38,16 +38,14 @@ def quiesce(stack: Stack, *, hold_s: float, max_wait_s: float = 20.0) -> dict[st
     `hold_s` is how long the scenario's faults may hold a provider response (a `hang_after`):
     a request that was held is still in the target until then, so it is waited for too.
     """
-    notes: dict[str, Any] = {}
+    nemesis = stack.nemesis(("provider", "failpoints"))
     try:
-        notes["faults_cleared"] = stack.admin.clear_faults()  # also frees requests at a gate
-    except Exception as exc:
-        notes["faults_cleared"] = f"failed: {exc}"
-    if stack.abilities.failpoints:
-        try:
-            httpx.delete(f"{stack.target_url}/_admin/failpoints", timeout=5.0)
-        except httpx.HTTPError as exc:
-            notes["failpoints_cleared"] = f"failed: {exc}"
+        healed = nemesis.heal()  # the stand-in's faults also free requests held at a gate
+    finally:
+        nemesis.ctx.close()
+    notes: dict[str, Any] = {"faults_cleared": healed["provider"]}
+    if str(healed["failpoints"]).startswith("failed"):
+        notes["failpoints_cleared"] = healed["failpoints"]
     started = time.monotonic()
     cursor, last_change, hold_until = stack.ledger_cursor, time.monotonic(), 0.0
     while time.monotonic() - started < max_wait_s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shlex
@@ -44,19 +45,36 @@ def available_scenarios() -> list[str]:
                   if p.stem not in _NOT_SCENARIOS and not p.stem.startswith("_"))
 
 
-# Fault families each of payrace's scenarios brings (a user's locustfile: provider faults).
-SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
-    "chaos": ("provider", "failpoints", "database", "workers", "clock", "webhooks"),
-    "retry_storm": ("provider",),
-    "double_click": ("provider",),
-    "steady": ("provider",),
-    "pr_proof": (),
-    "webhook_storm": ("provider", "webhooks"),
-}
+# What a locustfile that declares no FAULT_FAMILIES brings: the stand-in's provider faults.
+DEFAULT_FAMILIES = ("provider",)
 
 
 def scenario_families(scenario: str) -> tuple[str, ...]:
-    return SCENARIO_FAMILIES.get(scenario, ("provider",))
+    """The fault families a scenario declares (`FAULT_FAMILIES = (...)` at its top level).
+
+    Read from its source, never imported: a locustfile imports Locust, which patches this
+    process's sockets for gevent.
+    """
+    try:
+        tree = ast.parse(resolve_scenario(scenario).read_text(encoding="utf-8"))
+    except (UsageError, OSError, SyntaxError, ValueError):
+        return DEFAULT_FAMILIES  # Locust itself will say what is wrong with the file
+    for node in tree.body:
+        target: ast.expr
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "FAULT_FAMILIES" and value is not None:
+            try:
+                names = ast.literal_eval(value)
+            except ValueError:
+                break
+            if isinstance(names, tuple | list) and all(isinstance(n, str) for n in names):
+                return tuple(names)
+    return DEFAULT_FAMILIES
 
 
 def resolve_scenario(name: str) -> Path:

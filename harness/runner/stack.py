@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
@@ -14,19 +14,15 @@ import psutil
 
 from harness.adapters import Adapter, ContractAdapter, load_adapter
 from harness.errors import ProvisionError
+from harness.nemesis import Nemesis, NemesisContext
 from harness.provision.postgres import Provisioned
-from harness.runner.spec import RunSpec
+from harness.runner.spec import RunSpec, scenario_families
 from harness.stripe_standin import StandinAdmin, running_standin
 from harness.targets.abilities import Abilities, probe_abilities
 from harness.targets.preflight import preflight
 from harness.targets.standin import ledger_end, verify_standin
 
-__all__ = ["FAILPOINT_SCENARIOS", "Stack", "is_up", "ledger_end", "listening_pid", "provisioned"]
-
-# Scenarios whose nemesis arms failpoints inside the service: the reference service then
-# starts with failpoints on (off otherwise, since reading the failpoints table costs a query).
-FAILPOINT_SCENARIOS = frozenset({"chaos"})
-
+__all__ = ["Stack", "is_up", "ledger_end", "listening_pid", "provisioned"]
 
 @dataclass
 class Stack:
@@ -47,6 +43,15 @@ class Stack:
     def reference(self) -> bool:
         """The target offers payrace's admin endpoints (reconcile and snapshot)."""
         return self.abilities.reconcile and self.abilities.snapshot
+
+    def nemesis(self, families: Sequence[str]) -> Nemesis:
+        """A nemesis of these fault families on this run's parts (only those it may reach)."""
+        a = self.abilities
+        ctx = NemesisContext(
+            standin_url=self.stripe_url,
+            target_url=self.target_url, service_pid=self.service_pid or 0,
+            database_url=self.database_url, target_clock=a.clock, failpoints=a.failpoints)
+        return Nemesis(families, ctx)
 
 
 def _version(dist: str) -> str | None:
@@ -132,7 +137,8 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
             parts["postgres"] = server.as_part()
             schema = get_provider(REFERENCE).schema()
             database_url = stack.enter_context(fresh_database(server.url, "payrace_run", schema))
-            failpoints = spec.scenario in FAILPOINT_SCENARIOS
+            # Only for a scenario whose nemesis arms them: a failpoint check costs every request.
+            failpoints = "failpoints" in scenario_families(spec.scenario)
             target_url = stack.enter_context(running_service(
                 str(spec.target.variant), spec.workers, database_url, stripe_url,
                 failpoints=failpoints))

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from harness.nemesis.registry import FAMILY_NAMES, family
 from harness.targets.admin import rows_of
 
 PROBE_TIMEOUT_S = 3.0
 SNAPSHOT_PROBE_TIMEOUT_S = 60.0
-# Every fault family payrace knows; commands pick the ones they use.
-FAMILIES = ("provider", "failpoints", "database", "clock", "workers")
 
 
 @dataclass(frozen=True)
@@ -121,73 +120,13 @@ def _enabled(response: httpx.Response) -> bool:
 def family_plan(abilities: Abilities, families: Sequence[str]) -> list[dict[str, Any]]:
     """For each asked-for fault family: does it reach this target, and why (or why not)."""
     plan: list[dict[str, Any]] = []
-    for family in families:
-        applies, why = _family(abilities, family)
-        plan.append({"family": family, "applies": applies, "why": why})
+    for name in families:
+        if name in FAMILY_NAMES:
+            applies, why = family(name).reach(abilities)
+        else:
+            applies, why = False, f"unknown fault family {name!r}"
+        plan.append({"family": name, "applies": applies, "why": why})
     return plan
-
-
-def _family(a: Abilities, family: str) -> tuple[bool, str]:
-    if a.in_process:
-        return _python_family(a, family)
-    if family == "provider":
-        return True, "the stand-in loses, fails, delays and holds provider answers"
-    if family == "failpoints":
-        if a.failpoints:
-            return True, "the target offers /_admin/failpoints"
-        return False, "the target offers no /_admin/failpoints"
-    if family == "database":
-        if a.database_url:
-            return True, "the service's database connections are terminated (pg_terminate_backend)"
-        return False, "give --database-url (the service's own database) to cut its connections"
-    if family == "clock":
-        if a.clock:
-            return True, (
-                "the provider's key clock and the service's own clock (POST /_admin/clock) "
-                "jump 25 h"
-            )
-        return True, (
-            "the provider's key clock jumps 25 h; the service's own clock is not moved "
-            "(it offers no POST /_admin/clock)"
-        )
-    if family == "workers":
-        if a.service_pid:
-            return True, f"a worker process of --service-pid {a.service_pid} is SIGKILLed"
-        return False, "give --service-pid (the service's supervisor) to kill its workers"
-    if family == "webhooks" and a.webhooks is False:
-        return False, (
-            "no webhook endpoint is registered at the stand-in (register your receiver through "
-            "Stripe's API, or start the stand-in with --webhook URL)"
-        )
-    if family == "webhooks":
-        return True, (
-            "the stand-in duplicates, delays, reorders, or drops then redelivers the webhook "
-            "deliveries of the events to the endpoints the service registered"
-        )
-    return False, f"unknown fault family {family!r}"
-
-
-def _python_family(a: Abilities, family: str) -> tuple[bool, str]:
-    """The same families for a python: target, worded by the methods its object offers."""
-    if family == "failpoints":
-        return False, "an in-process Python target has no failpoints"
-    if family == "clock":
-        if a.clock:
-            return True, (
-                "the provider's key clock and the service's own clock (its move_clock) jump 25 h"
-            )
-        return True, (
-            "the provider's key clock jumps 25 h; the service's own clock is not moved "
-            "(its object offers no move_clock(seconds))"
-        )
-    if family == "workers":
-        return False, "in-process Python workers share payrace's process: none is killed"
-    if family == "database":
-        return True, (
-            "the service's database connections are terminated (pg_terminate_backend) on the "
-            "database payrace made for it"
-        )
-    return _family(replace(a, in_process=False), family)
 
 
 def _python_evidence(abilities: Abilities, settle_s: float) -> dict[str, str]:

@@ -12,6 +12,10 @@ RECONCILE_TIMEOUT_S = 120.0
 FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
 
 
+class RefusedError(ProvisionError):
+    """The target answered an `/_admin` call with a refusal (it does not offer it, or not now)."""
+
+
 def rows_of(body: Any) -> list[dict[str, Any]] | None:
     """A snapshot body — a list of rows, or `{"payments": [...]}` — as rows; None otherwise."""
     if isinstance(body, dict) and isinstance(body.get("payments"), list):
@@ -76,7 +80,7 @@ class TargetAdmin:
         except httpx.HTTPError as exc:
             raise self._problem(f"POST {path}", exc) from None
         if response.status_code >= 300:
-            raise ProvisionError(
+            raise RefusedError(
                 f"The target at {self.url} refused {what} with HTTP {response.status_code}: "
                 f"{response.text[:200]}"
             )

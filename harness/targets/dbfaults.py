@@ -1,43 +1,19 @@
-"""The database fault family and lock watching, on a PostgreSQL database payrace knows."""
+"""Lock watching and connection kills through payrace's own engine on the target's database."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
 
-# Signal every victim at once, then wait for all of them together: terminating one at a
-# time with pg_terminate_backend's own timeout costs a few milliseconds per connection.
-_DROP = text(
-    "SELECT array_agg(pid) FROM ("
-    "  SELECT pid, pg_terminate_backend(pid) AS sent FROM pg_stat_activity"
-    "  WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    "  AND backend_type = 'client backend') AS victims WHERE sent"
-)
+from harness.nemesis.database import terminate_others
+
 # pg_stat_activity is a per-transaction snapshot: clear it, or a poll never sees a change.
 LOCK_WAITERS = text(
     "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
 )
-_ALIVE = text(
-    "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
-    "WHERE pid = ANY(:pids)"
-)
-DROP_WAIT_S = 5.0
-
-
-def terminate_others(conn: Any) -> int:
-    """Terminate every other client connection to this database; return once they are gone."""
-    pids = conn.execute(_DROP).scalar_one() or []
-    deadline = time.monotonic() + DROP_WAIT_S
-    # Waiting makes the fault deterministic: the next step always meets dead connections.
-    while pids and time.monotonic() < deadline:
-        if not conn.execute(_ALIVE, {"pids": pids}).scalar_one():
-            break
-        time.sleep(0.001)
-    return len(pids)
 
 
 def lock_waiters(conn: Any) -> int:

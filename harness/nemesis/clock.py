@@ -1,0 +1,110 @@
+"""The clock family: a day passes, the service's clock first, then the provider's key clock."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from harness.nemesis.family import Detail, Fault, FaultFamily, NemesisContext
+from harness.nemesis.provider import arm
+from harness.targets.admin import RefusedError
+
+if TYPE_CHECKING:
+    from harness.targets.abilities import Abilities
+
+NAME = "clock"
+KEY_LIFETIME_S = 24 * 3600
+# Past the provider's key lifetime, so every key older than the jump is forgotten.
+CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
+# Charges whose answers are lost just before a load nemesis's jump, and how long they get.
+LOST_BEFORE_JUMP = 2
+LOST_WAIT_S = 0.3
+# How long no retry of a lost charge must be seen before the day passes, and the most to wait:
+# longer than an SDK's retry pause inside one request (stripe-python: 0.25–0.5 s), shorter
+# than a service's lease, so a re-drive still meets the forgotten key — as it would a day on.
+RETRY_QUIET_S = 1.0
+RETRY_WAIT_S = 3.0
+
+
+def reach(abilities: Abilities) -> tuple[bool, str]:
+    own = "its move_clock" if abilities.in_process else "POST /_admin/clock"
+    if abilities.clock:
+        return True, f"the provider's key clock and the service's own clock ({own}) jump 25 h"
+    offers = ("its object offers no move_clock(seconds)" if abilities.in_process
+              else "it offers no POST /_admin/clock")
+    return True, ("the provider's key clock jumps 25 h; the service's own clock is not moved "
+                  f"({offers})")
+
+
+def day_passes(move_service: Callable[[float], None] | None,
+               move_provider: Callable[[float], object], seconds: float = CLOCK_JUMP_S) -> bool:
+    """Move the service's clock (where it offers a way), then the provider's; say whether the
+    service's moved. First the service's: a service that uses its own clock to stop trusting a
+    key must never see the provider forget it before it knows a day passed."""
+    if move_service is not None:
+        move_service(seconds)
+    move_provider(seconds)
+    return move_service is not None
+
+
+def _move_target(ctx: NemesisContext) -> Callable[[float], None] | None:
+    if not (ctx.target_clock and ctx.target_url):
+        return None
+
+    def move(seconds: float) -> None:
+        # It said it offers a clock, then refused: the provider's still moves.
+        with contextlib.suppress(RefusedError):
+            ctx.target.move_clock(seconds)
+
+    return move
+
+
+def jump_after_lost_answers(ctx: NemesisContext) -> Detail:
+    """Responses are lost, then a day passes before anyone tries again: the service's own
+    clock first (where it offers POST /_admin/clock), then the provider's, which forgets every
+    idempotency key older than 24 h — the keys of those lost responses included."""
+    cursor = int(ctx.standin.health()["ledger_entries"])
+    lost = [{"action": "drop_after", "count": LOST_BEFORE_JUMP, "money": True}]
+    arm(ctx, lost)
+    ctx.sleep(LOST_WAIT_S)  # let the charges execute and their answers be lost
+    _until_lost_retries_end(ctx, cursor)
+    moved = day_passes(_move_target(ctx), ctx.standin.advance_clock)
+    return {"seconds": CLOCK_JUMP_S, "service_clock": moved, "rules": lost}
+
+
+def _until_lost_retries_end(ctx: NemesisContext, cursor: int) -> None:
+    """Wait until nothing has resent a lost charge's key for RETRY_QUIET_S (at most
+    RETRY_WAIT_S): the day must pass *between* attempts, never inside one.
+
+    An SDK retries a lost answer within half a second under the same key, inside the request
+    that already decided the key was young; were the day to pass during that pause, the retry
+    would meet a forgotten key and charge anew — a double charge no service can prevent and
+    no real clock makes. A later attempt (a re-drive, a client's retry) can look at the key's
+    age first, and must.
+    """
+    keys: set[str] = set()
+    last_seen = time.monotonic()
+    deadline = last_seen + RETRY_WAIT_S
+    while time.monotonic() < deadline:
+        page = ctx.standin.ledger(cursor, 5000)
+        cursor = int(page["next_cursor"])
+        for entry in page["entries"]:
+            key = entry.get("idempotency_key")
+            if entry.get("kind") != "request" or not key:
+                continue
+            if "drop_after" in str(entry.get("fault") or "") or key in keys:
+                keys.add(str(key))
+                last_seen = time.monotonic()
+        # Nothing was lost (no charge came in time): nothing to wait for but a moment.
+        if time.monotonic() - last_seen >= (RETRY_QUIET_S if keys else LOST_WAIT_S):
+            return
+        ctx.sleep(0.1)
+
+
+def load_faults(ctx: NemesisContext) -> list[Fault]:
+    return [Fault("clock-jump", jump_after_lost_answers)] if ctx.standin_url else []
+
+
+FAMILY = FaultFamily(NAME, reach, load_faults)

@@ -1,0 +1,79 @@
+"""The database family: every connection of the service to its database is cut, as by a failover."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from harness.nemesis.family import Detail, Fault, FaultFamily, NemesisContext
+
+if TYPE_CHECKING:
+    from harness.targets.abilities import Abilities
+
+NAME = "database"
+# Signal every victim at once, then wait for all of them together: terminating one at a
+# time with pg_terminate_backend's own timeout costs a few milliseconds per connection.
+_DROP = text(
+    "SELECT array_agg(pid) FROM ("
+    "  SELECT pid, pg_terminate_backend(pid) AS sent FROM pg_stat_activity"
+    "  WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    "  AND backend_type = 'client backend') AS victims WHERE sent"
+)
+# pg_stat_activity is a per-transaction snapshot: clear it, or a poll never sees a change.
+_ALIVE = text(
+    "SELECT count(*) FROM (SELECT pg_stat_clear_snapshot()) AS cleared, pg_stat_activity "
+    "WHERE pid = ANY(:pids)"
+)
+DROP_WAIT_S = 5.0
+
+
+def reach(abilities: Abilities) -> tuple[bool, str]:
+    if abilities.in_process:
+        return True, (
+            "the service's database connections are terminated (pg_terminate_backend) on the "
+            "database payrace made for it"
+        )
+    if abilities.database_url:
+        return True, "the service's database connections are terminated (pg_terminate_backend)"
+    return False, "give --database-url (the service's own database) to cut its connections"
+
+
+def terminate_others(conn: Any) -> int:
+    """Terminate every other client connection to this database; return once they are gone."""
+    pids = conn.execute(_DROP).scalar_one() or []
+    deadline = time.monotonic() + DROP_WAIT_S
+    # Waiting makes the fault deterministic: the next step always meets dead connections.
+    while pids and time.monotonic() < deadline:
+        if not conn.execute(_ALIVE, {"pids": pids}).scalar_one():
+            break
+        time.sleep(0.001)
+    return len(pids)
+
+
+def cut(database_url: str) -> int:
+    """Cut every connection to this database from the server side; how many there were."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from harness.provision.postgres import normalize_url
+
+    engine = create_engine(normalize_url(database_url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return terminate_others(conn)
+    finally:
+        engine.dispose()
+
+
+def cut_connections(ctx: NemesisContext) -> Detail:
+    """Cut every connection of the service to its database."""
+    return {"terminated": cut(str(ctx.database_url))}
+
+
+def load_faults(ctx: NemesisContext) -> list[Fault]:
+    return [Fault("terminate-db-connections", cut_connections)] if ctx.database_url else []
+
+
+FAMILY = FaultFamily(NAME, reach, load_faults)
