@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 
-from harness.nemesis.registry import FAMILY_NAMES, family
 from harness.targets.admin import rows_of
 
 PROBE_TIMEOUT_S = 3.0
@@ -119,6 +118,9 @@ def _enabled(response: httpx.Response) -> bool:
 
 def family_plan(abilities: Abilities, families: Sequence[str]) -> list[dict[str, Any]]:
     """For each asked-for fault family: does it reach this target, and why (or why not)."""
+    # Here, not at the top: the families' modules import harness.targets.
+    from harness.nemesis.registry import FAMILY_NAMES, family
+
     plan: list[dict[str, Any]] = []
     for name in families:
         if name in FAMILY_NAMES:
