@@ -16,12 +16,13 @@ from harness.errors import PayraceError
 from harness.history import HistoryRecorder
 from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
+from harness.nemesis.registry import FAMILY_NAMES
 from harness.stripe_standin import StandinAdmin
 from harness.targets.settle import EXPLORE_SETTLE_S, Settled
 from harness.targets.standin import drain_webhooks, entries_since, ledger_end
 from harness.targets.view import scope_ledger
 
-FAULT_FAMILIES = ("provider", "failpoints", "database", "clock", "workers", "webhooks")
+FAULT_FAMILIES = FAMILY_NAMES  # every family the nemesis registry knows, in its order
 MAX_CONCURRENCY = 8
 # Webhook deliveries: how long a step waits for those it caused, and how long any wait
 # follows retries of deliveries the service answered with an error.

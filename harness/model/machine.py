@@ -24,6 +24,11 @@ from harness.history import Classified
 from harness.model.checks import PaymentViolation, check_duplicates, check_example
 from harness.model.concurrency import run_requests
 from harness.model.environment import Environment, Example, StepRecord, active_environment
+from harness.nemesis import clock as clock_family
+from harness.nemesis import failpoints as failpoints_family
+from harness.nemesis import provider as provider_family
+from harness.nemesis import webhooks as webhooks_family
+from harness.nemesis.clock import CLOCK_JUMP_S
 from harness.targets.settle import QUIET_S, is_settled, settle
 
 # Both shrink towards their first element: the simplest amount, an ordinary customer.
@@ -31,46 +36,14 @@ AMOUNTS = (1000, 2500)
 CUSTOMERS = (None, "alice", "decline")  # "decline" pays with Stripe's always-declined card
 CHARGE_KEYS = ("none", "shared", "distinct")
 RETRY_KEYS = ("same", "new", "none")
-# Provider faults, most telling first: the charge is made and its answer is lost.
-PROVIDER_FAULTS = (
-    "drop_after",
-    "error_after",
-    "hang_after",
-    "error_before",
-    "rate_limit",
-    "latency",
-    # The charge is made and its answer lost (drop_after) while search does not show it yet:
-    # lag alone changes nothing for a service that heard its answer.
-    "search_lag",
-)
-# Webhook delivery faults, most telling first, "+" for several at once: the same event twice
-# (what at-least-once delivery means), alone or with events out of order or late; or an
-# event lost and sent again.
-WEBHOOK_FAULTS = (
-    "webhook_duplicate",
-    "webhook_duplicate+webhook_reorder",
-    "webhook_duplicate+webhook_delay",
-    "webhook_drop_then_redeliver",
-)
-# Short enough that an example's teardown waits little for them, long enough to let a
-# later step's request (or the next event) overtake the delivery.
-WEBHOOK_TIMINGS = {"webhook_delay": {"ms": 150}, "webhook_reorder": {"timeout_ms": 300},
-                   "webhook_drop_then_redeliver": {"ms": 100}}
-# How long the model's search_lag hides a charge: Stripe's "up to a minute", on the stand-in's
-# clock, longer than an example runs; a day passing (expire_keys, a late retry) ends it.
-SEARCH_LAG_MS = 60_000
-# Failpoints as "point:action", most telling first: the commit after the charge fails.
-FAILPOINTS = tuple(
-    f"{point}:{action}"
-    for point in ("before_commit", "after_charge", "before_charge")
-    for action in ("drop_connection", "crash", "sleep")
-)
+# What each step may draw: the fault families' own lists (harness/nemesis/).
+PROVIDER_FAULTS = provider_family.STEP_FAULTS
+WEBHOOK_FAULTS = webhooks_family.STEP_FAULTS
+FAILPOINTS = failpoints_family.STEP_FAILPOINTS
 # Worker numbers are taken modulo --workers, so one program means the same at any width.
 WORKER = st.integers(min_value=0, max_value=7)
 # Steps that may make the provider charge: the ledger is read after these.
 CHARGING_RULES = frozenset({"charge", "retry", "reconcile", "teardown"})
-KEY_LIFETIME_S = 24 * 3600
-CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
 
 
 class _Uncreated:
@@ -203,21 +176,8 @@ class PaymentModel(RuleBasedStateMachine):
         """
         env = self.env
         if fault is not None:
-            # On the request that can move money: a service may talk to the provider first
-            # (create a PaymentIntent) and charge later (confirm it).
-            armed: dict[str, Any] = {"action": fault, "count": 1, "money": True}
-            if payment_id is not None:
-                armed["payment_id"] = payment_id
-            if fault == "latency":
-                armed["ms"] = env.config.latency_ms
-            elif fault == "hang_after":
-                armed["ms"] = env.config.hang_ms
-            rules = [armed]
-            if fault == "search_lag":
-                # The same request's answer is lost too (ledger fault "search_lag+drop_after").
-                rules.append(dict(armed, action="drop_after"))
-                armed["ms"] = SEARCH_LAG_MS
-            env.call(env.standin.arm, rules)
+            env.call(env.standin.arm, provider_family.step_rules(
+                fault, payment_id, latency_ms=env.config.latency_ms, hang_ms=env.config.hang_ms))
         killer: threading.Thread | None = None
         if failpoint == KILL_AFTER_CHARGE and payment_id is not None:
             killer = self._kill_after_charge(payment_id)
@@ -309,8 +269,7 @@ class PaymentModel(RuleBasedStateMachine):
     def _fault_webhooks(self, kind: str, payment_ids: list[str]) -> None:
         """Arm `kind` on every event of these payments, for the rest of the example (the
         rules are per payment: on a shared stand-in, other clients' events are left alone)."""
-        rules = [{"action": action, "payment_id": pid, **WEBHOOK_TIMINGS.get(action, {})}
-                 for pid in payment_ids for action in kind.split("+")]
+        rules = webhooks_family.payment_rules(kind, payment_ids)
         if rules:
             self.example.webhook_rules.extend(rules)
             self.env.call(self.env.standin.arm, rules)
@@ -443,13 +402,12 @@ class PaymentModel(RuleBasedStateMachine):
 
     def _day_passes(self) -> bool:
         """Move the service's clock (where it offers a way), then the provider's; say which."""
-        target = self.env.target
-        moved = target.can_move_clock
-        if moved:
-            self.env.call(target.move_clock, CLOCK_JUMP_S)
-        else:
+        env, target = self.env, self.env.target
+        moved = clock_family.day_passes(
+            functools.partial(env.call, target.move_clock) if target.can_move_clock else None,
+            functools.partial(env.call, env.standin.advance_clock))
+        if not moved:
             self.example.provider_only_clock = True
-        self.env.call(self.env.standin.advance_clock, CLOCK_JUMP_S)
         return moved
 
     @precondition(lambda self: self.example.ran("read") < 2)

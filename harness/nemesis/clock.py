@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from harness.nemesis.family import Detail, Fault, FaultFamily, NemesisContext
 from harness.nemesis.provider import arm
+from harness.stripe_standin.idempotency import KEY_LIFETIME_SECONDS
 from harness.targets.admin import RefusedError
 
 if TYPE_CHECKING:
     from harness.targets.abilities import Abilities
 
 NAME = "clock"
-KEY_LIFETIME_S = 24 * 3600
+KEY_LIFETIME_S = KEY_LIFETIME_SECONDS
 # Past the provider's key lifetime, so every key older than the jump is forgotten.
 CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
 # Charges whose answers are lost just before a load nemesis's jump, and how long they get.

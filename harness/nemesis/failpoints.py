@@ -11,6 +11,13 @@ if TYPE_CHECKING:
     from harness.targets.abilities import Abilities
 
 NAME = "failpoints"
+# The failpoints `explore` draws for one step, as "point:action", most telling first: the
+# commit after the charge fails.
+STEP_FAILPOINTS = tuple(
+    f"{point}:{action}"
+    for point in ("before_commit", "after_charge", "before_charge")
+    for action in ("drop_connection", "crash", "sleep")
+)
 # What a load nemesis arms, most telling first: the commit after the charge fails, the
 # process dies right after the provider answered.
 LOAD_FAILPOINTS = (("db-drop-before-commit", "before_commit", "drop_connection", 2),

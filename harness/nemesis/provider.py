@@ -10,6 +10,22 @@ if TYPE_CHECKING:
     from harness.targets.abilities import Abilities
 
 NAME = "provider"
+# The faults `explore` draws for one step, most telling first: the charge is made and its
+# answer is lost.
+STEP_FAULTS = (
+    "drop_after",
+    "error_after",
+    "hang_after",
+    "error_before",
+    "rate_limit",
+    "latency",
+    # The charge is made and its answer lost (drop_after) while search does not show it yet:
+    # lag alone changes nothing for a service that heard its answer.
+    "search_lag",
+)
+# How long a step's search_lag hides a charge: Stripe's "up to a minute", on the stand-in's
+# clock, longer than an example runs; a day passing (expire_keys, a late retry) ends it.
+SEARCH_LAG_MS = 60_000
 
 
 def reach(abilities: Abilities) -> tuple[bool, str]:
@@ -21,6 +37,26 @@ def arm(ctx: NemesisContext, rules: list[dict[str, Any]]) -> Detail:
     """Arm stand-in fault rules; the detail names them."""
     ctx.standin.arm([dict(rule) for rule in rules])
     return {"rules": rules}
+
+
+def step_rules(fault: str, payment_id: str | None, *, latency_ms: int,
+               hang_ms: int) -> list[dict[str, Any]]:
+    """The stand-in rules of one step's provider fault, on the request that can move money
+    (a service may talk to the provider first — create a PaymentIntent — and charge later)
+    and, given a payment, on that payment's requests only."""
+    armed: dict[str, Any] = {"action": fault, "count": 1, "money": True}
+    if payment_id is not None:
+        armed["payment_id"] = payment_id
+    if fault == "latency":
+        armed["ms"] = latency_ms
+    elif fault == "hang_after":
+        armed["ms"] = hang_ms
+    rules = [armed]
+    if fault == "search_lag":
+        # The same request's answer is lost too (ledger fault "search_lag+drop_after").
+        rules.append(dict(armed, action="drop_after"))
+        armed["ms"] = SEARCH_LAG_MS
+    return rules
 
 
 def error_after_charge(ctx: NemesisContext) -> Detail:

@@ -11,6 +11,15 @@ if TYPE_CHECKING:
     from harness.targets.abilities import Abilities
 
 NAME = "webhooks"
+# The delivery faults `explore` draws, most telling first, "+" for several at once: the same
+# event twice (what at-least-once delivery means), alone or with events out of order or late;
+# or an event lost and sent again.
+STEP_FAULTS = (
+    "webhook_duplicate",
+    "webhook_duplicate+webhook_reorder",
+    "webhook_duplicate+webhook_delay",
+    "webhook_drop_then_redeliver",
+)
 # Short enough that an example's teardown waits little for them, long enough to let a
 # later step's request (or the next event) overtake the delivery.
 TIMINGS: dict[str, dict[str, int]] = {"webhook_delay": {"ms": 150},
