@@ -13,14 +13,14 @@ from harness.errors import ProvisionError, UsageError
 Factory = Callable[[str, str], object]
 
 
-def _importable_from_cwd() -> None:
+def importable_from_cwd() -> None:
     # As `python -m` and uvicorn do: a module of the project payrace runs in is importable.
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
 
 
-def _absent(exc: ModuleNotFoundError, module: str) -> bool:
+def module_absent(exc: ModuleNotFoundError, module: str) -> bool:
     """The named module (or a package on its path) does not exist, as opposed to a module
     that exists but fails on one of its own imports."""
     parts = module.split(".")
@@ -32,11 +32,11 @@ def load_factory(value: str) -> Factory:
     that raises while importing: ProvisionError (exit 3)."""
     module_name, _, attr = value.partition(":")
     label = f"python:{value}"
-    _importable_from_cwd()
+    importable_from_cwd()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if _absent(exc, module_name):
+        if module_absent(exc, module_name):
             raise UsageError(
                 f"--target {label}: no module named {exc.name!r} (run payrace where it is "
                 "importable, or install it); expected python:package.module:factory"
