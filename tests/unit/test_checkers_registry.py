@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -241,3 +242,20 @@ def test_the_reproduce_command_names_the_users_checkers() -> None:
     spec = RunSpec("steady", resolve_scenario("steady"), Target("reference", "safe"), users=1,
                    spawn_rate=1, duration_s=2, checkers=entries)
     assert spec.reproduce().endswith("--checker tests.own_checkers:check_charge_cap")
+
+
+def test_the_documented_checker_registers_and_judges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/CONTRACTS.md's example checker, saved as a module and named once, judges a run."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md").read_text()
+    section = docs.split("### The registry, and your own checkers", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    _module(tmp_path, monkeypatch, "documented_checks", code)
+    entries = user_checkers(["documented_checks:check_whole_dollars"])
+    assert compose(run_all(_one_charge(), checkers=standard_checkers(extra=entries))) == "valid"
+    odd = _one_charge()
+    odd.ledger[-1]["amount"] = 1050
+    result = run_all(odd, checkers=standard_checkers(extra=entries))[-1]
+    assert (result.checker, result.validity) == ("whole-dollars", "invalid")
+    assert result.violations[0].because == "charge ch_1 took 1050 cents"
