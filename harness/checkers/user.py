@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import replace
 from importlib.metadata import entry_points
@@ -12,7 +11,7 @@ from harness.checkers.compose import Checker, checker_name
 from harness.checkers.registry import BUILTIN, CheckerEntry
 from harness.checkers.result import SEVERITIES, Severity
 from harness.errors import UsageError
-from harness.targets.python_factory import importable_from_cwd, module_absent
+from harness.importing import import_user_module
 
 GROUP = "payrace.checkers"
 ACCEPTED = "module:function naming a checker function (evidence) -> CheckResult"
@@ -43,20 +42,7 @@ def load_checker(spec: str, flag: str = "--checker") -> CheckerEntry:
     module_name, sep, attr = spec.strip().partition(":")
     if not sep or not module_name or not attr.isidentifier():
         raise UsageError(f"{label}: expected {ACCEPTED}")
-    importable_from_cwd()
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if module_absent(exc, module_name):
-            raise UsageError(
-                f"{label}: no module named {exc.name!r} (run payrace where it is importable, "
-                f"or install it); expected {ACCEPTED}"
-            ) from None
-        raise UsageError(f"{label}: importing {module_name} failed: {exc}") from None
-    except Exception as exc:  # the user's module raised while importing
-        raise UsageError(
-            f"{label}: importing {module_name} failed: {type(exc).__name__}: {exc}"
-        ) from None
+    module = import_user_module(module_name, label, ACCEPTED, UsageError)
     if not hasattr(module, attr):
         raise UsageError(f"{label}: module {module_name!r} has no attribute {attr!r}; "
                          f"expected {ACCEPTED}")
