@@ -69,6 +69,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--payrace-max-examples", default=None, help="override the profile's count")
     group.addoption("--payrace-seed", default=None, help="seed (default: the profile decides)")
+    checker_help = "your own checker, module:function (docs/CONTRACTS.md, Checkers)"
+    group.addoption(
+        "--payrace-checker", action="append", default=[], help=checker_help + "; repeatable"
+    )
+    parser.addini("payrace_checkers", checker_help + ", one a line", type="linelist")
 
 
 def _fail_usage(exc: BaseException) -> None:
@@ -131,6 +136,7 @@ def payrace_environment(
 ) -> Iterator[Environment]:
     """The model's environment for the session: one database, one stand-in, W workers."""
     from harness.adapters.load import checked_adapter
+    from harness.checkers.user import user_checkers
     from harness.errors import PayraceError
     from harness.model.parts import PartsRequest, open_environment, parse_faults
     from harness.model.targets import parse_target
@@ -154,6 +160,11 @@ def payrace_environment(
             ),
             settle_s=float(pytestconfig.getoption("payrace_settle")),
             adapter=checked_adapter(pytestconfig.getoption("payrace_adapter"), spec.kind),
+            checkers=user_checkers(
+                [*pytestconfig.getini("payrace_checkers"),
+                 *pytestconfig.getoption("payrace_checker")],
+                "--payrace-checker",
+            ),
         )
         with open_environment(parts_request) as (env, _parts):
             yield env

@@ -10,17 +10,20 @@ from harness.checkers.enough_work import (
 )
 from harness.checkers.evidence import Evidence, load_evidence
 from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
+from harness.checkers.registry import BUILTIN, CheckerEntry
 from harness.checkers.result import CheckResult, Severity, Validity, Violation
 from harness.checkers.retry_key_stability import check_retry_key_stability
 from harness.checkers.suite import SAFETY_CHECKERS, run_all, standard_checkers
 from harness.checkers.target_contract import check_target_contract
 
 __all__ = [
+    "BUILTIN",
     "DEFAULT_MIN_CHARGES",
     "DEFAULT_MIN_COMPLETED",
     "SAFETY_CHECKERS",
     "CheckResult",
     "Checker",
+    "CheckerEntry",
     "Evidence",
     "Severity",
     "Validity",

@@ -1,14 +1,13 @@
-"""The standard checker suite: every checker, each wrapped by check_safe, run over one evidence."""
+"""The standard suite: every registered checker, each wrapped by check_safe, over one evidence."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 
-from harness.checkers.charge_bounds import check_charge_bounds
 from harness.checkers.compose import Checker, check_safe
-from harness.checkers.db_consistency import check_db_consistency
 from harness.checkers.enough_work import (
     DEFAULT_MIN_CHARGES,
     DEFAULT_MIN_COMPLETED,
@@ -16,29 +15,24 @@ from harness.checkers.enough_work import (
     validate_minimums,
 )
 from harness.checkers.evidence import Evidence
-from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
+from harness.checkers.registry import BUILTIN, CheckerEntry, per_example, suite_of
 from harness.checkers.result import CheckResult, Severity
-from harness.checkers.retry_key_stability import check_retry_key_stability
-from harness.checkers.target_contract import check_target_contract
 
-# name → (checker, severity); the order is the order of the report's invariants table.
-SAFETY_CHECKERS: dict[str, tuple[Checker, Severity]] = {
-    "no-duplicate-charge": (check_no_duplicate_charge, "error"),
-    "charge-bounds": (check_charge_bounds, "error"),
-    "db-consistency": (check_db_consistency, "error"),
-    "target-contract": (check_target_contract, "error"),
-    "retry-key-stability": (check_retry_key_stability, "warning"),
-}
+# name → (checker, severity) of the built-in checkers that judge each example, in order.
+SAFETY_CHECKERS: dict[str, tuple[Checker, Severity]] = per_example()
 
 
 def standard_checkers(
     min_charges: int = DEFAULT_MIN_CHARGES,
     min_completed: int = DEFAULT_MIN_COMPLETED,
+    *,
+    extra: Iterable[CheckerEntry] = (),
 ) -> dict[str, tuple[Checker, Severity]]:
-    """The full suite: the safety checkers plus enough-work with the given minimums."""
+    """The full suite in registry order, enough-work with the given minimums, then `extra`."""
     validate_minimums(min_charges, min_completed)
     work: Checker = partial(check_enough_work, min_charges=min_charges, min_completed=min_completed)
-    return {**SAFETY_CHECKERS, "enough-work": (work, "error")}
+    entries = [replace(e, check=work) if e.check is check_enough_work else e for e in BUILTIN]
+    return suite_of([*entries, *extra])
 
 
 def run_all(
@@ -50,7 +44,8 @@ def run_all(
 ) -> list[CheckResult]:
     """Run every checker over the evidence; one that raises yields `unknown`, the rest still run.
 
-    Compose the results with `compose(results)` and map them with `verdict(...)`.
+    Each result carries the name and severity it is registered under, whatever the checker
+    itself wrote. Compose the results with `compose(results)` and map them with `verdict(...)`.
     Bad minimums raise UsageError (exit 2) before anything runs.
     """
     suite = standard_checkers(min_charges, min_completed) if checkers is None else checkers
@@ -59,10 +54,21 @@ def run_all(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return [check_safe(fn, name, severity)(evidence) for name, (fn, severity) in suite.items()]
+        return [
+            _registered(check_safe(fn, name, severity)(evidence), name, severity)
+            for name, (fn, severity) in suite.items()
+        ]
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _registered(result: CheckResult, name: str, severity: Severity) -> CheckResult:
+    # A user's checker may name itself otherwise or say "error" where it was registered as a
+    # warning: the registration decides, so the verdict follows what the user asked for.
+    if (result.checker, result.severity) == (name, severity):
+        return result
+    return replace(result, checker=name, severity=severity)
 
 
 __all__ = ["SAFETY_CHECKERS", "run_all", "standard_checkers"]

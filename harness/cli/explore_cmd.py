@@ -124,6 +124,13 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     "read a payment (docs/TARGETS.md); default: payrace's contract.",
 )
 @click.option("--steps", default="8", show_default=True, help="Steps per example (max).")
+@click.option(
+    "--checker",
+    "checkers",
+    multiple=True,
+    help="Also judge each example with your own checker: module:function, a function "
+    "(evidence) -> CheckResult; repeatable (docs/CONTRACTS.md, Checkers).",
+)
 @click.option("--reports-dir", default="reports", show_default=True, help="Where runs go.")
 def explore(
     target: str,
@@ -140,8 +147,10 @@ def explore(
     settle: str,
     service_pid: str | None,
     adapter: str | None,
+    checkers: tuple[str, ...],
 ) -> None:
     """Search for a program of payments, charges, retries and faults that charges twice."""
+    from harness.checkers.user import user_checkers
     from harness.model.parts import PartsRequest, parse_faults
     from harness.model.targets import parse_target
     from harness.targets.view import validate_db_query
@@ -160,6 +169,7 @@ def explore(
     if pid is not None and spec.kind != "http":
         raise UsageError("--service-pid applies to your own service (--target http://…)")
     adapter_spec = checked_adapter(adapter, spec.kind)
+    own_checkers = user_checkers(checkers)
     n_examples = _count(max_examples, "--max-examples")
     n_workers = _count(workers, "--workers", 1, 8)
     n_steps = _count(steps, "--steps", 1, 50)
@@ -187,6 +197,7 @@ def explore(
         settle_s=settle_s,
         service_pid=pid,
         adapter=adapter_spec,
+        checkers=own_checkers,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:

@@ -31,7 +31,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
                processes: str, workers: str, seed: str, junit: str | None, out: str,
                progress: bool, min_charges: str = "20", db_query: str | None = None,
                settle: str = "15", service_pid: str | None = None,
-               adapter: str | None = None) -> RunSpec:
+               adapter: str | None = None, checkers: tuple[str, ...] = ()) -> RunSpec:
     """Validate every flag, in the order a user reads them, before anything starts."""
     if not scenario:
         raise UsageError(f"Name a scenario: payrace run <scenario>, one of "
@@ -63,6 +63,9 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         raise UsageError("--service-pid applies to your own service (--target http://…); "
                          "payrace knows its reference service's workers")
     adapter_spec = checked_adapter(adapter, parsed_target.kind)
+    from harness.checkers.user import user_checkers  # the checkers load only when running
+
+    own_checkers = user_checkers(checkers)
     if parsed_target.kind == "http" and not stripe_url:
         raise UsageError(f"--target {parsed_target.url} needs --stripe-url: the URL of the "
                          "payrace stand-in your service talks to (start one with `payrace "
@@ -78,6 +81,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         junit=junit_path, command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
         min_charges=n_min_charges, scenario_env=scenario_knobs(os.environ),
         db_query=query, settle_s=settle_s, service_pid=pid, adapter=adapter_spec,
+        checkers=own_checkers,
     )
 
 
@@ -130,6 +134,9 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 @click.option("--seed", default="0", help="Seed of every random choice (faults, amounts).")
 @click.option("--min-charges", default="20", help="Fewer charge executions than this and "
               "the run is inconclusive (exit 4).")
+@click.option("--checker", "checkers", multiple=True, help="Also judge with your own checker: "
+              "module:function, a function (evidence) -> CheckResult; repeatable "
+              "(docs/CONTRACTS.md, Checkers).")
 @click.option("--junit", default=None, help="Also write JUnit XML here, for CI systems.")
 @click.option("--reports-dir", "--out", "out", default="reports",
               help="Where run directories are written (--out is the old name).")
@@ -139,7 +146,7 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
         database_url: str | None, users: str, spawn_rate: str | None, duration: str,
         processes: str, workers: str, seed: str, min_charges: str, junit: str | None, out: str,
         progress: bool, db_query: str | None, settle: str, service_pid: str | None,
-        adapter: str | None) -> None:
+        adapter: str | None, checkers: tuple[str, ...]) -> None:
     """Run a load SCENARIO against a target and prove no payment was charged twice.
 
     Exit codes: 0 verified, 1 violation, 2 bad input, 3 a part could not start,
@@ -150,7 +157,7 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
     spec = build_spec(scenario, target, stripe_url, database_url, users, spawn_rate, duration,
                       processes, workers, seed, junit, out, progress, min_charges,
                       db_query=db_query, settle=settle, service_pid=service_pid,
-                      adapter=adapter)
+                      adapter=adapter, checkers=checkers)
     try:
         result = execute(spec)
     except KeyboardInterrupt:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.checkers import CheckResult, Evidence
 from harness.checkers.enough_work import check_enough_work
 from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
-from harness.checkers.suite import SAFETY_CHECKERS, run_all
+from harness.checkers.registry import CheckerEntry, per_example
+from harness.checkers.suite import run_all
 
 if TYPE_CHECKING:
     from harness.model.environment import Example
@@ -72,10 +73,13 @@ def check_duplicates(example: Example) -> PaymentViolation | None:
     return violation_type(result.checker)(result, [result])
 
 
-def check_example(example: Example) -> tuple[list[CheckResult], PaymentViolation | None]:
-    """Every safety checker over a quiesced, reconciled example, plus its enough-work stats."""
+def check_example(
+    example: Example, extra: Iterable[CheckerEntry] = ()
+) -> tuple[list[CheckResult], PaymentViolation | None]:
+    """Every safety checker and the user's own (`extra`) over a quiesced, reconciled example,
+    plus its enough-work stats."""
     evidence = evidence_of(example, reconciled=True)
-    results = run_all(evidence, checkers=SAFETY_CHECKERS)
+    results = run_all(evidence, checkers=per_example(extra))
     results.append(check_enough_work(evidence))
     worst = headline(results)
     if worst is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.checkers.registry import CheckerEntry
 from harness.errors import PayraceError
 from harness.history import HistoryRecorder
 from harness.model.checks import CheckTally, PaymentViolation
@@ -72,6 +73,8 @@ class ModelConfig:
     sleep_ms: int = 30
     # How long an example's end waits for the target's own work (a reconciler's lease).
     settle_s: float = EXPLORE_SETTLE_S
+    # The user's own checkers (--checker, entry points): they judge each example too.
+    checkers: tuple[CheckerEntry, ...] = ()
 
 
 @dataclass

@@ -14,7 +14,8 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness.checkers import CheckResult
-from harness.checkers.suite import SAFETY_CHECKERS, run_all
+from harness.checkers.registry import per_example
+from harness.checkers.suite import run_all
 from harness.model.cause import Cause, diagnose
 from harness.model.checks import CheckTally, PaymentViolation, evidence_of, headline
 from harness.model.environment import (
@@ -341,9 +342,10 @@ def _violation_result(
             rows = env.call(env.target.read_rows, list(example.payments))
             example.db = [rows[pid] for pid in example.payments if pid in rows]
     checks: list[CheckResult] = list(violation.results)
-    if example is not None and {r.checker for r in checks} != set(SAFETY_CHECKERS):
+    suite = per_example(env.config.checkers)
+    if example is not None and {r.checker for r in checks} != set(suite):
         # The invariant stopped the example mid-way: judge what it left with every checker.
-        others = run_all(evidence_of(example, reconciled=False), checkers=SAFETY_CHECKERS)
+        others = run_all(evidence_of(example, reconciled=False), checkers=suite)
         checks = [violation.result, *(r for r in others if r.checker != violation.result.checker)]
     cause = diagnose(example, violation, env.config.workers) if example is not None else None
     reason = str(violation)

@@ -445,7 +445,7 @@ class PaymentModel(RuleBasedStateMachine):
                 # Settled even while Hypothesis shrinks: a target working in the background
                 # may make its second charge only now, and a shrunk program must show it.
                 self._settle()
-                results, violation = check_example(example)
+                results, violation = check_example(example, self.env.config.checkers)
                 self.env.tally.add(results)
                 # The core invariant is never secondary, whenever the second charge came.
                 core = violation is not None and violation.checker == "no-duplicate-charge"

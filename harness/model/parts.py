@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.checkers.registry import CheckerEntry
 from harness.errors import UsageError
 from harness.model.environment import FAULT_FAMILIES, Environment, ModelConfig
 from harness.model.targets import Target, TargetSpec, parse_target
@@ -50,6 +51,7 @@ class PartsRequest:
     # `--adapter path/file.py:Class`: how to speak to an HTTP target's own API (None: the contract).
     adapter: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    checkers: tuple[CheckerEntry, ...] = ()  # the user's own (harness.checkers.user)
 
     def spec(self) -> TargetSpec:
         return parse_target(self.target)
@@ -176,6 +178,7 @@ def open_environment(
             faults=frozenset(request.faults),
             hang_ms=hang_ms,
             settle_s=request.settle_s,
+            checkers=request.checkers,
         )
         env = Environment(target, standin, config, scratch, deadline=deadline)
         stack.callback(env.close)

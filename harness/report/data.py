@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness import __version__
+from harness.checkers.registry import description, position
 from harness.report.ledger import money_charges, on_wall_clock
 from harness.report.operations import Operation, pair_operations, wall_origin
 from harness.report.rundir import (
@@ -21,8 +22,6 @@ from harness.report.timeline import build_timeline
 
 MAX_TIMELINES = 12  # beyond this, violations are listed without a picture: keeps pages small
 VALIDITY_RANK = {"valid": 0, "unknown": 1, "invalid": 2}
-# Violations of these checkers are what the page is about; they come first.
-CHECKER_ORDER = ("no-duplicate-charge", "charge-bounds", "db-consistency", "retry-key-stability")
 # Locust's columns that a reader needs; the CSV next to the report keeps all of them.
 LOCUST_COLUMNS = (
     "Type", "Name", "Request Count", "Failure Count", "Median Response Time",
@@ -93,11 +92,8 @@ def headline(
 
 
 def _sorted_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def key(c: dict[str, Any]) -> int:
-        name = c.get("checker")
-        return CHECKER_ORDER.index(name) if name in CHECKER_ORDER else len(CHECKER_ORDER)
-
-    return sorted(checks, key=key)
+    # The registry's order: the core invariant's violations are what the page is about.
+    return sorted(checks, key=lambda c: position(str(c.get("checker"))))
 
 
 def coverage_rows(cov: Any) -> list[dict[str, str]]:
@@ -146,6 +142,7 @@ def _check_row(c: dict[str, Any]) -> dict[str, Any]:
     violations = [v for v in c.get("violations", []) if isinstance(v, dict)]
     return {
         "checker": str(c.get("checker", "?")),
+        "description": description(str(c.get("checker"))),
         "validity": str(c.get("validity", "unknown")),
         "severity": str(c.get("severity", "error")),
         "summary": str(c.get("summary", "")),

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import CheckResult, Evidence, compose, run_all, verdict
+from harness.checkers import CheckResult, Evidence, compose, run_all, standard_checkers, verdict
 from harness.history import Op, pair_operations
 from harness.provision.postgres import Provisioned
 from harness.runner.drive import LoadOutcome, drive
@@ -133,7 +133,8 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
     evidence = Evidence(history=list(ops), ledger=ledger, db=db,
                         reconciled=did_reconcile or settled is not None,
                         settled_how=settled.describe() if settled is not None else None)
-    results = list(run_all(evidence, min_charges=spec.min_charges))
+    suite = standard_checkers(spec.min_charges, extra=spec.checkers)
+    results = list(run_all(evidence, checkers=suite))
     notes: list[str] = []
     if load.target_died:
         died = (f"The target died {load.died_at_s}s into the load; the run judged what it saw "

@@ -9,10 +9,14 @@ import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.targets.settle import DEFAULT_SETTLE_S
 from harness.targets.spec import TargetSpec, parse_target
+
+if TYPE_CHECKING:
+    from harness.checkers.registry import CheckerEntry
 
 __all__ = [
     "RunSpec",
@@ -185,6 +189,8 @@ class RunSpec:
     settle_s: float = DEFAULT_SETTLE_S
     # `--adapter path/file.py:Class` (absolute): how every request speaks your service's API.
     adapter: str | None = None
+    # The user's own checkers (harness.checkers.user), judged after the built-in ones.
+    checkers: tuple[CheckerEntry, ...] = ()
 
     def reproduce(self) -> str:
         """The command that repeats this run, with the scenario settings it ran with."""
@@ -205,4 +211,7 @@ class RunSpec:
             args += ["--db-query", self.db_query]
         if self.adapter:
             args += ["--adapter", self.adapter]
+        for checker in self.checkers:
+            if checker.option:  # an entry point is found again by itself
+                args += ["--checker", checker.option]
         return (env + " " if env else "") + shlex.join(args)

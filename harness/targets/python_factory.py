@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Callable
 
 from harness.clients.service import REQUIRED_METHODS, Service, missing_methods
 from harness.errors import ProvisionError, UsageError
+from harness.importing import import_user_module
 
 Factory = Callable[[str, str], object]
-
-
-def _importable_from_cwd() -> None:
-    # As `python -m` and uvicorn do: a module of the project payrace runs in is importable.
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
-
-
-def _absent(exc: ModuleNotFoundError, module: str) -> bool:
-    """The named module (or a package on its path) does not exist, as opposed to a module
-    that exists but fails on one of its own imports."""
-    parts = module.split(".")
-    return exc.name in {".".join(parts[: i + 1]) for i in range(len(parts))}
 
 
 def load_factory(value: str) -> Factory:
@@ -32,20 +16,10 @@ def load_factory(value: str) -> Factory:
     that raises while importing: ProvisionError (exit 3)."""
     module_name, _, attr = value.partition(":")
     label = f"python:{value}"
-    _importable_from_cwd()
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if _absent(exc, module_name):
-            raise UsageError(
-                f"--target {label}: no module named {exc.name!r} (run payrace where it is "
-                "importable, or install it); expected python:package.module:factory"
-            ) from None
-        raise ProvisionError(f"--target {label}: importing {module_name} failed: {exc}") from None
-    except Exception as exc:  # the user's module raised while importing: a broken part
-        raise ProvisionError(
-            f"--target {label}: importing {module_name} failed: {type(exc).__name__}: {exc}"
-        ) from None
+    # The user's module raising while importing is a broken part (exit 3).
+    module = import_user_module(
+        module_name, f"--target {label}", "python:package.module:factory", ProvisionError
+    )
     factory = getattr(module, attr, None)
     if factory is None:
         raise UsageError(

@@ -108,3 +108,24 @@ def test_run_refuses_a_python_target(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "`payrace run` drives HTTP with Locust" in result.stderr
     assert "payrace explore" in result.stderr
+
+
+def test_a_users_checker_judges_every_example(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--checker module:function` judges each example with the built-in checkers; summary.json
+    and the report carry its result over all of them."""
+    monkeypatch.chdir(REPO)
+    code, output, summary = _explore(
+        "correct", postgres_server, standin_url, tmp_path, "--max-examples", "5",
+        "--faults", "provider", "--checker", "tests.own_checkers:check_charge_cap",
+    )
+    assert code == 0, output
+    checks = summary["checks"]
+    assert isinstance(checks, list)
+    mine = [c for c in checks if c["checker"] == "charge-cap"]
+    assert len(mine) == 1 and mine[0]["validity"] == "valid", checks
+    assert mine[0]["stats"]["examples"] >= 1
+    assert mine[0]["summary"].startswith("held in all")
+    runs = [p for p in tmp_path.iterdir() if (p / "index.html").is_file()]
+    assert 'data-checker="charge-cap"' in (runs[0] / "index.html").read_text()

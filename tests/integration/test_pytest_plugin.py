@@ -100,6 +100,58 @@ def test_a_python_factory_target_is_judged_in_the_users_suite(
         )
 
 
+def test_the_users_checkers_from_the_ini_and_the_option_judge_every_example(
+    pytester: pytest.Pytester, postgres_server: Provisioned, standin_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`payrace_checkers` in the ini and `--payrace-checker`: both judge the examples, after
+    the built-in checkers, and the result lists them."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the inner suite imports tests.own_checkers
+    pytester.makeini("[pytest]\npayrace_checkers =\n    tests.own_checkers:check_charge_cap\n")
+    pytester.makepyfile(
+        """
+        def test_own_checkers(payrace_model):
+            result = payrace_model.run(max_examples=3, seed=1)
+            mine = {c.checker: c.validity for c in result.checks}
+            assert list(mine)[-3:] == ["charge-cap", "penny-cap", "enough-work"], mine
+            assert mine["charge-cap"] == "valid" and mine["penny-cap"] == "invalid"
+        """
+    )
+    # penny-cap is a warning here, so it is reported but the run still verifies.
+    pytester.makepyfile(
+        penny="""
+        from tests.own_checkers import check_penny_cap
+
+        check_penny_cap.severity = "warning"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--payrace-target", "reference:safe", "--payrace-faults", "none",
+        "--payrace-checker", "penny:check_penny_cap", *_parts(postgres_server, standin_url),
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_checker_fails_the_test_with_one_line(
+    pytester: pytest.Pytester, standin_url: str
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_model(payrace_model):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--payrace-target", "reference:safe", "--payrace-stripe-url", standin_url,
+        "--payrace-checker", "no_such_pkg_q:check", "-p", "no:cacheprovider",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*payrace: --payrace-checker no_such_pkg_q:check: no module named 'no_such_pkg_q'*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_no_target_is_a_clear_failure_not_a_crash(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -98,3 +98,31 @@ def test_http_target_without_a_service_is_a_provisioning_error(standin: str,
     assert result.returncode == 3, result.stderr
     assert result.stderr.strip().startswith("payrace: ") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_users_checkers_judge_the_run_and_decide_its_verdict(
+        postgres_server: Provisioned, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `--checker module:function`: both judge the run after the built-in checkers; the one
+    every real charge breaks makes it a violation, in summary.json, JUnit and the report."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # where tests.own_checkers imports
+    out = tmp_path / "reports"
+    result = payrace("run", "steady", "--target", "reference:safe", "--users", "1",
+                     "--duration", "2s", "--min-charges", "1",
+                     "--database-url", postgres_server.url, "--out", str(out), "--no-progress",
+                     "--checker", "tests.own_checkers:check_charge_cap",
+                     "--checker", "tests.own_checkers:check_penny_cap")
+    run_dir = only_run_dir(out)
+    summary = check_summary(run_dir, "violation")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert [c["checker"] for c in summary["checks"]] == [
+        "no-duplicate-charge", "charge-bounds", "db-consistency", "target-contract",
+        "retry-key-stability", "enough-work", "charge-cap", "penny-cap",
+    ]
+    assert {c["checker"] for c in summary["checks"] if c["validity"] != "valid"} == {"penny-cap"}
+    penny = check(summary, "penny-cap")
+    assert penny["severity"] == "error" and penny["violations"]
+    assert penny["violations"][0]["because"].endswith("cents, more than the cap of 1")
+    assert "--checker tests.own_checkers:check_penny_cap" in summary["command"]
+    assert "penny-cap" in result.stdout
+    check_junit(run_dir / "junit.xml", summary)
+    assert 'data-checker="charge-cap"' in (run_dir / "index.html").read_text()
