@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from harness import __version__
-from harness.report.ledger import money_charges, on_wall_clock
+from harness.ledger import money_charges
+from harness.report.ledger import on_wall_clock
 from harness.report.operations import Operation, pair_operations, wall_origin
 from harness.report.rundir import (
     LOCUST_FAILURES,
