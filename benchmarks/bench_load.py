@@ -31,6 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.ledger import is_money_charge  # noqa: E402
 from harness.provision.postgres import Provisioned, provision_postgres  # noqa: E402
 from harness.runner.drive import drive  # noqa: E402
 from harness.runner.evidence import ledger_since  # noqa: E402
@@ -181,7 +182,7 @@ def measure(server: Provisioned, out: Path, label: str, variant: str, *, record:
         cpu = sampler.stop()
         tx1 = transactions(stack.database_url)
         ledger = ledger_since(stack)
-    charge_times = [float(e["time"]) for e in ledger if e.get("kind") == "charge"]
+    charge_times = [float(e["time"]) for e in ledger if is_money_charge(e)]
     rate, charges = sustained_rate(charge_times)
     ops = sum(1 for _ in history.open()) // 2 if history is not None and history.exists() else 0
     total_cpu = sum(cpu.values())

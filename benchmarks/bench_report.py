@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+# The sample run is a test fixture (tests/sample_runs.py), not part of the product.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from harness.report import write_report
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 
 
 def measure(background_payments: int, rounds: int) -> dict[str, float]:

@@ -8,6 +8,12 @@ EXIT_VIOLATION = 1
 EXIT_USAGE = 2
 EXIT_PROVISION = 3
 EXIT_INCONCLUSIVE = 4
+# A run's verdict word (summary.json) → its exit code: the one map every command uses.
+EXIT_CODES: dict[str, int] = {
+    "verified": EXIT_VERIFIED,
+    "violation": EXIT_VIOLATION,
+    "inconclusive": EXIT_INCONCLUSIVE,
+}
 
 
 class PayraceError(Exception):

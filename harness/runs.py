@@ -10,18 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.errors import EXIT_INCONCLUSIVE, EXIT_VERIFIED, EXIT_VIOLATION, UsageError
+from harness import jsonl
+from harness.errors import EXIT_CODES, UsageError
 
 Verdict = Literal["verified", "violation", "inconclusive"]
 Kind = Literal["explore", "run"]
 
 SCHEMA = 1
 DEFAULT_REPORTS_DIR = Path("reports")
-EXIT_CODES: dict[str, int] = {
-    "verified": EXIT_VERIFIED,
-    "violation": EXIT_VIOLATION,
-    "inconclusive": EXIT_INCONCLUSIVE,
-}
 
 
 def new_run_id(kind: str, now: datetime | None = None) -> str:
@@ -101,11 +97,11 @@ def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> Path:
 
 def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
     """Write rows (dicts, or objects with `to_dict()`) as JSON Lines."""
-    lines = []
-    for row in rows:
-        data = row.to_dict() if hasattr(row, "to_dict") else row
-        lines.append(json.dumps(data, separators=(",", ":"), default=str) + "\n")
-    return _write(path, "".join(lines))
+    try:
+        jsonl.write_jsonl(path, rows)
+    except OSError as exc:
+        raise UsageError(f"Cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def write_history(run_dir: Path, ops: Iterable[Any]) -> Path:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import json
 import logging
 import os
 import random
@@ -45,6 +44,7 @@ from harness.adapters import Adapter, Answer, adapter_from_env
 from harness.adapters.judge import AdapterRaised, build, judge
 from harness.errors import UsageError
 from harness.history import Classified, HistoryRecorder
+from harness.jsonl import append_jsonl
 from harness.runner.parts import merge_parts, part_path, part_paths
 
 ENV_HISTORY = "PAYRACE_HISTORY"
@@ -112,8 +112,8 @@ class Recording:
             return
         line = {"time": round(time.monotonic() - origin(), 6), "wall": time.time(),
                 "action": action, **detail}
-        with self._faults_lock, self.faults_path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(line, default=str) + "\n")
+        with self._faults_lock:
+            append_jsonl(self.faults_path, line)
 
 
 def listen(event: Any, listener: Callable[..., None]) -> None:

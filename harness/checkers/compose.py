@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterable
 
 from harness.checkers.evidence import Evidence
 from harness.checkers.result import CheckResult, Severity, Validity
-from harness.errors import EXIT_INCONCLUSIVE, EXIT_VERIFIED, EXIT_VIOLATION
+from harness.errors import EXIT_CODES
 
 Checker = Callable[[Evidence], CheckResult]
 
 _RANK: dict[Validity, int] = {"valid": 0, "unknown": 1, "invalid": 2}
+_VERDICTS: dict[Validity, str] = {"valid": "verified", "unknown": "inconclusive",
+                                  "invalid": "violation"}
 
 
 def compose(results: Iterable[CheckResult]) -> Validity:
@@ -30,11 +32,8 @@ def compose(results: Iterable[CheckResult]) -> Validity:
 
 def verdict(validity: Validity) -> tuple[str, int]:
     """The summary.json verdict word and exit code (docs/CONTRACTS.md) of a composed validity."""
-    if validity == "valid":
-        return "verified", EXIT_VERIFIED
-    if validity == "invalid":
-        return "violation", EXIT_VIOLATION
-    return "inconclusive", EXIT_INCONCLUSIVE
+    word = _VERDICTS.get(validity, "inconclusive")
+    return word, EXIT_CODES[word]
 
 
 def checker_name(checker: Checker) -> str:

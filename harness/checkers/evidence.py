@@ -12,8 +12,9 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.history import Op, Operation, Pairing, load_history, pair_operations
+from harness.jsonl import read_jsonl
+from harness.ledger import LedgerEntry, is_money_charge, money_charges
 
-LedgerEntry = Mapping[str, Any]
 DbRow = Mapping[str, Any]
 
 # POST endpoints that can move money; retries to them must reuse one idempotency key.
@@ -36,15 +37,6 @@ def _post_endpoint(path: str) -> str | None:
     if len(parts) == 5 and parts[1:3] == ["v1", "payment_intents"] and parts[4] == "confirm":
         return "/v1/payment_intents/*/confirm"
     return None
-
-
-def is_money_charge(entry: LedgerEntry) -> bool:
-    """A `charge` entry that took money: status succeeded (or missing), never a replay."""
-    return (
-        entry.get("kind") == "charge"
-        and entry.get("status", "succeeded") == "succeeded"
-        and not entry.get("replayed", False)
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,17 +123,7 @@ class Evidence:
     @cached_property
     def charges(self) -> list[LedgerEntry]:
         """Money-moving charge entries, one per charge id, in ledger order."""
-        seen: set[Any] = set()
-        out: list[LedgerEntry] = []
-        for entry in self.ledger:
-            if not is_money_charge(entry):
-                continue
-            key = entry.get("id") or ("seq", entry.get("seq"))
-            if key in seen:  # the same money movement written twice is still one charge
-                continue
-            seen.add(key)
-            out.append(entry)
-        return out
+        return money_charges(self.ledger)
 
     @cached_property
     def charges_by_payment(self) -> dict[str, list[LedgerEntry]]:
@@ -193,25 +175,6 @@ class Evidence:
         return {row.get("id"): row for row in self.db or ()}
 
 
-def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
-    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
-    for n, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            if n == last:  # torn by a crash mid-write, like the history's last line
-                continue
-            raise UsageError(f"{path} line {n + 1} is not a {what} entry: {exc}") from exc
-        if not isinstance(row, dict):
-            raise UsageError(f"{path} line {n + 1} is not a {what} entry: expected a JSON object")
-        rows.append(row)
-    return rows
-
-
 def load_evidence(run_dir: str | Path, *, reconciled: bool = True) -> Evidence:
     """Read `history.jsonl`, `ledger.jsonl` and (when present) `db.json` from a run directory."""
     root = Path(run_dir)
@@ -238,7 +201,7 @@ def load_evidence(run_dir: str | Path, *, reconciled: bool = True) -> Evidence:
         db = loaded
     return Evidence(
         history=load_history(history_path),
-        ledger=_read_jsonl(ledger_path, "ledger"),
+        ledger=read_jsonl(ledger_path, "ledger entry"),
         db=db,
         reconciled=reconciled,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -13,6 +12,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.history.classify import Classified
 from harness.history.ops import COMPLETION_TYPES, FUNCTIONS, OP_TYPES, Op, OpType, Outcome
+from harness.jsonl import JsonlRows, encode_line, read_jsonl
 
 
 class HistoryRecorder:
@@ -74,8 +74,7 @@ class HistoryRecorder:
                 dict(value) if value is not None else None,
                 dict(error) if error is not None else None,
             )
-            # default=str: a stray non-JSON value must not cost the run its evidence.
-            self._file.write(json.dumps(op.to_dict(), separators=(",", ":"), default=str) + "\n")
+            self._file.write(encode_line(op.to_dict()))
             self._file.flush()
             self._next += 1
             if self._keep:
@@ -161,48 +160,20 @@ class HistoryRecorder:
         self.close()
 
 
-class LoadedHistory(list[Op]):
+class LoadedHistory(JsonlRows[Op]):
     """A loaded history: a plain list of ops that also says how many torn lines were dropped."""
-
-    torn_lines: int = 0
 
 
 def load_history(path: str | Path) -> LoadedHistory:
     """Read a history file back; a torn last line (the run died mid-write) is ignored and counted.
 
-    Any other unreadable line is corruption, not a crash, and raises UsageError naming it.
-    Streams the file, one line behind, so a million-op history is never held twice.
+    Any other unreadable line is corruption, not a crash, and raises UsageError naming it
+    (the torn-line rule of harness.jsonl). Streams the file, so a million-op history is never
+    held twice.
     """
-    source = Path(path)
-    history = LoadedHistory()
-
-    def add(number: int, line: str, last: bool) -> None:
-        try:
-            data = json.loads(line)
-            if not isinstance(data, dict):
-                raise ValueError("expected a JSON object")
-            history.append(Op.from_dict(data))
-        except (ValueError, TypeError) as exc:
-            # Only the very last line can be torn: the recorder writes whole lines, flushing each.
-            if last:
-                history.torn_lines += 1
-                return
-            raise UsageError(
-                f"{source} line {number} is not a history op ({exc}); "
-                "only the last line may be torn"
-            ) from exc
-
+    source, history = Path(path), LoadedHistory()
     try:
-        with source.open(encoding="utf-8", errors="replace") as lines:
-            pending: tuple[int, str] | None = None
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                if pending is not None:
-                    add(*pending, last=False)
-                pending = (number, line)
-            if pending is not None:
-                add(*pending, last=True)
+        read_jsonl(source, "history op", Op.from_dict, into=history)
     except OSError as exc:
         raise UsageError(f"Cannot read the history file {source}: {exc.strerror or exc}") from exc
     return history

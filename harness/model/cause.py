@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.ledger import is_money_charge
 from harness.model.checks import PaymentViolation
 from harness.model.environment import Example, StepRecord
 
@@ -94,9 +95,7 @@ def diagnose(example: Example, violation: PaymentViolation, workers: int) -> Cau
         (
             e
             for e in example.ledger
-            if e.get("kind") == "charge"
-            and not e.get("replayed")
-            and e.get("payment_id") == payment_id
+            if is_money_charge(e) and e.get("payment_id") == payment_id
         ),
         key=lambda e: int(e.get("seq", 0)),
     )

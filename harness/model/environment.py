@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from harness.checkers.registry import CheckerEntry
 from harness.errors import PayraceError
 from harness.history import HistoryRecorder
+from harness.ledger import is_money_charge
 from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.nemesis.registry import FAMILY_NAMES
@@ -306,7 +307,7 @@ class Environment:
         step = max(example.step - 1, 0)
         for entry in new:
             example.ledger.append(entry)
-            if entry.get("kind") == "charge" and not entry.get("replayed"):
+            if is_money_charge(entry):
                 example.charge_step[int(entry["seq"])] = step
                 payment_id = entry.get("payment_id")
                 example.charges_per_payment[str(payment_id)] += 1

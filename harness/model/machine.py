@@ -210,7 +210,7 @@ class PaymentModel(RuleBasedStateMachine):
         cursor = self.example.cursor
 
         def kill() -> None:
-            from harness.checkers.evidence import is_money_charge
+            from harness.ledger import is_money_charge
             from harness.targets.standin import entries_since
 
             position, deadline = cursor, time.monotonic() + hold_ms / 1000.0

@@ -8,7 +8,8 @@ from typing import Any
 
 from harness import __version__
 from harness.checkers.registry import description, position
-from harness.report.ledger import money_charges, on_wall_clock
+from harness.ledger import money_charges
+from harness.report.ledger import on_wall_clock
 from harness.report.operations import Operation, pair_operations, wall_origin
 from harness.report.rundir import (
     LOCUST_FAILURES,

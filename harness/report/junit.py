@@ -13,7 +13,8 @@ MAX_LISTED = 20
 def junit_tree(report: dict[str, Any]) -> ET.ElementTree[ET.Element]:
     """An invalid error-severity invariant is a <failure>; so is an undecided one when it makes
     the run inconclusive (an inconclusive run must never read as a pass); warnings and the
-    rest pass, with what they found in <system-out>. Same rules as harness/runner/junit.py.
+    rest pass, with what they found in <system-out>. The rules docs/CONTRACTS.md gives for
+    junit.xml; the run's verdict comes from harness.checkers.compose.
     """
     checks = report["checks"]
     classname = f"payrace.{str(report['target']).replace('.', '_')}"

@@ -1,4 +1,4 @@
-"""The stand-in's ledger as the report reads it: entries on the real clock; money charges."""
+"""The stand-in's ledger as the report reads it: entries on the real clock."""
 
 from __future__ import annotations
 
@@ -18,20 +18,3 @@ def on_wall_clock(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry = {**entry, "time": float(wall), "clock_time": entry.get("time")}
         out.append(entry)
     return out
-
-
-def money_charges(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Charge entries that moved money: succeeded (or no status), not replayed, once per id."""
-    seen: set[Any] = set()
-    charges = []
-    for entry in entries:
-        if entry.get("kind") != "charge" or entry.get("replayed"):
-            continue
-        if entry.get("status", "succeeded") not in ("succeeded", None):
-            continue
-        key = entry.get("id") or ("seq", entry.get("seq"))
-        if key in seen:
-            continue
-        seen.add(key)
-        charges.append(entry)
-    return charges

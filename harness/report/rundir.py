@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.jsonl import read_jsonl
 
 SUMMARY = "summary.json"
 HISTORY = "history.jsonl"
@@ -67,9 +68,9 @@ def read_run(run_dir: Path) -> RunFiles:
     run = RunFiles(run_dir=run_dir, summary=summary)
     run.present = sorted(p.name for p in run_dir.iterdir() if p.is_file())
     if (run_dir / HISTORY).is_file():
-        run.history, run.skipped_lines[HISTORY] = _read_jsonl(run_dir / HISTORY)
+        run.history, run.skipped_lines[HISTORY] = _read_jsonl(run_dir / HISTORY, "history op")
     if (run_dir / LEDGER).is_file():
-        run.ledger, run.skipped_lines[LEDGER] = _read_jsonl(run_dir / LEDGER)
+        run.ledger, run.skipped_lines[LEDGER] = _read_jsonl(run_dir / LEDGER, "ledger entry")
     if (run_dir / DB).is_file():
         data = _read_json(run_dir / DB)
         # JSON null is how a writer says "no snapshot was taken": read it as a missing file.
@@ -89,27 +90,12 @@ def _read_json(path: Path) -> Any:
         raise UsageError(f"Cannot read {path}: {exc.strerror}") from None
 
 
-def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Parse JSON Lines; skip (and count) lines that are not JSON objects instead of failing."""
-    # The history and ledger contracts are file formats, so the report reads them
-    # itself rather than importing the writers: a report must render even for a
-    # run written by another payrace version or cut short by a crash.
-    rows: list[dict[str, Any]] = []
-    skipped = 0
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                skipped += 1
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                skipped += 1
-    return rows, skipped
+def _read_jsonl(path: Path, what: str) -> tuple[list[dict[str, Any]], int]:
+    """Plain JSON objects, and how many lines were torn or skipped, instead of failing."""
+    # Plain objects, not the recorder's typed ops: a report must render even for a run
+    # written by another payrace version or cut short by a crash.
+    rows = read_jsonl(path, what, skip_damaged=True)
+    return rows, rows.torn_lines + rows.skipped_lines
 
 
 def _db_rows(data: Any, path: Path) -> list[dict[str, Any]]:

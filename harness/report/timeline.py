@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report.ledger import money_charges
+from harness.ledger import money_charges
 from harness.report.operations import Operation, error_label
 
 # Statuses of docs/TARGETS.md, in the order a payment moves through them.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import httpx
 
 from harness.history import HistoryRecorder, Op, Outcome, load_history
+from harness.jsonl import read_jsonl
 from harness.runner.parts import merge_parts, part_path
 from harness.runner.stack import Stack
 from harness.targets.admin import TargetAdmin
@@ -188,15 +188,8 @@ def read_faults(path: Path) -> list[dict[str, Any]]:
     """The faults the scenario logged (time on the run's clock, action, details)."""
     if not path.is_file():
         return []
-    faults = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            faults.append(entry)
-    return faults
+    # A scenario's log is a courtesy, not evidence: a damaged line is skipped, never fatal.
+    return list(read_jsonl(path, "fault", skip_damaged=True))
 
 
 def _json(response: httpx.Response) -> Any:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
 from pathlib import Path
 
 from harness.history import load_history, merge_histories
+from harness.jsonl import write_jsonl
 
 PART_MARK = ".part-"
 
@@ -44,11 +44,7 @@ def merge_parts(history_path: str | Path) -> int:
         return len(load_history(path)) if path.is_file() else 0
     sources = ([path] if path.is_file() else []) + parts
     merged = merge_histories(load_history(p) for p in sources)
-    tmp = path.with_name(path.name + ".merging")
-    with tmp.open("w", encoding="utf-8") as out:
-        for op in merged:
-            out.write(json.dumps(op.to_dict(), separators=(",", ":"), default=str) + "\n")
-    tmp.replace(path)
+    write_jsonl(path, merged, atomic=True)
     for p in parts:
         p.unlink(missing_ok=True)
     return len(merged)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from harness.ledger import is_money_charge
 from harness.runner.parts import part_paths
 
 
@@ -94,7 +95,7 @@ class DuplicateWatch:
                 while True:
                     page = self._admin.ledger(self._cursor, 5000)
                     for entry in page["entries"]:
-                        if entry.get("kind") == "charge" and entry.get("payment_id"):
+                        if is_money_charge(entry) and entry.get("payment_id"):
                             self._charges[entry["payment_id"]] += 1
                     if not page["entries"]:
                         break

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.checkers import CheckResult, Evidence, compose, run_all, standard_checkers, verdict
 from harness.history import Op, pair_operations
+from harness.ledger import is_money_charge
 from harness.provision.postgres import Provisioned
 from harness.runner.drive import LoadOutcome, drive
 from harness.runner.evidence import (
@@ -190,7 +191,7 @@ def run_stats(ops: Sequence[Op], ledger: list[dict[str, Any]], load: LoadOutcome
     """Counts the report and the benchmark read: operations, outcomes, charges, throughput."""
     operations = pair_operations(ops).operations
     outcomes: Counter[str] = Counter(f"{o.f}:{o.type}" for o in operations)
-    charges = [e for e in ledger if e.get("kind") == "charge" and not e.get("replayed")]
+    charges = [e for e in ledger if is_money_charge(e)]
     per_payment = Counter(str(e.get("payment_id")) for e in charges)
     seconds = max(load.elapsed_s, 1e-9)
     stats: dict[str, Any] = {

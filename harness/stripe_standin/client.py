@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from harness.errors import ProvisionError, UsageError
+from harness.ledger import is_money_charge
 
 
 class StandinAdmin:
@@ -89,7 +90,7 @@ class StandinAdmin:
         """Money movements (`charge` entries; replays never appear), optionally for one payment."""
         return [
             e for e in self.ledger_entries("charge")
-            if payment_id is None or e.get("payment_id") == payment_id
+            if is_money_charge(e) and (payment_id is None or e.get("payment_id") == payment_id)
         ]
 
     def dump_ledger(self, path: str | None = None) -> int:

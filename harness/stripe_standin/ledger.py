@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from harness.jsonl import write_jsonl
 
 
 class Ledger:
@@ -54,12 +54,7 @@ class Ledger:
         """Write every entry as JSON Lines, atomically (temp file then rename); return the count."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            for entry in self._entries:
-                handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        os.replace(tmp, target)
-        return len(self._entries)
+        return write_jsonl(target, self._entries, atomic=True)
 
     def clear(self) -> None:
         """Forget everything (only `POST /_standin/reset` does this)."""

@@ -11,6 +11,7 @@ from harness.adapters import Adapter, ContractAdapter
 from harness.adapters.judge import AdapterRaised, build, judge
 from harness.adapters.send import exchange, send
 from harness.errors import ProvisionError
+from harness.ledger import is_money_charge
 from harness.stripe_standin import StandinAdmin
 from harness.targets.standin import entries_since, ledger_end
 
@@ -54,7 +55,7 @@ def preflight(
             seen.extend(new)
             mine = [
                 e for e in seen
-                if e.get("kind") == "charge" and e.get("payment_id") == payment_id
+                if is_money_charge(e) and e.get("payment_id") == payment_id
             ]
             if mine:
                 return {
@@ -102,7 +103,7 @@ def _miswired(
         f"within {wait_s:g} s"
     )
     requests = [e for e in seen if e.get("kind") == "request"]
-    charges = [e for e in seen if e.get("kind") == "charge"]
+    charges = [e for e in seen if is_money_charge(e)]
     if not requests:
         return (
             f"{head} the stand-in at {stand_in} saw no request at all: the service is wired to "

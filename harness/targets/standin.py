@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from harness.errors import ProvisionError
+from harness.ledger import is_money_charge
 from harness.stripe_standin import StandinAdmin
 
 
@@ -70,8 +71,6 @@ class ChargedPayments:
         self.charged: Counter[str] = Counter()
 
     def __call__(self) -> Counter[str]:
-        from harness.checkers.evidence import is_money_charge
-
         entries, self.cursor = entries_since(self.admin, self.cursor)
         for entry in entries:
             pid = entry.get("payment_id")

@@ -21,7 +21,7 @@ import pytest
 import websocket  # websocket-client: speaks the DevTools protocol to the browser
 
 from harness.report import write_comparison, write_report, write_reports_index
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 
 pytestmark = pytest.mark.integration
 

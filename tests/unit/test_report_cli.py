@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 
 
 def test_report_writes_the_page_junit_and_the_runs_list(tmp_path: Path) -> None:

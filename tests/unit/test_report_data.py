@@ -11,7 +11,7 @@ import pytest
 from harness.errors import UsageError
 from harness.report import build_report, read_run
 from harness.report.operations import error_label, pair_operations
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 
 W = 1764190000.0  # epoch seconds at the run's monotonic zero
 PAY = "pay_0123456789abcdef0123456789abcdef"

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from harness.report import write_report
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 from tests.unit.test_report_data import PAY, write_literal_run
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.report import write_comparison, write_report, write_reports_index
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 
 
 def test_the_runs_list_shows_each_run_with_its_verdict_and_link(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.report import write_report
-from harness.report.testing import write_sample_run
+from tests.sample_runs import write_sample_run
 
 
 def _cases(run_dir: Path) -> tuple[ET.Element, dict[str, ET.Element]]:

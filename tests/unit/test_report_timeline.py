@@ -10,9 +10,9 @@ from typing import Any
 from harness.report import build_report, read_run
 from harness.report.label_layout import place, text_width
 from harness.report.operations import pair_operations
-from harness.report.testing import write_sample_run
 from harness.report.timeline import build_timeline, ordinal, short_id
 from harness.report.timeline_svg import COLOURS, PLOT_X0, WIDTH, lay_out_labels, render_svg
+from tests.sample_runs import write_sample_run
 from tests.unit.test_report_data import write_literal_run
 
 SVG = "{http://www.w3.org/2000/svg}"

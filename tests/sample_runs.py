@@ -1,4 +1,4 @@
-"""Write small literal run directories (a pr145 double charge, a safe pass) for tests and demos."""
+"""Small literal run directories (a pr145 double charge, a safe pass) for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import random
 from pathlib import Path
 from typing import Any
+
+from harness.jsonl import write_jsonl
 
 WALL0 = 1764190000.0  # epoch seconds at the sample run's monotonic zero
 PERCENTILES = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]
@@ -164,8 +166,8 @@ def write_sample_run(
     duration = max(e["time"] for e in s.history) + 0.05
     run_id = f"20251126T120000-{variant}-{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    _jsonl(run_dir / "history.jsonl", s.history)
-    _jsonl(run_dir / "ledger.jsonl", s.ledger)
+    write_jsonl(run_dir / "history.jsonl", s.history)
+    write_jsonl(run_dir / "ledger.jsonl", s.ledger)
     (run_dir / "db.json").write_text(json.dumps(list(s.db.values()), indent=1))
     summary = {
         "schema": 1,
@@ -247,12 +249,6 @@ def _check(checker: str, validity: str, severity: str, summary: str, stats: dict
            violations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"checker": checker, "validity": validity, "severity": severity, "summary": summary,
             "violations": violations or [], "stats": stats}
-
-
-def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
 
 
 def _locust_csvs(run_dir: Path, s: _Sample, duration: float) -> None:

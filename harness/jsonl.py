@@ -1,0 +1,138 @@
+"""JSON Lines, one way: the line every evidence file is written with, and the one torn-line rule.
+
+The torn-line rule: writers write whole lines and flush each, so a process killed mid-write
+can leave only the file's last (non-blank) line cut short. That line is dropped and counted
+in `torn_lines`, never fatal. A damaged line before it is not a crash but corruption: the
+readers that judge evidence refuse it with a UsageError naming the file and the line; a
+reader that must show whatever is there (the HTML report, the fault log) passes
+`skip_damaged=True` and counts it in `skipped_lines` instead. Blank lines are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from harness.errors import UsageError
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+# One encoder, built once: compact, and `default=str` so a stray non-JSON value (a datetime,
+# a Decimal) never costs a run its evidence. json.dumps with arguments builds one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+def encode_line(row: Any) -> str:
+    """One JSON Lines line for `row`, newline included."""
+    return _ENCODER.encode(row) + "\n"
+
+
+def _as_row(row: Any) -> Any:
+    return row.to_dict() if hasattr(row, "to_dict") else row
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Any], *, atomic: bool = False) -> int:
+    """Write rows (dicts, or objects with `to_dict()`) as JSON Lines; return how many.
+
+    `atomic` writes `<name>.tmp` and renames it over `path`, so a reader sees the old file
+    or the whole new one, never half of it.
+    """
+    target = Path(path)
+    out = target.with_name(target.name + ".tmp") if atomic else target
+    count = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(encode_line(_as_row(row)))
+            count += 1
+    if atomic:
+        os.replace(out, target)
+    return count
+
+
+def append_jsonl(path: str | Path, row: Any) -> None:
+    """Append one row as a line (the caller serialises concurrent writers)."""
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(encode_line(_as_row(row)))
+
+
+class JsonlRows(list[T]):
+    """The rows read from a JSON Lines file, and how many lines were torn or skipped."""
+
+    torn_lines: int = 0
+    skipped_lines: int = 0
+
+
+@overload
+def read_jsonl(
+    path: str | Path,
+    what: str,
+    convert: None = None,
+    *,
+    skip_damaged: bool = False,
+    into: JsonlRows[Row] | None = None,
+) -> JsonlRows[Row]: ...
+
+
+@overload
+def read_jsonl(
+    path: str | Path,
+    what: str,
+    convert: Callable[[Row], T],
+    *,
+    skip_damaged: bool = False,
+    into: JsonlRows[T] | None = None,
+) -> JsonlRows[T]: ...
+
+
+def read_jsonl(
+    path: str | Path,
+    what: str,
+    convert: Callable[[Row], Any] | None = None,
+    *,
+    skip_damaged: bool = False,
+    into: JsonlRows[Any] | None = None,
+) -> JsonlRows[Any]:
+    """Read a JSON Lines file of objects under the torn-line rule of this module.
+
+    `what` names one row in messages ("history op"); `convert` turns each object into a row
+    and raises ValueError or TypeError for one it rejects, which is then a damaged line.
+    Streams the file: a million-line history is never held as text. OSError is the caller's.
+    """
+    rows: JsonlRows[Any] = into if into is not None else JsonlRows()
+    append, loads = rows.append, json.loads
+    # A damaged line is judged only once a later non-blank line shows it was not the last.
+    damaged: tuple[int, Exception] | None = None
+    with Path(path).open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if line.isspace():
+                continue
+            if damaged is not None:
+                if not skip_damaged:
+                    raise _corrupt(path, what, *damaged)
+                rows.skipped_lines += 1
+                damaged = None
+            try:
+                data = loads(line)
+                if type(data) is not dict:
+                    raise ValueError("expected a JSON object")
+                append(data if convert is None else convert(data))
+            except (ValueError, TypeError) as exc:
+                damaged = (number, exc)
+    if damaged is not None:
+        rows.torn_lines += 1
+    return rows
+
+
+def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
+    error = UsageError(
+        f"{path} line {number} is not a {what} ({exc}); only the last line may be torn"
+    )
+    error.__cause__ = exc
+    return error
+
+
+__all__ = ["JsonlRows", "append_jsonl", "encode_line", "read_jsonl", "write_jsonl"]

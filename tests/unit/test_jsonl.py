@@ -1,0 +1,122 @@
+"""JSON Lines: one compact encoding, and the one torn-line rule every evidence reader follows."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import UsageError
+from harness.jsonl import append_jsonl, encode_line, read_jsonl, write_jsonl
+
+
+@dataclass
+class _Row:
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+
+def test_rows_round_trip_compact_and_objects_by_their_to_dict(tmp_path: Path) -> None:
+    """Dicts and objects with to_dict() are written one compact line each and read back equal."""
+    path = tmp_path / "rows.jsonl"
+    assert write_jsonl(path, [{"a": 1, "b": [1, 2]}, _Row(7), {"s": "é"}]) == 3
+    assert path.read_text().splitlines()[:2] == ['{"a":1,"b":[1,2]}', '{"n":7}']
+    rows = read_jsonl(path, "row")
+    assert rows == [{"a": 1, "b": [1, 2]}, {"n": 7}, {"s": "é"}]
+    assert (rows.torn_lines, rows.skipped_lines) == (0, 0)
+
+
+def test_a_stray_value_is_written_as_its_string_not_lost() -> None:
+    """default=str: a value JSON cannot hold must not cost a run its evidence."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert encode_line({"at": moment, "n": 1}) == '{"at":"2026-01-02 03:04:05+00:00","n":1}\n'
+
+
+def test_a_torn_last_line_is_dropped_and_counted_not_fatal(tmp_path: Path) -> None:
+    """A killed writer leaves half a line at the end: dropped and counted, even before blanks."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a":1}\n{"a":2}\n{"a":')
+    rows = read_jsonl(path, "row")
+    assert rows == [{"a": 1}, {"a": 2}]
+    assert (rows.torn_lines, rows.skipped_lines) == (1, 0)
+    path.write_text('{"a":1}\n{"a":\n\n  \n')
+    rows = read_jsonl(path, "row")
+    assert rows == [{"a": 1}] and rows.torn_lines == 1
+
+
+def test_a_damaged_middle_line_is_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    """Damage before the last line is corruption, not a crash: one UsageError saying where."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a":1}\n\nnot json\n{"a":2}\n')
+    with pytest.raises(UsageError, match=rf"{path} line 3 is not a ledger entry .*torn"):
+        read_jsonl(path, "ledger entry")
+    path.write_text('{"a":1}\n[1, 2]\n{"a":2}\n')
+    with pytest.raises(UsageError, match=r"line 2 is not a row \(expected a JSON object\)"):
+        read_jsonl(path, "row")
+
+
+def test_a_reader_that_shows_what_is_there_skips_and_counts_damage(tmp_path: Path) -> None:
+    """skip_damaged: damaged middle lines are counted apart from the torn last one."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a":1}\nnot json\n"a string"\n{"a":2}\n{"a"')
+    rows = read_jsonl(path, "row", skip_damaged=True)
+    assert rows == [{"a": 1}, {"a": 2}]
+    assert (rows.torn_lines, rows.skipped_lines) == (1, 2)
+
+
+def test_a_row_the_converter_rejects_is_a_damaged_line(tmp_path: Path) -> None:
+    """convert's ValueError makes the line damaged: torn when last, refused before that."""
+
+    def positive(data: dict[str, Any]) -> int:
+        if data["a"] <= 0:
+            raise ValueError(f"a={data['a']!r}, expected > 0")
+        return int(data["a"])
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a":1}\n{"a":2}\n{"a":0}\n')
+    rows = read_jsonl(path, "row", positive)
+    assert rows == [1, 2] and rows.torn_lines == 1
+    path.write_text('{"a":1}\n{"a":-1}\n{"a":2}\n')
+    with pytest.raises(UsageError, match=r"line 2 is not a row \(a=-1, expected > 0\)"):
+        read_jsonl(path, "row", positive)
+
+
+def test_an_empty_or_blank_file_holds_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("")
+    assert read_jsonl(path, "row") == [] and read_jsonl(path, "row").torn_lines == 0
+    path.write_text("\n \n")
+    assert read_jsonl(path, "row") == [] and read_jsonl(path, "row").torn_lines == 0
+
+
+def test_an_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("old\n")
+    assert write_jsonl(path, [{"a": 1}], atomic=True) == 1
+    assert path.read_text() == '{"a":1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl"]
+
+
+def test_appends_from_many_threads_stay_whole_lines(tmp_path: Path) -> None:
+    """append_jsonl adds one line per call; under the caller's lock no line interleaves."""
+    path = tmp_path / "faults.jsonl"
+    lock = threading.Lock()
+
+    def note(n: int) -> None:
+        for i in range(50):
+            with lock:
+                append_jsonl(path, {"writer": n, "i": i, "pad": "x" * 200})
+
+    threads = [threading.Thread(target=note, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = read_jsonl(path, "fault")
+    assert len(rows) == 200 and rows.torn_lines == 0
