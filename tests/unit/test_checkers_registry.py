@@ -26,9 +26,9 @@ from harness.checkers.user import user_checkers
 from harness.cli import main
 from harness.errors import UsageError
 from harness.report import build_report, read_run, write_report
-from harness.report.testing import write_sample_run
 from harness.runner.spec import RunSpec, Target, resolve_scenario
 from tests.own_checkers import check_charge_cap, check_penny_cap
+from tests.sample_runs import write_sample_run
 
 ACCEPTED = "expected module:function naming a checker function (evidence) -> CheckResult"
 
