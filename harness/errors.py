@@ -23,7 +23,7 @@ class PayraceError(click.ClickException):
     prints it with `show()` and exits with `exit_code`; no command catches and maps it.
     """
 
-    exit_code: int = EXIT_USAGE
+    exit_code = EXIT_USAGE
 
     def show(self, file: IO[Any] | None = None) -> None:
         # One line on stderr, `payrace: …`, rather than click's `Error: …`: scripts and CI

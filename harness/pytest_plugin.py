@@ -3,8 +3,10 @@
 Fixtures: `payrace_postgres` (a PostgreSQL server), `payrace_standin` (the Stripe
 stand-in's URL), `payrace_target` (what to test; override it or pass
 `--payrace-target`) and `payrace_model` (runs the model, fails the test with the shrunk
-program). Options are prefixed `--payrace-`. Everything heavy is imported inside the
-fixtures, so a suite that never asks for them pays nothing but this module.
+program). Options are prefixed `--payrace-`, each also an ini key `payrace_…` (the command
+line wins). Everything heavy is imported inside the fixtures, so a suite that never asks for
+them pays nothing but this module; the Hypothesis profiles `payrace-dev`, `payrace-ci` and
+`payrace-nightly` are registered by Hypothesis's own entry point, not here.
 """
 
 from __future__ import annotations
@@ -90,9 +92,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         default = f" (default: {option.default})" if option.default is not None else ""
         # No default on the command line: None there means "not given", so the ini file counts.
+        # A metavar of its own: argparse would print PAYRACE_DATABASE_URL, an env var's name.
         group.addoption(
             option.flag, dest=option.key, type=option.kind, choices=option.choices,
-            help=f"{option.help}; ini: {option.key}",
+            metavar=None if option.choices else option.name.rsplit("-", 1)[-1].upper(),
+            help=f"{option.help}{default}; ini: {option.key}",
         )  # fmt: skip
         # A string in the ini file, typed like the flag in pytest_configure: `int`/`float` ini
         # types need pytest 8.4, and the message should name payrace's key.
@@ -109,7 +113,8 @@ def _from_ini(option: Option, raw: str) -> Any:
     except ValueError:
         value = None
     if value is None or (option.choices is not None and value not in option.choices):
-        accepted = ", ".join(option.choices) if option.choices else f"a {option.kind.__name__}"
+        accepted = (", ".join(option.choices) if option.choices
+                    else {int: "a whole number", float: "a number"}.get(option.kind, "text"))
         raise pytest.UsageError(
             f"payrace: {option.key} = {raw!r} in the pytest configuration; expected {accepted}"
         )

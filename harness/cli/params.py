@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -22,12 +22,18 @@ __all__ = [
 DATABASE_URL_ENVVAR = "PAYRACE_DATABASE_URL"
 
 
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any]
+else:  # generic only in click's stubs and newer releases; pyproject accepts click 8.1
+    _ParamType = click.ParamType
+
+
 def _flag(param: click.Parameter | None) -> str:
     """The flag as the user reads it in --help (`--users`, not `-u` or `users`)."""
     return param.opts[0] if param is not None and param.opts else "value"
 
 
-class _Parsed(click.ParamType):
+class _Parsed(_ParamType):
     """A flag parsed by one of payrace's parsers; bad input is its one-line UsageError (exit 2).
 
     The parser's message, not click's `Invalid value for …` block: it names the flag, the
