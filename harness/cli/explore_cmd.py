@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from harness.adapters.load import checked_adapter
-from harness.cli.params import DATABASE_URL_ENVVAR, Count, Faults, Seconds, typed_database_url
+from harness.cli.params import DATABASE_URL_ENVVAR, FAULTS, SECONDS, count, typed_database_url
 from harness.errors import Interrupted, PayraceError, UsageError
 
 
@@ -78,40 +78,40 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 @click.option(
     "--settle",
     default="10",
-    type=Seconds(),
+    type=SECONDS,
     show_default=True,
     help="Seconds each example's end waits for the target to finish its own work.",
 )
 @click.option(
     "--seed",
     default=None,
-    type=Count(minimum=0),
+    type=count(minimum=0),
     help="Seed for Hypothesis (default: random, printed).",
 )
 @click.option(
-    "--max-examples", default="100", type=Count(), show_default=True, help="Examples to try."
+    "--max-examples", default="100", type=count(), show_default=True, help="Examples to try."
 )
 @click.option(
-    "--max-time", default=None, type=Seconds(), help="Stop generating after this many seconds."
+    "--max-time", default=None, type=SECONDS, help="Stop generating after this many seconds."
 )
 @click.option(
     "--workers",
     default="2",
-    type=Count(1, 8),
+    type=count(1, 8),
     show_default=True,
     help="Simulated worker processes.",
 )
 @click.option(
     "--faults",
     default="all",
-    type=Faults(),
+    type=FAULTS,
     show_default=True,
     help="all, none, or a comma list of provider,failpoints,database,clock,workers,webhooks.",
 )
 @click.option(
     "--service-pid",
     default=None,
-    type=Count(),
+    type=count(),
     help="Your service: its supervisor's process id; its workers are SIGKILLed right after "
     "the provider charged (the workers fault family).",
 )
@@ -122,7 +122,7 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     "read a payment (docs/TARGETS.md); default: payrace's contract.",
 )
 @click.option(
-    "--steps", default="8", type=Count(1, 50), show_default=True, help="Steps per example (max)."
+    "--steps", default="8", type=count(1, 50), show_default=True, help="Steps per example (max)."
 )
 @click.option("--reports-dir", default="reports", show_default=True, help="Where runs go.")
 @click.pass_context

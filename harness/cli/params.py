@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -9,11 +11,12 @@ from click.core import ParameterSource
 
 __all__ = [
     "DATABASE_URL_ENVVAR",
-    "Count",
-    "Duration",
-    "Faults",
-    "Rate",
-    "Seconds",
+    "DURATION",
+    "FAULTS",
+    "RATE",
+    "SECONDS",
+    "Parsed",
+    "count",
     "typed_database_url",
 ]
 
@@ -33,7 +36,7 @@ def _flag(param: click.Parameter | None) -> str:
     return param.opts[0] if param is not None and param.opts else "value"
 
 
-class _Parsed(_ParamType):
+class Parsed(_ParamType):
     """A flag parsed by one of payrace's parsers; bad input is its one-line UsageError (exit 2).
 
     The parser's message, not click's `Invalid value for …` block: it names the flag, the
@@ -41,79 +44,38 @@ class _Parsed(_ParamType):
     are imported when a value is parsed, so a command's --help stays light.
     """
 
-    parsed: type = object
-
-    def parse(self, text: str, flag: str) -> Any:
-        raise NotImplementedError
+    def __init__(self, name: str, parsed: type, parse: Callable[[str, str], Any]) -> None:
+        self.name = name
+        self.parsed = parsed
+        self._parse = parse
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, self.parsed) and not isinstance(value, bool):
             return value  # a default already of the right type
-        return self.parse(str(value), _flag(param))
+        return self._parse(str(value), _flag(param))
 
 
-class Count(_Parsed):
-    """A whole number within bounds: `--users 10`, `--workers 1-8`, `--seed 0`."""
-
-    name = "integer"
-    parsed = int
-
-    def __init__(self, minimum: int | None = 1, maximum: int | None = None) -> None:
-        self.minimum = minimum
-        self.maximum = maximum
-
-    def parse(self, text: str, flag: str) -> int:
-        from harness.runner.spec import parse_count
-
-        return parse_count(text, flag, self.minimum, self.maximum)
+def _spec() -> Any:
+    """harness.runner.spec, where the rule for each kind of value lives."""
+    return importlib.import_module("harness.runner.spec")
 
 
-class Seconds(_Parsed):
-    """A positive number of seconds: `--settle 15`, `--max-time 2.5`."""
+def _faults(text: str, flag: str) -> tuple[str, ...]:
+    from harness.model.parts import parse_faults  # the model loads with the command
 
-    name = "seconds"
-    parsed = float
-
-    def parse(self, text: str, flag: str) -> float:
-        from harness.runner.spec import parse_seconds
-
-        return parse_seconds(text, flag)
+    return parse_faults(text)
 
 
-class Rate(_Parsed):
-    """A positive number: `--spawn-rate 5` users per second."""
-
-    name = "number"
-    parsed = float
-
-    def parse(self, text: str, flag: str) -> float:
-        from harness.runner.spec import parse_rate
-
-        return parse_rate(text, flag)
+def count(minimum: int | None = 1, maximum: int | None = None) -> Parsed:
+    """A whole number within bounds (None: unbounded): `--users 10`, `--workers 1-8`."""
+    return Parsed("integer", int,
+                  lambda text, flag: _spec().parse_count(text, flag, minimum, maximum))
 
 
-class Duration(_Parsed):
-    """A Locust-style duration or plain seconds: `30s`, `2m`, `1m30s`, `45`."""
-
-    name = "duration"
-    parsed = float
-
-    def parse(self, text: str, flag: str) -> float:
-        from harness.runner.spec import parse_duration
-
-        return parse_duration(text, flag)
-
-
-class Faults(_Parsed):
-    """`all`, `none` or a comma list of fault families, as a tuple of family names."""
-
-    name = "faults"
-    parsed = tuple
-
-    def parse(self, text: str, flag: str) -> tuple[str, ...]:
-        from harness.model.parts import parse_faults  # the model loads with the command
-
-        return parse_faults(text)
+SECONDS = Parsed("seconds", float, lambda text, flag: _spec().parse_seconds(text, flag))
+RATE = Parsed("number", float, lambda text, flag: _spec().parse_rate(text, flag))
+DURATION = Parsed("duration", float, lambda text, flag: _spec().parse_duration(text, flag))
+FAULTS = Parsed("faults", tuple, _faults)
 
 
 def typed_database_url(ctx: click.Context, value: str | None) -> str | None:

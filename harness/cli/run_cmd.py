@@ -12,10 +12,10 @@ import click
 from harness.adapters.load import checked_adapter
 from harness.cli.params import (
     DATABASE_URL_ENVVAR,
-    Count,
-    Duration,
-    Rate,
-    Seconds,
+    DURATION,
+    RATE,
+    SECONDS,
+    count,
     typed_database_url,
 )
 from harness.errors import Interrupted, UsageError
@@ -115,23 +115,23 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 @click.option("--db-query", default=None, help="Your service: a read-only SELECT on "
               "--database-url returning id, status, charge_id, amount (the database view when "
               "it offers no /_admin/snapshot).")
-@click.option("--settle", default="15", type=Seconds(), help="Seconds payrace waits, after the "
+@click.option("--settle", default="15", type=SECONDS, help="Seconds payrace waits, after the "
               "load, for the target to finish its own work (a reconciler's leases).")
-@click.option("--service-pid", default=None, type=Count(), help="Your service: its "
+@click.option("--service-pid", default=None, type=count(), help="Your service: its "
               "supervisor's process id; chaos SIGKILLs its worker processes.")
 @click.option("--adapter", default=None, help="Your service's own API: path/to/file.py:ClassName "
               "saying how to create, charge and read a payment (docs/TARGETS.md).")
-@click.option("--users", "-u", default="10", type=Count(), help="Concurrent Locust users.")
-@click.option("--spawn-rate", "-r", default=None, type=Rate(), help="Users started per second "
+@click.option("--users", "-u", default="10", type=count(), help="Concurrent Locust users.")
+@click.option("--spawn-rate", "-r", default=None, type=RATE, help="Users started per second "
               "(default: all at once).")
-@click.option("--duration", "-t", default="30s", type=Duration(),
+@click.option("--duration", "-t", default="30s", type=DURATION,
               help="How long the load runs: 30s, 2m, 1m30s.")
-@click.option("--processes", default="1", type=Count(), help="Locust processes on this machine.")
-@click.option("--workers", default="2", type=Count(),
+@click.option("--processes", default="1", type=count(), help="Locust processes on this machine.")
+@click.option("--workers", default="2", type=count(),
               help="Worker processes of the reference service.")
-@click.option("--seed", default="0", type=Count(minimum=None),
+@click.option("--seed", default="0", type=count(minimum=None),
               help="Seed of every random choice (faults, amounts).")
-@click.option("--min-charges", default="20", type=Count(), help="Fewer charge executions than "
+@click.option("--min-charges", default="20", type=count(), help="Fewer charge executions than "
               "this and the run is inconclusive (exit 4).")
 @click.option("--junit", default=None, help="Also write JUnit XML here, for CI systems.")
 @click.option("--reports-dir", "--out", "out", default="reports",
