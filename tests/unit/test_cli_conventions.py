@@ -56,3 +56,18 @@ def test_run_accepts_a_negative_seed_as_before() -> None:
     assert result.exit_code == 2
     assert "--seed" not in result.stderr and "--target" in result.stderr
 
+
+
+def test_the_database_variable_is_never_taken_for_your_services_own_database() -> None:
+    """PAYRACE_DATABASE_URL names a server for payrace's databases: --db-query still needs the
+    flag, as it did before --help showed the variable."""
+    result = CliRunner().invoke(
+        main,
+        ["explore", "--target", "http://127.0.0.1:9", "--stripe-url", "http://127.0.0.1:9",
+         "--db-query", "SELECT id, status, charge_id, amount FROM payments"],
+        env={ENV_DATABASE_URL: "postgresql://u@127.0.0.1:9/x"},
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "payrace: --db-query needs --database-url: the service's own database to run it on"
+    ]
