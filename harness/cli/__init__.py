@@ -1,15 +1,16 @@
-"""The `payrace` command: one group, a module per subcommand, errors as one line and a code."""
+"""The `payrace` command: one group, a module per subcommand, errors as one line and a code.
+
+Every error meant for the user is a `harness.errors.PayraceError`, a `click.ClickException`:
+click's own main prints it (`payrace: …`, one line on stderr) and exits with its code.
+"""
 
 from __future__ import annotations
 
 import importlib
-import sys
-from typing import Any
 
 import click
 
 from harness import __version__
-from harness.errors import PayraceError
 
 # Subcommands live in their own modules and are imported only when named, so that
 # `payrace --help` and a fast command never pay for Locust, Hypothesis or SQLAlchemy.
@@ -36,13 +37,6 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except PayraceError as exc:
-            click.echo(f"payrace: {exc}", err=True)
-            sys.exit(exc.exit_code)
 
 
 @click.group(cls=LazyGroup)

@@ -15,30 +15,9 @@ from typing import Any
 import click
 
 from harness.adapters.load import checked_adapter
-from harness.errors import PayraceError, UsageError
-
-
-def _count(raw: str, flag: str, low: int = 1, high: int | None = None) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"{flag}: expected a whole number, got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise UsageError(f"{flag}: expected a whole number {bound}, got {value}")
-    return value
-
-
-def _seconds(raw: str | None, flag: str = "--max-time") -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{flag}: expected seconds, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise UsageError(f"{flag}: expected a positive number of seconds, got {raw}")
-    return value
+from harness.cli.params import DATABASE_URL_ENVVAR, FAULTS, SECONDS, count, typed_database_url
+from harness.errors import Interrupted, PayraceError, UsageError
+from harness.nemesis.registry import FAMILY_NAMES
 
 
 def _print_result(summary: dict[str, Any], program_text: str, run_dir: Path) -> None:
@@ -85,8 +64,11 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 @click.option(
     "--database-url",
     default=None,
+    envvar=DATABASE_URL_ENVVAR,
+    show_envvar=True,
     help="reference and python: targets: the PostgreSQL server to use instead of an embedded "
-    "one; your HTTP service: its own database (for --db-query and connection kills).",
+    "one (default: the variable below); your HTTP service: its own database (for --db-query "
+    "and connection kills), as this flag only, never the variable.",
 )
 @click.option(
     "--db-query",
@@ -97,23 +79,40 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
 @click.option(
     "--settle",
     default="10",
+    type=SECONDS,
     show_default=True,
     help="Seconds each example's end waits for the target to finish its own work.",
 )
-
-@click.option("--seed", default=None, help="Seed for Hypothesis (default: random, printed).")
-@click.option("--max-examples", default="100", show_default=True, help="Examples to try.")
-@click.option("--max-time", default=None, help="Stop generating after this many seconds.")
-@click.option("--workers", default="2", show_default=True, help="Simulated worker processes.")
+@click.option(
+    "--seed",
+    default=None,
+    type=count(minimum=0),
+    help="Seed for Hypothesis (default: random, printed).",
+)
+@click.option(
+    "--max-examples", default="100", type=count(), show_default=True, help="Examples to try."
+)
+@click.option(
+    "--max-time", default=None, type=SECONDS, help="Stop generating after this many seconds."
+)
+@click.option(
+    "--workers",
+    default="2",
+    type=count(1, 8),
+    show_default=True,
+    help="Simulated worker processes.",
+)
 @click.option(
     "--faults",
     default="all",
+    type=FAULTS,
     show_default=True,
-    help="all, none, or a comma list of provider,failpoints,database,clock,workers,webhooks.",
+    help=f"all, none, or a comma list of {','.join(FAMILY_NAMES)}.",
 )
 @click.option(
     "--service-pid",
     default=None,
+    type=count(),
     help="Your service: its supervisor's process id; its workers are SIGKILLed right after "
     "the provider charged (the workers fault family).",
 )
@@ -123,7 +122,9 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     help="Your service's own API: path/to/file.py:ClassName saying how to create, charge and "
     "read a payment (docs/TARGETS.md); default: payrace's contract.",
 )
-@click.option("--steps", default="8", show_default=True, help="Steps per example (max).")
+@click.option(
+    "--steps", default="8", type=count(1, 50), show_default=True, help="Steps per example (max)."
+)
 @click.option(
     "--checker",
     "checkers",
@@ -132,26 +133,28 @@ def _write_html(run_dir: Path, reports_dir: Path) -> None:
     "(evidence) -> CheckResult; repeatable (docs/CONTRACTS.md, Checkers).",
 )
 @click.option("--reports-dir", default="reports", show_default=True, help="Where runs go.")
+@click.pass_context
 def explore(
+    ctx: click.Context,
     target: str,
     stripe_url: str | None,
     database_url: str | None,
-    seed: str | None,
-    max_examples: str,
-    max_time: str | None,
-    workers: str,
-    faults: str,
-    steps: str,
+    seed: int | None,
+    max_examples: int,
+    max_time: float | None,
+    workers: int,
+    faults: tuple[str, ...],
+    steps: int,
     reports_dir: str,
     db_query: str | None,
-    settle: str,
-    service_pid: str | None,
+    settle: float,
+    service_pid: int | None,
     adapter: str | None,
     checkers: tuple[str, ...],
 ) -> None:
     """Search for a program of payments, charges, retries and faults that charges twice."""
     from harness.checkers.user import user_checkers
-    from harness.model.parts import PartsRequest, parse_faults
+    from harness.model.parts import PartsRequest
     from harness.model.targets import parse_target
     from harness.targets.view import validate_db_query
 
@@ -160,22 +163,15 @@ def explore(
         from harness.targets.python_factory import load_factory
 
         load_factory(spec.value)  # a module or factory that does not exist: exit 2 right away
-    settle_s = _seconds(settle, "--settle")
-    assert settle_s is not None
-    query = validate_db_query(db_query, database_url)
+    own_database = typed_database_url(ctx, database_url)
+    query = validate_db_query(db_query, own_database)
     if query is not None and spec.kind != "http":
         raise UsageError("--db-query applies to your own service (--target http://…)")
-    pid = _count(service_pid, "--service-pid") if service_pid is not None else None
-    if pid is not None and spec.kind != "http":
+    if service_pid is not None and spec.kind != "http":
         raise UsageError("--service-pid applies to your own service (--target http://…)")
     adapter_spec = checked_adapter(adapter, spec.kind)
     own_checkers = user_checkers(checkers)
-    n_examples = _count(max_examples, "--max-examples")
-    n_workers = _count(workers, "--workers", 1, 8)
-    n_steps = _count(steps, "--steps", 1, 50)
-    budget = _seconds(max_time)
-    fault_families = parse_faults(faults)
-    n_seed = secrets.randbelow(2**31) if seed is None else _count(seed, "--seed", 0)
+    n_seed = secrets.randbelow(2**31) if seed is None else seed
     if spec.kind == "http" and not stripe_url:
         raise UsageError(
             f"--target {spec.value} needs --stripe-url: the payrace stand-in your service "
@@ -188,29 +184,29 @@ def explore(
     run_dir = create_run_dir(run_id, reports)
     request = PartsRequest(
         target=target,
-        workers=n_workers,
-        faults=fault_families,
+        workers=workers,
+        faults=faults,
         stripe_url=stripe_url,
-        database_url=database_url,
+        # PAYRACE_DATABASE_URL is a server for payrace's own databases, never your service's.
+        database_url=database_url if spec.provisioned_database else own_database,
         seed=n_seed,
         db_query=query,
-        settle_s=settle_s,
-        service_pid=pid,
+        settle_s=settle,
+        service_pid=service_pid,
         adapter=adapter_spec,
         checkers=own_checkers,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:
-        code = _explore(request, run_id, run_dir, reports, command, n_examples, n_steps, budget)
+        code = _explore(request, run_id, run_dir, reports, command, max_examples, steps, max_time)
     except KeyboardInterrupt:
-        click.echo("payrace: interrupted; parts stopped", err=True)
-        sys.exit(130)
+        raise Interrupted("interrupted; parts stopped") from None
     except PayraceError:
         # A part that did not start leaves no half-written run behind.
         with contextlib.suppress(OSError):
             run_dir.rmdir()
         raise
-    sys.exit(code)
+    ctx.exit(code)
 
 
 def _explore(

@@ -10,16 +10,20 @@ from pathlib import Path
 import click
 
 from harness.adapters.load import checked_adapter
-from harness.errors import UsageError
+from harness.cli.params import (
+    DATABASE_URL_ENVVAR,
+    DURATION,
+    RATE,
+    SECONDS,
+    count,
+    typed_database_url,
+)
+from harness.errors import Interrupted, UsageError
 from harness.runner.load import scenario_knobs
 from harness.runner.spec import (
     RunSpec,
     available_scenarios,
     check_writable,
-    parse_count,
-    parse_duration,
-    parse_rate,
-    parse_seconds,
     parse_target,
     resolve_scenario,
 )
@@ -27,12 +31,17 @@ from harness.targets.view import validate_db_query
 
 
 def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
-               database_url: str | None, users: str, spawn_rate: str | None, duration: str,
-               processes: str, workers: str, seed: str, junit: str | None, out: str,
-               progress: bool, min_charges: str = "20", db_query: str | None = None,
-               settle: str = "15", service_pid: str | None = None,
-               adapter: str | None = None, checkers: tuple[str, ...] = ()) -> RunSpec:
-    """Validate every flag, in the order a user reads them, before anything starts."""
+               database_url: str | None, users: int, spawn_rate: float | None, duration: float,
+               processes: int, workers: int, seed: int, junit: str | None, out: str,
+               progress: bool, min_charges: int = 20, db_query: str | None = None,
+               settle: float = 15.0, service_pid: int | None = None,
+               adapter: str | None = None, server_url: str | None = None,
+               checkers: tuple[str, ...] = ()) -> RunSpec:
+    """Check what the flags' types cannot alone, in the order a user reads them.
+
+    `database_url` is the one typed on the command line; `server_url` is PAYRACE_DATABASE_URL,
+    the server a reference target's fresh database goes on.
+    """
     if not scenario:
         raise UsageError(f"Name a scenario: payrace run <scenario>, one of "
                          f"{', '.join(available_scenarios())}")
@@ -44,22 +53,10 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         raise UsageError(f"--target {target}: `payrace run` drives HTTP with Locust; explore a "
                          "python: target with `payrace explore`, or serve it over HTTP and "
                          "pass --target http://host:port")
-    n_users = parse_count(users, "--users")
-    rate = parse_rate(spawn_rate, "--spawn-rate") if spawn_rate is not None else float(n_users)
-    seconds = parse_duration(duration)
-    n_processes = parse_count(processes, "--processes")
-    n_workers = parse_count(workers, "--workers")
-    n_min_charges = parse_count(min_charges, "--min-charges")
-    try:
-        n_seed = int(seed)
-    except ValueError:
-        raise UsageError(f"--seed: expected a whole number, got {seed!r}") from None
     query = validate_db_query(db_query, database_url)
     if query is not None and parsed_target.kind != "http":
         raise UsageError("--db-query applies to your own service (--target http://…)")
-    settle_s = parse_seconds(settle, "--settle")
-    pid = parse_count(service_pid, "--service-pid") if service_pid is not None else None
-    if pid is not None and parsed_target.kind != "http":
+    if service_pid is not None and parsed_target.kind != "http":
         raise UsageError("--service-pid applies to your own service (--target http://…); "
                          "payrace knows its reference service's workers")
     adapter_spec = checked_adapter(adapter, parsed_target.kind)
@@ -74,13 +71,16 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
     junit_path = Path(junit) if junit else None
     if junit_path is not None:
         check_writable(junit_path.parent if str(junit_path.parent) else Path("."))
+    if parsed_target.provisioned_database:
+        database_url = database_url or server_url
     return RunSpec(
-        scenario=path.stem, scenario_path=path, target=parsed_target, users=n_users,
-        spawn_rate=rate, duration_s=seconds, processes=n_processes, workers=n_workers,
-        seed=n_seed, stripe_url=stripe_url, database_url=database_url, out_dir=out_dir,
-        junit=junit_path, command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
-        min_charges=n_min_charges, scenario_env=scenario_knobs(os.environ),
-        db_query=query, settle_s=settle_s, service_pid=pid, adapter=adapter_spec,
+        scenario=path.stem, scenario_path=path, target=parsed_target, users=users,
+        spawn_rate=float(users) if spawn_rate is None else spawn_rate, duration_s=duration,
+        processes=processes, workers=workers, seed=seed, stripe_url=stripe_url,
+        database_url=database_url, out_dir=out_dir, junit=junit_path,
+        command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
+        min_charges=min_charges, scenario_env=scenario_knobs(os.environ),
+        db_query=query, settle_s=settle, service_pid=service_pid, adapter=adapter_spec,
         checkers=own_checkers,
     )
 
@@ -113,27 +113,31 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 @click.argument("scenario", required=False)
 @click.option("--target", help="reference:<variant> or http://host:port of your service.")
 @click.option("--stripe-url", help="A payrace stand-in already running (your service's provider).")
-@click.option("--database-url", help="reference targets: the PostgreSQL server to use (default: "
-              "an embedded one); your service: its own database (for --db-query and database "
-              "connection kills in chaos).")
+@click.option("--database-url", envvar=DATABASE_URL_ENVVAR, show_envvar=True,
+              help="reference targets: the PostgreSQL server to use (default: the variable "
+              "below, else an embedded one); your service: its own database (for --db-query and "
+              "database connection kills in chaos), as this flag only, never the variable.")
 @click.option("--db-query", default=None, help="Your service: a read-only SELECT on "
               "--database-url returning id, status, charge_id, amount (the database view when "
               "it offers no /_admin/snapshot).")
-@click.option("--settle", default="15", help="Seconds payrace waits, after the load, for the "
-              "target to finish its own work (a reconciler's leases).")
-@click.option("--service-pid", default=None, help="Your service: its supervisor's process id; "
-              "chaos SIGKILLs its worker processes.")
+@click.option("--settle", default="15", type=SECONDS, help="Seconds payrace waits, after the "
+              "load, for the target to finish its own work (a reconciler's leases).")
+@click.option("--service-pid", default=None, type=count(), help="Your service: its "
+              "supervisor's process id; chaos SIGKILLs its worker processes.")
 @click.option("--adapter", default=None, help="Your service's own API: path/to/file.py:ClassName "
               "saying how to create, charge and read a payment (docs/TARGETS.md).")
-@click.option("--users", "-u", default="10", help="Concurrent Locust users.")
-@click.option("--spawn-rate", "-r", default=None, help="Users started per second (default: all "
-              "at once).")
-@click.option("--duration", "-t", default="30s", help="How long the load runs: 30s, 2m, 1m30s.")
-@click.option("--processes", default="1", help="Locust processes on this machine.")
-@click.option("--workers", default="2", help="Worker processes of the reference service.")
-@click.option("--seed", default="0", help="Seed of every random choice (faults, amounts).")
-@click.option("--min-charges", default="20", help="Fewer charge executions than this and "
-              "the run is inconclusive (exit 4).")
+@click.option("--users", "-u", default="10", type=count(), help="Concurrent Locust users.")
+@click.option("--spawn-rate", "-r", default=None, type=RATE, help="Users started per second "
+              "(default: all at once).")
+@click.option("--duration", "-t", default="30s", type=DURATION,
+              help="How long the load runs: 30s, 2m, 1m30s.")
+@click.option("--processes", default="1", type=count(), help="Locust processes on this machine.")
+@click.option("--workers", default="2", type=count(),
+              help="Worker processes of the reference service.")
+@click.option("--seed", default="0", type=count(minimum=None),
+              help="Seed of every random choice (faults, amounts).")
+@click.option("--min-charges", default="20", type=count(), help="Fewer charge executions than "
+              "this and the run is inconclusive (exit 4).")
 @click.option("--checker", "checkers", multiple=True, help="Also judge with your own checker: "
               "module:function, a function (evidence) -> CheckResult; repeatable "
               "(docs/CONTRACTS.md, Checkers).")
@@ -143,9 +147,9 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
 @click.option("--progress/--no-progress", default=True, help="Live progress on stderr.")
 @click.pass_context
 def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url: str | None,
-        database_url: str | None, users: str, spawn_rate: str | None, duration: str,
-        processes: str, workers: str, seed: str, min_charges: str, junit: str | None, out: str,
-        progress: bool, db_query: str | None, settle: str, service_pid: str | None,
+        database_url: str | None, users: int, spawn_rate: float | None, duration: float,
+        processes: int, workers: int, seed: int, min_charges: int, junit: str | None, out: str,
+        progress: bool, db_query: str | None, settle: float, service_pid: int | None,
         adapter: str | None, checkers: tuple[str, ...]) -> None:
     """Run a load SCENARIO against a target and prove no payment was charged twice.
 
@@ -154,16 +158,16 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
     """
     from harness.runner.run import execute  # Locust and the checkers load only when running
 
-    spec = build_spec(scenario, target, stripe_url, database_url, users, spawn_rate, duration,
-                      processes, workers, seed, junit, out, progress, min_charges,
-                      db_query=db_query, settle=settle, service_pid=service_pid,
-                      adapter=adapter, checkers=checkers)
+    spec = build_spec(scenario, target, stripe_url, typed_database_url(ctx, database_url),
+                      users, spawn_rate, duration, processes, workers, seed, junit, out,
+                      progress, min_charges, db_query=db_query, settle=settle,
+                      service_pid=service_pid, adapter=adapter, server_url=database_url,
+                      checkers=checkers)
     try:
         result = execute(spec)
     except KeyboardInterrupt:
         # The parts were stopped on the way out; an interrupted run proves nothing.
-        click.echo("payrace: interrupted; the load and every part started for it were stopped",
-                   err=True)
-        ctx.exit(130)
+        raise Interrupted("interrupted; the load and every part started for it were stopped"
+                          ) from None
     print_result(result.summary, result.run_dir)
     ctx.exit(result.exit_code)

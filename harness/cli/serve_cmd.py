@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from harness.cli.params import DATABASE_URL_ENVVAR
 from harness.targets.registry import REFERENCE, get_provider, installed_variants
 
 POSTGRES_MODES = ("auto", "embedded", "docker")
@@ -88,8 +89,8 @@ def _shown(url: str) -> str:
     help="Loopback port of the service (0 picks a free one).",
 )  # fmt: skip
 @click.option(
-    "--database-url", envvar="PAYRACE_DATABASE_URL", default=None, metavar="URL",
-    help="Use this PostgreSQL database as is (also PAYRACE_DATABASE_URL). "
+    "--database-url", envvar=DATABASE_URL_ENVVAR, show_envvar=True, default=None, metavar="URL",
+    help="Use this PostgreSQL database as is. "
     "Default: a fresh database on a server started here.",
 )  # fmt: skip
 @click.option(

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from harness.errors import PayraceError, ProvisionError, UsageError
+from harness.errors import ProvisionError, UsageError
 
 
 def _check_upstream(url: str) -> None:
@@ -111,11 +111,8 @@ def main() -> None:
     """Entry point of `python -m harness.stripe_standin`: errors as one line and an exit code."""
     try:
         stand_in.main(prog_name="python -m harness.stripe_standin", standalone_mode=False)
-    except click.ClickException as exc:
+    except click.ClickException as exc:  # a PayraceError too: its one line and code
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(1)
-    except PayraceError as exc:
-        click.echo(f"payrace: {exc}", err=True)
-        sys.exit(exc.exit_code)

@@ -40,3 +40,10 @@ def register_profiles(prefix: str = "payrace-") -> None:
     """Register the profiles with Hypothesis as payrace-dev, payrace-ci and payrace-nightly."""
     for name in PROFILE_NAMES:
         settings.register_profile(prefix + name, profile(name))
+
+
+# Registered on import: Hypothesis imports this module through payrace's entry point (group
+# `hypothesis` in pyproject.toml) whenever Hypothesis itself is imported, so installing payrace
+# makes the profiles exist. A module, not a function, is the entry point: when this module is
+# what imports Hypothesis first, Hypothesis finds it half-loaded, and this line still runs.
+register_profiles()

@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING
 
 from harness.nemesis.family import Detail, Fault, FaultFamily, NemesisContext
 from harness.nemesis.provider import arm
-from harness.stripe_standin.idempotency import KEY_LIFETIME_SECONDS
-from harness.targets.admin import RefusedError
 
 if TYPE_CHECKING:
     from harness.targets.abilities import Abilities
 
 NAME = "clock"
-KEY_LIFETIME_S = KEY_LIFETIME_SECONDS
+# Stripe forgets an idempotency key after 24 h (the stand-in's KEY_LIFETIME_SECONDS).
+KEY_LIFETIME_S = 24 * 3600
 # Past the provider's key lifetime, so every key older than the jump is forgotten.
 CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
 # Charges whose answers are lost just before a load nemesis's jump, and how long they get.
@@ -55,6 +54,8 @@ def _move_target(ctx: NemesisContext) -> Callable[[float], None] | None:
         return None
 
     def move(seconds: float) -> None:
+        from harness.targets.admin import RefusedError
+
         # It said it offers a clock, then refused: the provider's still moves.
         with contextlib.suppress(RefusedError):
             ctx.target.move_clock(seconds)

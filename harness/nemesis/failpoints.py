@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.nemesis.family import Detail, Fault, FaultFamily, NemesisContext
-from harness.targets.admin import RefusedError
 
 if TYPE_CHECKING:
     from harness.targets.abilities import Abilities
@@ -34,6 +33,8 @@ def reach(abilities: Abilities) -> tuple[bool, str]:
 
 def arm(ctx: NemesisContext, name: str, action: str, count: int = 1, ms: int = 0) -> Detail:
     """Arm one failpoint on the target; None when the target refuses (it offers none)."""
+    from harness.targets.admin import RefusedError
+
     try:
         ctx.target.arm_failpoint(name, action, ms, count)
     except RefusedError:

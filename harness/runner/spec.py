@@ -111,12 +111,20 @@ def parse_duration(text: str, flag: str = "--duration") -> float:
     return seconds
 
 
-def parse_count(text: str | int, flag: str, minimum: int = 1) -> int:
-    """A whole number of at least `minimum`, named by its flag when it is not one."""
+def parse_count(
+    text: str | int, flag: str, minimum: int | None = 1, maximum: int | None = None
+) -> int:
+    """A whole number within [minimum, maximum] (None: unbounded), named by its flag when not."""
     raw = str(text).strip()
-    if not re.fullmatch(r"[+]?\d+", raw) or int(raw) < minimum:
-        raise UsageError(f"{flag}: expected a whole number >= {minimum}, got {str(text)!r}")
-    return int(raw)
+    if maximum is not None:
+        accepted = f"a whole number between {minimum} and {maximum}"
+    else:
+        accepted = f"a whole number >= {minimum}" if minimum is not None else "a whole number"
+    value = int(raw) if re.fullmatch(r"[+-]?\d+", raw) else None
+    if (value is None or (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)):
+        raise UsageError(f"{flag}: expected {accepted}, got {str(text)!r}")
+    return value
 
 
 def parse_seconds(text: str | float, flag: str) -> float:

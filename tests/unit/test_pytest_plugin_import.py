@@ -44,3 +44,29 @@ def test_profiles_register_with_hypothesis_under_a_prefix() -> None:
 
     register_profiles()
     assert settings.get_profile("payrace-ci").derandomize
+
+
+HYPOTHESIS_FIRST = """
+import json, sys
+from hypothesis import settings
+print(json.dumps({"ci": settings.get_profile("payrace-ci").derandomize,
+                  "heavy": sorted(m for m in sys.modules if m.startswith(("sqlalchemy", "httpx",
+                                  "harness.model.machine", "harness.stripe_standin")))}))
+"""
+
+
+def test_installing_payrace_registers_the_profiles_whenever_hypothesis_is_imported() -> None:
+    """Hypothesis's entry point registers payrace-ci on `import hypothesis`, and nothing heavy."""
+    out = subprocess.run(
+        [sys.executable, "-c", HYPOTHESIS_FIRST], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == {"ci": True, "heavy": []}
+
+
+def test_the_profiles_module_imported_first_still_registers_them() -> None:
+    """Importing harness.model.profiles before Hypothesis (Hypothesis then finds it half-loaded)."""
+    probe = ("import harness.model.profiles\nfrom hypothesis import settings\n"
+             "print(settings.get_profile('payrace-nightly').max_examples)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "2000"

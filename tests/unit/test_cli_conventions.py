@@ -1,0 +1,73 @@
+"""The command line's conventions: one error type with its code, typed flags, env vars shown."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.cli.params import DATABASE_URL_ENVVAR
+from harness.errors import EXIT_PROVISION, EXIT_USAGE, PayraceError, ProvisionError, UsageError
+from harness.provision.postgres import ENV_DATABASE_URL
+
+
+def test_a_payrace_error_is_a_click_exception_shown_as_one_payrace_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """click's main prints it and exits with its code: no command maps errors itself."""
+    assert issubclass(PayraceError, click.ClickException)
+    assert UsageError("x").exit_code == EXIT_USAGE
+    assert ProvisionError("y").exit_code == EXIT_PROVISION
+    ProvisionError("PostgreSQL at 127.0.0.1:9 refused").show()
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "payrace: PostgreSQL at 127.0.0.1:9 refused\n")
+
+
+@pytest.mark.parametrize("command", ["run", "explore", "serve"])
+def test_help_shows_the_environment_variable_read_for_the_database(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"[env var: {ENV_DATABASE_URL}]" in " ".join(result.output.split())
+    assert DATABASE_URL_ENVVAR == ENV_DATABASE_URL
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--steps", "51"], "--steps: expected a whole number between 1 and 50, got '51'"),
+        (["--workers", "0"], "--workers: expected a whole number between 1 and 8, got '0'"),
+        (["--seed", "-1"], "--seed: expected a whole number >= 0, got '-1'"),
+        (["--settle", "0"], "--settle: expected a positive number of seconds, got '0'"),
+        (["--service-pid", "x"], "--service-pid: expected a whole number >= 1, got 'x'"),
+    ],
+)
+def test_a_bad_numeric_flag_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    """Refused while parsing, before the target is looked at: one `payrace:` line, no usage."""
+    result = CliRunner().invoke(main, ["explore", "--target", "reference:safe", *args])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"payrace: {message}"]
+    assert result.stdout == ""
+
+
+def test_run_accepts_a_negative_seed_as_before() -> None:
+    """`payrace run --seed` takes any whole number; the next check (the target) speaks."""
+    result = CliRunner().invoke(main, ["run", "steady", "--seed", "-3", "--target", "ftp://x"])
+    assert result.exit_code == 2
+    assert "--seed" not in result.stderr and "--target" in result.stderr
+
+
+
+def test_the_database_variable_is_never_taken_for_your_services_own_database() -> None:
+    """PAYRACE_DATABASE_URL names a server for payrace's databases: --db-query still needs the
+    flag, as it did before --help showed the variable."""
+    result = CliRunner().invoke(
+        main,
+        ["explore", "--target", "http://127.0.0.1:9", "--stripe-url", "http://127.0.0.1:9",
+         "--db-query", "SELECT id, status, charge_id, amount FROM payments"],
+        env={ENV_DATABASE_URL: "postgresql://u@127.0.0.1:9/x"},
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "payrace: --db-query needs --database-url: the service's own database to run it on"
+    ]
