@@ -29,8 +29,6 @@ locust -f scenarios/chaos.py --headless -u 16 -r 16 -t 20s --host http://127.0.0
 
 from __future__ import annotations
 
-import os
-import random
 from typing import Any
 
 import gevent
@@ -38,43 +36,24 @@ from locust import events
 from locust.env import Environment
 
 import scenarios.steady as steady
-from harness.nemesis import Nemesis, NemesisContext
 from scenarios.common import (
     Knob,
     declare_knobs,
     is_coordinator,
     listen,
     recording,
-    seed,
-    standin_url,
+    scenario_nemesis,
 )
 
 # The fault families this scenario's nemesis brings, in the order of its rounds.
 FAULT_FAMILIES = ("provider", "clock", "webhooks", "failpoints", "workers", "database")
-INTERVAL_S, SERVICE_PID, TARGET_CLOCK = declare_knobs(
-    Knob("nemesis_interval", 1.0, "seconds between two faults"),
-    Knob("service_pid", 0, "the service's supervisor pid: its workers are SIGKILLed"),
-    # 1 when the target offers POST /_admin/clock (payrace run finds out and says so).
-    Knob("target_clock", 0, "1: the target offers POST /_admin/clock"))
-# Not a knob of its own: `payrace run` hands the service's database over as it is.
-ENV_DATABASE_URL = "PAYRACE_DATABASE_URL"
-
-
-def nemesis_for(environment: Environment) -> Nemesis:
-    """The run's nemesis: every family of FAULT_FAMILIES, on the parts this run can reach."""
-    ctx = NemesisContext(
-        standin_url=standin_url(), target_url=environment.host,
-        service_pid=int(SERVICE_PID.value(environment)),
-        database_url=os.environ.get(ENV_DATABASE_URL, "").strip() or None,
-        target_clock=TARGET_CLOCK.value(environment) == 1,
-        rng=random.Random(seed()), sleep=gevent.sleep)
-    return Nemesis(FAULT_FAMILIES, ctx)
+(INTERVAL_S,) = declare_knobs(Knob("nemesis_interval", 1.0, "seconds between two faults"))
 
 
 def _start_nemesis(environment: Environment, **_kwargs: Any) -> None:
     if not is_coordinator(environment):
         return
-    nemesis = nemesis_for(environment).set_up()
+    nemesis = scenario_nemesis(environment, FAULT_FAMILIES).set_up()
     note = recording(environment).note_fault
     greenlet = gevent.spawn(nemesis.rounds, INTERVAL_S.value(environment), note)
     environment.payrace_nemesis = (nemesis, greenlet)  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import gevent
 import psutil
 from gevent import GreenletExit
 from gevent.pool import Group
@@ -45,6 +46,7 @@ from harness.adapters.judge import AdapterRaised, build, judge
 from harness.errors import UsageError
 from harness.history import Classified, HistoryRecorder
 from harness.jsonl import append_jsonl
+from harness.nemesis import Nemesis, NemesisContext, provider
 from harness.runner.parts import merge_parts, part_path, part_paths
 
 ENV_HISTORY = "PAYRACE_HISTORY"
@@ -181,8 +183,14 @@ def declare_knobs(*knobs: Knob) -> tuple[Knob, ...]:
 
 
 # Every scenario's client patience; 0 keeps the scenario's own (its users' `network_timeout`).
-(CLIENT_TIMEOUT,) = declare_knobs(Knob("client_timeout", 0.0, "seconds a client waits for an "
-                                       "answer (0: the scenario's default)"))
+# The other two are what a nemesis may reach: `payrace run` finds them out and passes them.
+CLIENT_TIMEOUT, SERVICE_PID, TARGET_CLOCK = declare_knobs(
+    Knob("client_timeout", 0.0, "seconds a client waits for an answer (0: the scenario's "
+         "default)"),
+    Knob("service_pid", 0, "the service's supervisor pid: a nemesis SIGKILLs its workers"),
+    Knob("target_clock", 0, "1: the target offers POST /_admin/clock"))
+# Not a knob: the service's database as `payrace run` hands it over (a nemesis cuts it).
+ENV_DATABASE_URL = "PAYRACE_DATABASE_URL"
 
 
 def is_worker(environment: Environment) -> bool:
@@ -254,27 +262,44 @@ def _wait_until_still(path: str, quiet_s: float, limit_s: float) -> None:
         time.sleep(0.2)
 
 
+def nemesis_context(environment: Environment) -> NemesisContext:
+    """What this run's nemesis can reach: the stand-in (when faults are wanted), the target,
+    the service's supervisor and database where `payrace run` (or you) named them."""
+    return NemesisContext(
+        standin_url=standin_url(), target_url=environment.host,
+        service_pid=int(SERVICE_PID.value(environment)),
+        database_url=os.environ.get(ENV_DATABASE_URL, "").strip() or None,
+        target_clock=TARGET_CLOCK.value(environment) == 1,
+        rng=random.Random(seed()), sleep=gevent.sleep)
+
+
+def scenario_nemesis(environment: Environment, families: Sequence[str]) -> Nemesis:
+    """A nemesis of these fault families on what this run can reach (not yet set up)."""
+    return Nemesis(families, nemesis_context(environment))
+
+
 def arm_faults(environment: Environment, rules: Sequence[Mapping[str, Any]], *,
                note: str | None = None) -> bool:
     """Arm stand-in fault rules when a stand-in is configured; returns whether it did."""
-    url = standin_url()
-    if url is None:
+    ctx = nemesis_context(environment)
+    if ctx.standin_url is None:
         return False
-    from harness.stripe_standin import StandinAdmin  # only scenarios with faults need it
-
-    StandinAdmin(url).arm([dict(rule) for rule in rules])
+    try:
+        provider.arm(ctx, [dict(rule) for rule in rules])
+    finally:
+        ctx.close()
     if note is not None:
         recording(environment).note_fault(note, rules=[dict(rule) for rule in rules])
     return True
 
 
-def clear_faults() -> None:
+def clear_faults(environment: Environment) -> None:
     """Disarm every stand-in fault (so a shared stand-in is not left hanging requests)."""
-    url = standin_url()
-    if url is not None:
-        from harness.stripe_standin import StandinAdmin
-
-        StandinAdmin(url).clear_faults()
+    ctx = nemesis_context(environment)
+    try:
+        provider.heal(ctx)
+    finally:
+        ctx.close()
 
 
 def _stopped(exc: BaseException) -> Classified:
@@ -445,7 +470,7 @@ def run_once_at_start(fn: Callable[[Environment], None]) -> Callable[[Environmen
     def _stop(environment: Environment, **_kwargs: Any) -> None:
         if is_coordinator(environment):
             try:
-                clear_faults()
+                clear_faults(environment)
             except Exception as exc:
                 log.warning("could not clear stand-in faults: %s", exc)
 

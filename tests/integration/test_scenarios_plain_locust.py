@@ -87,3 +87,30 @@ def test_a_bad_payrace_adapter_under_plain_locust_is_one_line_and_exit_2(tmp_pat
     lines = [line for line in result.stderr.splitlines() if "PAYRACE_ADAPTER" in line]
     assert lines and f"{missing} does not exist" in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_scenario_knobs_are_locust_arguments_and_environment_variables(
+        naive_service: str, standin_url: str, tmp_path: Path) -> None:
+    """A knob is Locust's `--payrace-<knob>` argument; `PAYRACE_<KNOB>` (how `payrace run`
+    passes it) still works, and the argument wins over the environment."""
+    cases = [("flag", {}, ("--payrace-clicks", "3"), 3), ("env", {"PAYRACE_CLICKS": "5"}, (), 5),
+             ("both", {"PAYRACE_CLICKS": "5"}, ("--payrace-clicks", "2"), 2)]
+    for name, env, args, clicks in cases:
+        history = tmp_path / name / "history.jsonl"
+        history.parent.mkdir()
+        locust("double_click", naive_service,
+               {"PAYRACE_HISTORY": str(history), "PAYRACE_STANDIN_URL": standin_url, **env},
+               "-u", "1", "-r", "1", "-t", "1s", *args)
+        faults = [json.loads(line)
+                  for line in (history.parent / "faults.jsonl").read_text().splitlines()]
+        assert faults[0]["rules"][0] == {"action": "gate", "n": clicks, "timeout_ms": 400}, name
+
+
+def test_a_knob_that_is_not_a_number_stops_locust_with_one_line(naive_service: str) -> None:
+    command = [sys.executable, "-m", "locust", "-f", str(scenarios_dir() / "double_click.py"),
+               "--headless", "--host", naive_service, "-t", "1s"]
+    result = subprocess.run(command, env={**os.environ, "PAYRACE_CLICKS": "many"},
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "--payrace-clicks" in result.stderr and "'many'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
