@@ -1,6 +1,6 @@
 """The stateful payment model: PaymentModel, its environment, exploration and replay."""
 
-from harness.model.environment import Environment, ModelConfig, active_environment, bound
+from harness.model.environment import Environment, ModelConfig
 from harness.model.explore import ExploreResult, explore
 from harness.model.machine import PaymentModel
 from harness.model.parts import PartsRequest, open_environment
@@ -13,8 +13,6 @@ __all__ = [
     "ModelConfig",
     "PartsRequest",
     "PaymentModel",
-    "active_environment",
-    "bound",
     "explore",
     "open_environment",
     "profile",
