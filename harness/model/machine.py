@@ -102,7 +102,7 @@ def _environment_of_draw() -> Environment:
     `st.runner()` is the public way to reach the model from a strategy, but drawing it adds
     a span to the example, and Hypothesis's generator mutates examples by their spans: every
     seed would generate other programs. So the model is read where `st.runner()` reads it,
-    without a draw (Hypothesis internals, here only).
+    without a draw: `current_build_context()` is undocumented and `.data` is the engine's.
     """
     from hypothesis.control import current_build_context
 
