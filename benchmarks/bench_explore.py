@@ -186,8 +186,8 @@ def http_series(
 ) -> list[dict[str, Any]]:
     """Seeds 0..seeds-1, one after another, against one service with its own stand-in.
 
-    Runs in a worker process of its own: `harness.model.bound` allows one model environment
-    per process, so the three flawed services run side by side as processes, not threads.
+    Runs in a worker process of its own: Hypothesis's shrink-time limit holds for a whole
+    process, so the three flawed services run side by side as processes, not threads.
     """
     from tests.services.launch import running_own_service
 

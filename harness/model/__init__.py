@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.model.environment import Environment, ModelConfig, active_environment, bound
+    from harness.model.environment import Environment, ModelConfig
     from harness.model.explore import ExploreResult, explore
     from harness.model.machine import PaymentModel
     from harness.model.parts import PartsRequest, open_environment
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 _HOME = {
     "Environment": "environment",
     "ModelConfig": "environment",
-    "active_environment": "environment",
-    "bound": "environment",
     "ExploreResult": "explore",
     "explore": "explore",
     "PaymentModel": "machine",
@@ -37,8 +35,6 @@ __all__ = [
     "ModelConfig",
     "PartsRequest",
     "PaymentModel",
-    "active_environment",
-    "bound",
     "explore",
     "open_environment",
     "profile",

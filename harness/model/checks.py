@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,15 +34,11 @@ class PaymentViolation(AssertionError):
         self.example: Example | None = None  # the example that raised it, for its evidence
 
 
-_TYPES: dict[str, type[PaymentViolation]] = {}
-
-
+@functools.cache  # the same class every time: Hypothesis tells bugs apart by their type
 def violation_type(checker: str) -> type[PaymentViolation]:
     """One exception class per checker, so Hypothesis shrinks each kind of bug on its own."""
-    if checker not in _TYPES:
-        name = "".join(part.title() for part in checker.split("-")) + "Violation"
-        _TYPES[checker] = type(name, (PaymentViolation,), {"checker": checker})
-    return _TYPES[checker]
+    name = "".join(part.title() for part in checker.split("-")) + "Violation"
+    return type(name, (PaymentViolation,), {"checker": checker})
 
 
 def evidence_of(example: Example, *, reconciled: bool) -> Evidence:

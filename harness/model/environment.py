@@ -1,12 +1,11 @@
-"""The model's world: target, stand-in, settings, per-example evidence, and which one is bound."""
+"""The model's world: target, stand-in, settings and per-example evidence of one exploration."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +108,6 @@ class Example:
     db: list[dict[str, Any]] | None = None
     aborted: bool = False
     violation: PaymentViolation | None = None
-    program: list[str] | None = None
     timed_out: bool = False
     # Set by steps that send charges; an in-process target charges nobody between steps.
     dirty: bool = True
@@ -164,7 +162,7 @@ class RunStats:
 
 
 class Environment:
-    """Everything the model touches during one exploration; bind it with `bound(env)`."""
+    """Everything the model touches during one exploration; `model_for(env)` hands it over."""
 
     def __init__(
         self,
@@ -187,7 +185,6 @@ class Environment:
         self.stats = RunStats()
         self.tally = CheckTally()
         self.capture: list[str] = []  # lines Hypothesis reports (the printed programs)
-        self.finals: list[Example] = []  # examples Hypothesis replayed to report a failure
         # False: teardown only tallies the checkers (the search is for the core invariant);
         # True: any checker's violation fails the example and is shrunk.
         self.judge_teardown = True
@@ -216,7 +213,6 @@ class Environment:
         self.secondary_seen = 0
         self.secondary_example = None
         self.first_violating = None
-        self.finals.clear()
         self.capture.clear()
         self.run_payments.clear()
         if self.background:
@@ -377,31 +373,3 @@ class Environment:
         if self.current is not None:
             self.current.recorder.close()
 
-
-_active: Environment | None = None
-_active_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def bound(env: Environment) -> Iterator[Environment]:
-    """Make `env` the one PaymentModel instances use while the block runs."""
-    global _active
-    with _active_lock:
-        if _active is not None and _active is not env:
-            raise RuntimeError("Another payrace model environment is already bound")
-        previous, _active = _active, env
-    try:
-        yield env
-    finally:
-        with _active_lock:
-            _active = previous
-
-
-def active_environment() -> Environment:
-    """The bound environment, or an error that says how to bind one."""
-    if _active is None:
-        raise RuntimeError(
-            "PaymentModel has no environment: run it through `payrace explore`, the "
-            "`payrace_model` pytest fixture, or `with harness.model.bound(env):`"
-        )
-    return _active

@@ -24,7 +24,6 @@ from harness.model.environment import (
     Example,
     SecondaryFound,
     TimeBudgetSpent,
-    bound,
 )
 from harness.model.machine import PaymentModel, model_for
 from harness.model.minimize import minimize
@@ -61,7 +60,12 @@ def _violations(exc: BaseException) -> Iterator[PaymentViolation]:
 
 @contextlib.contextmanager
 def _shrink_budget(seconds: float) -> Iterator[None]:
-    """Cap Hypothesis's shrinking time (its default is five minutes: an age, at 0.1 s a run)."""
+    """Cap Hypothesis's shrinking time (its default is five minutes: an age, at 0.1 s a run).
+
+    No public setting does this: Hypothesis keeps the shrinker's time limit out of its
+    settings on purpose (HypothesisWorks/hypothesis#3243) and its engine names this constant
+    as the one to patch. While set, it holds for every exploration in the process.
+    """
     from hypothesis.internal.conjecture import engine
 
     # Internal, so guarded: without the constant Hypothesis just shrinks for longer.
@@ -204,49 +208,48 @@ def explore(
     options: dict[str, Any] = {
         "steps": steps, "seed": seed, "base": base_profile, "shrink_seconds": shrink_seconds,
     }
-    with bound(env):
+    try:
+        failure = _search(env, judge_teardown=False, max_examples=max_examples, **options)
+    except EnvironmentFailure as exc:
+        raise exc.error from None
+    except TimeBudgetSpent:
+        failure = None
+        reason = f"--max-time reached after {env.stats.examples} examples"
+    except SecondaryFound:
+        failure = None  # pass 2 shrinks the secondary violation pass 1 saw
+    except SearchCutShort as cut:
+        failure = None
+        cut_short = True
+        reason = (
+            f"the search stopped after {env.stats.examples} examples: the target answered "
+            f"a replayed example differently ({cut}); judged on the examples that ran"
+        )
+    except TargetStalled as stalled:
+        work = env.tally.enough_work()
+        checks = [*env.tally.results(), work]
+        return ExploreResult(
+            "inconclusive", checks, env.stats.as_dict(), stalled.reason(),
+            example=stalled.example,
+        )
+    seen = env.first_violating
+    if failure is None and cut_short and seen is not None and seen.violation is not None:
+        # A violation happened, then the search stopped on a replay that went otherwise:
+        # a timing-dependent double charge is still a double charge, never a pass.
+        return _violation_result(env, seen.violation, seen, [], flaky=True)
+    if failure is None and env.secondary_example is not None:
+        first, first_tally = env.secondary_example, env.tally
+        env.tally = CheckTally()
+        again = min(max_examples, env.stats.examples + 5)
         try:
-            failure = _search(env, judge_teardown=False, max_examples=max_examples, **options)
+            failure = _search(env, judge_teardown=True, max_examples=again, **options)
         except EnvironmentFailure as exc:
             raise exc.error from None
-        except TimeBudgetSpent:
+        except SearchCutShort:
             failure = None
-            reason = f"--max-time reached after {env.stats.examples} examples"
-        except SecondaryFound:
-            failure = None  # pass 2 shrinks the secondary violation pass 1 saw
-        except SearchCutShort as cut:
-            failure = None
-            cut_short = True
-            reason = (
-                f"the search stopped after {env.stats.examples} examples: the target answered "
-                f"a replayed example differently ({cut}); judged on the examples that ran"
-            )
-        except TargetStalled as stalled:
-            work = env.tally.enough_work()
-            checks = [*env.tally.results(), work]
-            return ExploreResult(
-                "inconclusive", checks, env.stats.as_dict(), stalled.reason(),
-                example=stalled.example,
-            )
-        seen = env.first_violating
-        if failure is None and cut_short and seen is not None and seen.violation is not None:
-            # A violation happened, then the search stopped on a replay that went otherwise:
-            # a timing-dependent double charge is still a double charge, never a pass.
-            return _violation_result(env, seen.violation, seen, [], flaky=True)
-        if failure is None and env.secondary_example is not None:
-            first, first_tally = env.secondary_example, env.tally
-            env.tally = CheckTally()
-            again = min(max_examples, env.stats.examples + 5)
-            try:
-                failure = _search(env, judge_teardown=True, max_examples=again, **options)
-            except EnvironmentFailure as exc:
-                raise exc.error from None
-            except SearchCutShort:
-                failure = None
-            if failure is None and first.violation is not None:
-                # It did not come back: report what was seen, unshrunk, rather than a pass.
-                env.tally = first_tally
-                return _violation_result(env, first.violation, first, [], flaky=True)
+        if failure is None and first.violation is not None:
+            # It did not come back: report what was seen, unshrunk, rather than a pass.
+            env.tally = first_tally
+            return _violation_result(env, first.violation, first, [], flaky=True)
     if failure is not None:
         found = list(_violations(failure))
         best = headline([v.result for v in found])
@@ -330,7 +333,7 @@ def _violation_result(
     flaky: bool,
 ) -> ExploreResult:
     if example is None:
-        example = env.finals[-1] if env.finals else env.last
+        example = env.last  # the last example Hypothesis ran: its replay of the failure
     if program and not flaky:
         smaller, replayed = minimize(env, program, violation.result.checker)
         if replayed is not None and replayed.example is not None:

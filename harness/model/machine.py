@@ -23,7 +23,7 @@ from hypothesis.stateful import (
 from harness.history import Classified
 from harness.model.checks import PaymentViolation, check_duplicates, check_example
 from harness.model.concurrency import run_requests
-from harness.model.environment import Environment, Example, StepRecord, active_environment
+from harness.model.environment import Environment, Example, StepRecord
 from harness.nemesis import clock as clock_family
 from harness.nemesis import failpoints as failpoints_family
 from harness.nemesis import provider as provider_family
@@ -69,10 +69,24 @@ KILL_AFTER_CHARGE = "after_charge:kill_workers"
 _WORKER_KILL = _maybe((KILL_AFTER_CHARGE,))
 
 
+def _environment_of_draw() -> Environment:
+    """The environment of the model whose step Hypothesis is drawing.
+
+    `st.runner()` is the public way to reach the model from a strategy, but drawing it adds
+    a span to the example, and Hypothesis's generator mutates examples by their spans: every
+    seed would generate other programs. So the model is read where `st.runner()` reads it,
+    without a draw: `current_build_context()` is undocumented and `.data` is the engine's.
+    """
+    from hypothesis.control import current_build_context
+
+    model: PaymentModel = current_build_context().data.hypothesis_runner
+    return model.env
+
+
 @st.composite
 def provider_fault(draw: st.DrawFn) -> str | None:
     """A stand-in fault for this step, if the run attacks the provider at all."""
-    if not active_environment().enabled("provider"):
+    if not _environment_of_draw().enabled("provider"):
         return None
     return draw(_PROVIDER_FAULT)
 
@@ -80,7 +94,7 @@ def provider_fault(draw: st.DrawFn) -> str | None:
 @st.composite
 def late(draw: st.DrawFn) -> bool:
     """Whether a day passes before this retry, if the run moves clocks at all."""
-    if not active_environment().enabled("clock"):
+    if not _environment_of_draw().enabled("clock"):
         return False
     return draw(st.booleans())
 
@@ -89,7 +103,7 @@ def late(draw: st.DrawFn) -> bool:
 def failpoint(draw: st.DrawFn) -> str | None:
     """A failpoint for this step: inside the target where it offers them, else a worker kill
     right after the provider charged, where the user gave the service's supervisor pid."""
-    env = active_environment()
+    env = _environment_of_draw()
     if env.enabled("failpoints") and env.target.can_failpoints:
         return draw(_FAILPOINT)
     if env.enabled("workers") and env.target.can_kill_workers:
@@ -114,14 +128,6 @@ def _step(fn: F) -> F:
     return cast(F, wrapper)
 
 
-def _is_final() -> bool:
-    """True while Hypothesis replays the minimal failing example to report it."""
-    from hypothesis.control import _current_build_context
-
-    context = _current_build_context.value
-    return bool(context is not None and context.is_final)
-
-
 class PaymentModel(RuleBasedStateMachine):
     """Payments are created, charged by 1–8 concurrent requests over workers, retried,
     and attacked: provider faults, failpoints, dropped connections, expired keys.
@@ -134,11 +140,10 @@ class PaymentModel(RuleBasedStateMachine):
 
     payments = Bundle("payments")
 
-    def __init__(self) -> None:
+    def __init__(self, env: Environment) -> None:
         super().__init__()
-        self.env = active_environment()
-        self.example: Example = self.env.begin_example()
-        self._program_start = len(self.env.capture)
+        self.env = env
+        self.example: Example = env.begin_example()
         self._raised = False
 
     # ---- helpers --------------------------------------------------------------------------
@@ -465,9 +470,6 @@ class PaymentModel(RuleBasedStateMachine):
                 self.env.sync_ledger(example)
         finally:
             example.recorder.close()
-            if _is_final():
-                example.program = list(self.env.capture[self._program_start :])
-                self.env.finals.append(example)
         if violation is not None and not self._raised:
             raise violation
 
@@ -566,6 +568,15 @@ class _WebhookRules(PaymentModel):
 _WebhookRules.__name__ = _WebhookRules.__qualname__ = "PaymentModel"
 
 
-def model_for(env: Environment) -> type[PaymentModel]:
-    """The model class to run against `env`: with the `webhooks` step where it applies."""
-    return _WebhookRules if env.enabled("webhooks") and env.webhooks_known() else PaymentModel
+ModelFactory = Callable[[], PaymentModel]
+
+
+def model_for(env: Environment) -> ModelFactory:
+    """What makes a model of `env` (`state = PaymentModel()` in a printed program): with the
+    `webhooks` step where it applies.
+
+    The environment is an argument, not part of a class made per call: Hypothesis keeps every
+    state machine class it ran for the life of the process, and the environment with it.
+    """
+    model = _WebhookRules if env.enabled("webhooks") and env.webhooks_known() else PaymentModel
+    return functools.partial(model, env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.model.checks import PaymentViolation
-from harness.model.environment import Environment, EnvironmentFailure, bound
+from harness.model.environment import Environment, EnvironmentFailure
 from harness.model.machine import model_for
 from harness.model.program import END, START
 
@@ -26,15 +26,14 @@ def assemble(steps: Sequence[str]) -> list[str]:
 
 
 def replay_program(env: Environment, program: Sequence[str]) -> PaymentViolation | None:
-    """Run a printed program against the bound environment; the violation it raises, if any.
+    """Run a printed program against `env`; the violation it raises, if any.
 
     The text is Hypothesis's own output (or payrace's reassembly of it): calls on
     `state` with literal arguments and the bundle variables it assigned.
     """
     namespace: dict[str, object] = {"PaymentModel": model_for(env)}
     try:
-        with bound(env):
-            exec(compile("\n".join(program), "<counterexample>", "exec"), namespace)
+        exec(compile("\n".join(program), "<counterexample>", "exec"), namespace)
     except PaymentViolation as violation:
         return violation
     except (EnvironmentFailure, KeyboardInterrupt):

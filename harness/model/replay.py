@@ -9,8 +9,8 @@ from collections.abc import Iterator, Sequence
 from harness.errors import PayraceError
 from harness.model.cause import diagnose
 from harness.model.checks import PaymentViolation
-from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure, bound
-from harness.model.machine import PaymentModel, model_for
+from harness.model.environment import FAULT_FAMILIES, EnvironmentFailure
+from harness.model.machine import ModelFactory, model_for
 from harness.model.parts import PartsRequest, open_environment
 from harness.targets.registry import quiet_provider_logs
 from harness.targets.settle import EXPLORE_SETTLE_S
@@ -29,7 +29,7 @@ def replaying(
     settle_s: float = EXPLORE_SETTLE_S,
     service_pid: int | None = None,
     adapter: str | None = None,
-) -> Iterator[type[PaymentModel]]:
+) -> Iterator[ModelFactory]:
     """Provision the parts as `payrace explore` did and hand out the model to replay steps.
 
     When the block raises a violation it is printed with its cause and the process exits
@@ -49,7 +49,7 @@ def replaying(
     )
     try:
         quiet_provider_logs(request.spec().kind)
-        with open_environment(request) as (env, _parts), bound(env):
+        with open_environment(request) as (env, _parts):
             try:
                 yield model_for(env)
             except PaymentViolation as violation:

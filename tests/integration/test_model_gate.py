@@ -11,6 +11,7 @@ import pytest
 from harness.model import PartsRequest, open_environment
 from harness.model.concurrency import run_requests
 from harness.model.environment import Environment
+from harness.model.machine import model_for
 from harness.provision.postgres import Provisioned
 
 pytestmark = pytest.mark.integration
@@ -68,3 +69,21 @@ def test_a_correct_target_is_not_held_at_the_gate(safe: Environment) -> None:
     assert len(safe.standin.charges(payment_id)) == 1
     assert sorted(outcomes) == ["fail", "fail", "fail", "ok"]
     assert elapsed < safe.config.gate_quiet_ms / 1000.0
+
+
+def test_two_models_alive_at_once_each_charge_through_their_own_environment(
+    naive: Environment, safe: Environment
+) -> None:
+    """Models made by model_for(naive) and model_for(safe), both alive: the same two concurrent
+    keyless charges reach each one's own target (naive charges twice, safe once)."""
+    models = [model_for(naive)(), model_for(safe)()]
+    charged: list[int] = []
+    for model, env in zip(models, (naive, safe), strict=True):
+        assert model.env is env
+        payment = model.create_payment(1000, None)
+        assert isinstance(payment, str)
+        model.charge(payment, [0, 1], "none")
+        env.sync_ledger(model.example)
+        charged.append(model.example.charges_per_payment[payment])
+        model.example.recorder.close()
+    assert charged == [2, 1]
