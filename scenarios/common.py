@@ -103,6 +103,13 @@ class Recording:
         self.tag = str(os.getpid())
         self._users = itertools.count()
         self._faults_lock = threading.Lock()
+        self._adapter: Adapter | None = None
+
+    def adapter(self) -> Adapter:
+        """How this process's users speak the service (PAYRACE_ADAPTER), loaded once."""
+        if self._adapter is None:
+            self._adapter = _adapter()
+        return self._adapter
 
     def next_process(self) -> str:
         """A fresh Jepsen process name: one per user, unique across Locust processes."""
@@ -205,6 +212,7 @@ def is_coordinator(environment: Environment) -> bool:
 
 def _open_history(environment: Environment, **_kwargs: Any) -> None:
     rec = recording(environment)
+    rec.adapter()  # a bad PAYRACE_ADAPTER stops Locust now, before any user starts
     rec.tag = str(os.getpid())
     path = os.environ.get(ENV_HISTORY, "").strip()
     faults = os.environ.get(ENV_FAULTS, "").strip()
@@ -326,7 +334,7 @@ class PayraceUser(FastHttpUser):
         self.recording = recording(environment)
 
     def on_start(self) -> None:
-        self.adapter = ADAPTER
+        self.adapter = self.recording.adapter()
         self.process = self.recording.next_process()
         self.rng = random.Random(f"{seed()}:{self.process.split('-', 1)[1]}")
 
@@ -449,9 +457,6 @@ def _adapter() -> Adapter:
         print(f"payrace scenario: PAYRACE_ADAPTER: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
-
-# Loaded once per Locust process: PAYRACE_ADAPTER, checked by `payrace run` before it started.
-ADAPTER = _adapter()
 
 
 def run_once_at_start(fn: Callable[[Environment], None]) -> Callable[[Environment], None]:
