@@ -88,7 +88,7 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
             users = f"{spec.users} user{'s' if spec.users != 1 else ''}"
             view.say(f"payrace run {title}: {users} for up to {spec.duration_s:g}s "
                      f"(run {run_id})")
-            plan = coverage(stack.abilities, scenario_families(spec.scenario), spec.settle_s)
+            plan = coverage(stack.abilities, scenario_families(spec.scenario_path), spec.settle_s)
             for line in coverage_lines(plan):
                 view.say(line)
             load = drive(spec, stack, run_dir, history, faults_path, origin, view)
@@ -112,7 +112,7 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
     write_ledger(run_dir, ledger)
     if db is not None:
         write_db(run_dir, db)
-    cov = coverage(stack.abilities, scenario_families(spec.scenario), spec.settle_s)
+    cov = coverage(stack.abilities, scenario_families(spec.scenario_path), spec.settle_s)
     if settled is not None:
         cov["settled"] = settled.as_dict()
     result = judge(spec, run_id, run_dir, started_at, origin, parts, load, ops, ledger, db,

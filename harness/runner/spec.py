@@ -53,14 +53,16 @@ def available_scenarios() -> list[str]:
 DEFAULT_FAMILIES = ("provider",)
 
 
-def scenario_families(scenario: str) -> tuple[str, ...]:
-    """The fault families a scenario declares (`FAULT_FAMILIES = (...)` at its top level).
+def scenario_families(scenario: str | Path) -> tuple[str, ...]:
+    """The fault families a scenario (a name, or a locustfile's path) declares:
+    `FAULT_FAMILIES = (...)` at its top level.
 
     Read from its source, never imported: a locustfile imports Locust, which patches this
     process's sockets for gevent.
     """
     try:
-        tree = ast.parse(resolve_scenario(scenario).read_text(encoding="utf-8"))
+        path = scenario if isinstance(scenario, Path) else resolve_scenario(scenario)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
     except (UsageError, OSError, SyntaxError, ValueError):
         return DEFAULT_FAMILIES  # Locust itself will say what is wrong with the file
     for node in tree.body:

@@ -138,7 +138,7 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[St
             schema = get_provider(REFERENCE).schema()
             database_url = stack.enter_context(fresh_database(server.url, "payrace_run", schema))
             # Only for a scenario whose nemesis arms them: a failpoint check costs every request.
-            failpoints = "failpoints" in scenario_families(spec.scenario)
+            failpoints = "failpoints" in scenario_families(spec.scenario_path)
             target_url = stack.enter_context(running_service(
                 str(spec.target.variant), spec.workers, database_url, stripe_url,
                 failpoints=failpoints))

@@ -133,3 +133,5 @@ def test_scenarios_declare_their_families_and_a_plain_locustfile_gets_the_provid
     declared = tmp_path / "theirs.py"
     declared.write_text("FAULT_FAMILIES: tuple[str, ...] = ('provider', 'database')\n")
     assert scenario_families(str(declared)) == ("provider", "database")
+    # As `payrace run` asks: by the path it resolved (its name alone is not a scenario's).
+    assert scenario_families(declared) == ("provider", "database")
