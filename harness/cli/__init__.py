@@ -1,16 +1,24 @@
 """The `payrace` command: one group, a module per subcommand, errors as one line and a code.
 
 Every error meant for the user is a `harness.errors.PayraceError`, a `click.ClickException`:
-click's own main prints it (`payrace: …`, one line on stderr) and exits with its code.
+click's own main prints it (`payrace: …`, one line on stderr) and exits with its code. A flag
+click itself cannot parse (unknown, out of range) is the same one line, exit 2.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from harness import __version__
+
+# Click ≥ 8.2 raises this for a group called with nothing: its message is the whole help.
+_NO_ARGS: tuple[type[click.UsageError], ...] = tuple(
+    t for t in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if t is not None)
 
 # Subcommands live in their own modules and are imported only when named, so that
 # `payrace --help` and a fast command never pay for Locust, Hypothesis or SQLAlchemy.
@@ -37,6 +45,31 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
+
+    def main(
+        self, args: Sequence[str] | None = None, prog_name: str | None = None,
+        complete_var: str | None = None, standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
+        """Click's main, but a usage error is one line (`payrace: …`), not a usage block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except _NO_ARGS as exc:  # bare `payrace`: the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "payrace"
+            click.echo(f"payrace: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("payrace: aborted", err=True)
+            sys.exit(1)
+        # Without standalone mode click returns what `ctx.exit(code)` asked for.
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=LazyGroup)

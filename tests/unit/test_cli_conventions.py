@@ -71,3 +71,34 @@ def test_the_database_variable_is_never_taken_for_your_services_own_database() -
     assert result.stderr.splitlines() == [
         "payrace: --db-query needs --database-url: the service's own database to run it on"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--workers", "0"],
+         "payrace: Invalid value for '--workers': 0 is not in the range x>=1. "
+         "(see 'payrace serve --help')"),
+        (["stand-in", "--port", "99999"],
+         "payrace: Invalid value for '--port': 99999 is not in the range 0<=x<=65535. "
+         "(see 'payrace stand-in --help')"),
+        (["run", "--bogus"], "payrace: No such option '--bogus'."),
+        (["nonsense"], "payrace: No such command 'nonsense'. (see 'payrace --help')"),
+    ],
+)
+def test_what_click_itself_refuses_is_one_payrace_line_and_exit_2(
+    args: list[str], message: str
+) -> None:
+    """An unknown flag or command, a number out of click's range: one line, exit 2."""
+    result = CliRunner().invoke(main, args, prog_name="payrace")
+    assert result.exit_code == EXIT_USAGE, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+    assert "Usage:" not in result.output
+
+
+def test_help_and_version_still_exit_0() -> None:
+    assert CliRunner().invoke(main, ["--version"]).exit_code == 0
+    assert CliRunner().invoke(main, ["run", "--help"]).exit_code == 0
+    bare = CliRunner().invoke(main, [])
+    assert bare.exit_code == EXIT_USAGE and "Commands:" in bare.output
