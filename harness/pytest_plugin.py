@@ -263,8 +263,8 @@ class PayraceModel:
 
         `shrink_seconds` caps Hypothesis's shrinking (payrace's own step deletion follows).
         """
+        from harness.hypothesis_profiles import profile
         from harness.model.explore import DEFAULT_STEPS, SHRINK_SECONDS, explore
-        from harness.model.profiles import profile
         from harness.model.program import show_program
 
         name = str(setting(self._config, "payrace_profile"))

@@ -16,6 +16,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from harness.checkers import CheckResult
 from harness.checkers.registry import per_example
 from harness.checkers.suite import run_all
+from harness.hypothesis_profiles import profile
 from harness.model.cause import Cause, diagnose
 from harness.model.checks import CheckTally, PaymentViolation, evidence_of, headline
 from harness.model.environment import (
@@ -27,7 +28,6 @@ from harness.model.environment import (
 )
 from harness.model.machine import PaymentModel, model_for
 from harness.model.minimize import minimize
-from harness.model.profiles import profile
 from harness.model.program import program_from_notes
 from harness.targets.registry import quiet_provider_logs
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from harness.model.profiles import PROFILE_NAMES, profile, register_profiles
+from harness.hypothesis_profiles import PROFILE_NAMES, profile, register_profiles
 
 PROBE = """
 import json, sys
@@ -64,9 +64,20 @@ def test_installing_payrace_registers_the_profiles_whenever_hypothesis_is_import
 
 
 def test_the_profiles_module_imported_first_still_registers_them() -> None:
-    """Importing harness.model.profiles before Hypothesis (Hypothesis then finds it half-loaded)."""
-    probe = ("import harness.model.profiles\nfrom hypothesis import settings\n"
+    """harness.hypothesis_profiles imported before Hypothesis (which then finds it half-loaded)."""
+    probe = ("import harness.hypothesis_profiles\nfrom hypothesis import settings\n"
              "print(settings.get_profile('payrace-nightly').max_examples)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "2000"
+
+
+def test_the_model_package_exports_functions_not_its_submodules() -> None:
+    """`from harness.model import explore` is the function, whatever was imported before it
+    (a lazily loaded package would hand out the submodule `harness.model.explore`)."""
+    probe = ("import harness.model.explore, harness.model.replay\n"
+             "from harness.model import explore, replaying\n"
+             "print(callable(explore), explore.__module__, callable(replaying))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["True", "harness.model.explore", "True"]
