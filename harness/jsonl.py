@@ -108,20 +108,28 @@ def read_jsonl(
     damaged: tuple[int, Exception] | None = None
     with Path(path).open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
-            if line.isspace():
+            # Parse first, look at the line only when it fails: a blank line fails too, and
+            # checking every line of a million-op history for blankness costs more.
+            try:
+                data = loads(line)
+                if type(data) is not dict:
+                    raise ValueError("expected a JSON object")
+                row = data if convert is None else convert(data)
+            except (ValueError, TypeError) as exc:
+                if line.isspace():
+                    continue
+                if damaged is not None:  # a damaged line, then another: the first was not last
+                    if not skip_damaged:
+                        raise _corrupt(path, what, *damaged) from damaged[1]
+                    rows.skipped_lines += 1
+                damaged = (number, exc)
                 continue
             if damaged is not None:
                 if not skip_damaged:
                     raise _corrupt(path, what, *damaged)
                 rows.skipped_lines += 1
                 damaged = None
-            try:
-                data = loads(line)
-                if type(data) is not dict:
-                    raise ValueError("expected a JSON object")
-                append(data if convert is None else convert(data))
-            except (ValueError, TypeError) as exc:
-                damaged = (number, exc)
+            append(row)
     if damaged is not None:
         rows.torn_lines += 1
     return rows
