@@ -14,7 +14,7 @@ from harness import jsonl
 from harness.errors import EXIT_CODES, UsageError
 
 Verdict = Literal["verified", "violation", "inconclusive"]
-Kind = Literal["explore", "run"]
+Kind = Literal["explore", "run", "check"]
 
 SCHEMA = 1
 DEFAULT_REPORTS_DIR = Path("reports")

@@ -24,6 +24,7 @@ _NO_ARGS: tuple[type[click.UsageError], ...] = tuple(
 # `payrace --help` and a fast command never pay for Locust, Hypothesis or SQLAlchemy.
 SUBCOMMANDS: dict[str, str] = {
     "stand-in": "harness.cli.standin_cmd:stand_in",
+    "check": "harness.cli.check_cmd:check",
     "serve": "harness.cli.serve_cmd:serve",
     "report": "harness.cli.report_cmd:report",
     "run": "harness.cli.run_cmd:run",

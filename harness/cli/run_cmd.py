@@ -89,9 +89,10 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
     """The verdict, each check in one line, and where the report is."""
     verdict = str(summary.get("verdict", "?"))
     colour = {"verified": "green", "violation": "red"}.get(verdict, "yellow")
+    scenario, target = summary.get("scenario"), summary.get("target")
+    subject = f"{scenario} → {target}" if scenario else str(target)
     click.echo(click.style(f"{verdict.upper()} ", fg=colour, bold=True)
-               + f"{summary.get('scenario')} → {summary.get('target')} "
-               f"(exit {summary.get('exit_code')})")
+               + f"{subject} (exit {summary.get('exit_code')})")
     checks = summary.get("checks")
     for check in checks if isinstance(checks, list) else []:
         click.echo(f"  {check.get('checker', ''):<22} {check.get('validity', ''):<8} "

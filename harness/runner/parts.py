@@ -38,16 +38,24 @@ def merge_parts(history_path: str | Path) -> int:
     Ops are ordered by time on one shared origin and re-indexed from 0; the parts are removed
     afterwards, so merging twice is harmless. With no parts this leaves the file untouched.
     """
+    return merge_parts_counting(history_path)[0]
+
+
+def merge_parts_counting(history_path: str | Path) -> tuple[int, int]:
+    """merge_parts, also saying how many torn lines (a process killed mid-write) it left out."""
     path = Path(history_path)
     parts = part_paths(path)
     if not parts:
-        return len(load_history(path)) if path.is_file() else 0
-    sources = ([path] if path.is_file() else []) + parts
-    merged = merge_histories(load_history(p) for p in sources)
+        if not path.is_file():
+            return 0, 0
+        history = load_history(path)
+        return len(history), history.torn_lines
+    histories = [load_history(p) for p in ([path] if path.is_file() else []) + parts]
+    merged = merge_histories(histories)
     write_jsonl(path, merged, atomic=True)
     for p in parts:
         p.unlink(missing_ok=True)
-    return len(merged)
+    return len(merged), sum(h.torn_lines for h in histories)
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -186,15 +186,13 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
     return RunResult(run_dir, name, int(summary["exit_code"]), summary)
 
 
-def run_stats(ops: Sequence[Op], ledger: list[dict[str, Any]], load: LoadOutcome,
-              run_dir: Path) -> dict[str, Any]:
-    """Counts the report and the benchmark read: operations, outcomes, charges, throughput."""
+def evidence_stats(ops: Sequence[Op], ledger: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the evidence alone counts: operations, outcomes, payments, charges, duplicates."""
     operations = pair_operations(ops).operations
     outcomes: Counter[str] = Counter(f"{o.f}:{o.type}" for o in operations)
     charges = [e for e in ledger if is_money_charge(e)]
     per_payment = Counter(str(e.get("payment_id")) for e in charges)
-    seconds = max(load.elapsed_s, 1e-9)
-    stats: dict[str, Any] = {
+    return {
         "operations": len(operations),
         "outcomes": dict(sorted(outcomes.items())),
         "payments": sum(1 for o in operations if o.f == "create" and o.type == "ok"),
@@ -202,9 +200,16 @@ def run_stats(ops: Sequence[Op], ledger: list[dict[str, Any]], load: LoadOutcome
         "charged_payments": len(per_payment),
         "duplicated_payments": sum(1 for n in per_payment.values() if n > 1),
         "provider_requests": sum(1 for e in ledger if e.get("kind") == "request"),
-        "load_s": load.elapsed_s,
-        "charges_per_s": round(len(charges) / seconds, 2),
     }
+
+
+def run_stats(ops: Sequence[Op], ledger: list[dict[str, Any]], load: LoadOutcome,
+              run_dir: Path) -> dict[str, Any]:
+    """Counts the report and the benchmark read: the evidence's, then the load's throughput."""
+    stats = evidence_stats(ops, ledger)
+    seconds = max(load.elapsed_s, 1e-9)
+    stats.update({"load_s": load.elapsed_s,
+                  "charges_per_s": round(stats["charges"] / seconds, 2)})
     stats.update(_locust_totals(run_dir / "locust_stats.csv"))
     return stats
 
@@ -234,8 +239,9 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def write_reports(run_dir: Path, reports_root: Path, junit: Path | None = None) -> None:
-    """index.html and junit.xml of the run (harness.report), the reports index, and --junit."""
+def write_reports(run_dir: Path, reports_root: Path | None, junit: Path | None = None) -> None:
+    """index.html and junit.xml of the run (harness.report), the reports index (unless
+    `reports_root` is None), and --junit."""
     from harness.report import write_report, write_reports_index
 
     # The verdict and exit code are already on disk; a page that fails to render is said
@@ -249,10 +255,12 @@ def write_reports(run_dir: Path, reports_root: Path, junit: Path | None = None) 
         from harness.report.rundir import read_run
 
         write_junit(build_report(read_run(run_dir)), run_dir / "junit.xml")
-    try:
-        write_reports_index(reports_root)
-    except Exception as exc:
-        print(f"payrace: could not update {reports_root / 'index.html'}: {exc}", file=sys.stderr)
+    if reports_root is not None:
+        try:
+            write_reports_index(reports_root)
+        except Exception as exc:
+            print(f"payrace: could not update {reports_root / 'index.html'}: {exc}",
+                  file=sys.stderr)
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run_dir / "junit.xml", junit)

@@ -1,0 +1,107 @@
+"""`payrace check DIR`: judge evidence no payrace run judged (a distributed run, a killed one)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.checkers import compose, load_evidence, run_all, standard_checkers, verdict
+from harness.checkers.registry import CheckerEntry
+from harness.errors import UsageError
+from harness.runner.evidence import read_faults
+from harness.runner.parts import merge_parts_counting, part_paths
+from harness.runs import build_summary, write_summary
+
+HISTORY, LEDGER, DB, SUMMARY = "history.jsonl", "ledger.jsonl", "db.json", "summary.json"
+EXPECTED = (f"expected a directory holding {HISTORY} (or its parts {HISTORY}.part-*), {LEDGER} "
+            f"and optionally {DB} (docs/CONTRACTS.md)")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What to judge and how: the directory, the work a verdict needs, the user's checkers."""
+
+    run_dir: Path
+    min_charges: int = 20
+    checkers: tuple[CheckerEntry, ...] = ()
+    # The target settled (its reconciler ran, or its work was waited for) before the evidence
+    # was taken: a charged payment still in progress is then a loss, not work in progress.
+    settled: bool = True
+    command: str = ""
+
+
+def evidence_dir(path: Path) -> int:
+    """Make the directory evidence: any history parts merged into history.jsonl (how many torn
+    lines that left out), or UsageError (exit 2) naming what is missing and what is expected."""
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory; {EXPECTED}")
+    history = path / HISTORY
+    if not history.is_file() and not part_paths(history):
+        raise UsageError(f"{path} is not evidence: {HISTORY} is missing; {EXPECTED}")
+    if not (path / LEDGER).is_file():
+        raise UsageError(f"{path} is not evidence: {LEDGER} is missing; {EXPECTED}")
+    _refuse_a_judged_run(path / SUMMARY)
+    # The per-process parts of a distributed or killed run; with none, the file as it is.
+    return merge_parts_counting(history)[1] if part_paths(history) else 0
+
+
+def _refuse_a_judged_run(summary: Path) -> None:
+    """A run's own summary.json is evidence of its own: never overwritten by a check."""
+    if not summary.is_file():
+        return
+    try:
+        kind = json.loads(summary.read_text(encoding="utf-8")).get("kind")
+    except (ValueError, AttributeError, OSError):
+        kind = None
+    if kind != "check":
+        raise UsageError(
+            f"{summary.parent} already holds a judged run ({SUMMARY} of a {kind or 'run'}); "
+            "`payrace report` re-renders it, or copy its evidence files to a new directory "
+            "to check them again"
+        )
+
+
+def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
+    """Judge the directory's evidence with every checker; write summary.json beside it."""
+    root = spec.run_dir
+    torn = evidence_dir(root)
+    started, clock = datetime.now(UTC), time.monotonic()
+    evidence = load_evidence(root, reconciled=spec.settled)
+    results = run_all(evidence, checkers=standard_checkers(spec.min_charges,
+                                                           extra=spec.checkers))
+    name, _ = verdict(compose(results))
+    from harness.runner.run import evidence_stats  # the run's own counts, the same way
+
+    notes: list[str] = []
+    if evidence.db is None:
+        notes.append(f"No {DB}: db-consistency could not be judged.")
+    if not spec.settled:
+        notes.append("Checked as unsettled: payments still in progress are work in progress, "
+                     "not losses.")
+    torn += getattr(evidence.history, "torn_lines", 0)
+    if torn:
+        notes.append(f"{torn} torn line(s) at the end of the history or its parts (a process "
+                     "died mid-write) were left out.")
+    summary = build_summary(
+        run_id=root.resolve().name, kind="check", command=spec.command,
+        verdict=name,  # type: ignore[arg-type]
+        target=_target_of(root), parts={"evidence": {"dir": str(root)}}, seed=None,
+        started=started, duration_s=time.monotonic() - clock,
+        checks=[r.to_dict() for r in results],
+        stats=evidence_stats(evidence.history, evidence.ledger),
+        faults=read_faults(root / "faults.jsonl"), notes=notes,
+    )
+    write_summary(root, summary)
+    return root, summary
+
+
+def _target_of(root: Path) -> str:
+    """What the evidence says it is of: the directory's name is all a check knows."""
+    return f"evidence {root.resolve().name}"
+
+
+__all__ = ["CheckSpec", "check", "evidence_dir"]

@@ -1,0 +1,101 @@
+"""`payrace check DIR`: any evidence directory judged, written up, and exited by its verdict."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from tests.sample_runs import write_sample_run
+
+EVIDENCE = ("history.jsonl", "ledger.jsonl", "db.json")
+
+
+def evidence(tmp_path: Path, variant: str, files: tuple[str, ...] = EVIDENCE) -> Path:
+    """A run's evidence files alone, in a directory no run judged."""
+    run = write_sample_run(tmp_path / f"run-{variant}", variant)
+    out = tmp_path / f"evidence-{variant}"
+    out.mkdir()
+    for name in files:
+        shutil.copyfile(run / name, out / name)
+    return out
+
+
+def check(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["check", *args], prog_name="payrace")
+    return result.exit_code, result.stdout, result.stderr
+
+
+def summary(path: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((path / "summary.json").read_text())
+    return data
+
+
+def test_a_double_charge_is_a_violation_with_its_summary_junit_and_report(
+        tmp_path: Path) -> None:
+    ev = evidence(tmp_path, "pr145")
+    code, out, err = check(str(ev))
+    assert code == 1, out + err
+    assert out.startswith("VIOLATION evidence evidence-pr145 (exit 1)")
+    data = summary(ev)
+    assert data["kind"] == "check" and data["verdict"] == "violation" and data["exit_code"] == 1
+    checks = {c["checker"]: c["validity"] for c in data["checks"]}  # type: ignore[attr-defined]
+    assert checks["no-duplicate-charge"] == "invalid"
+    assert (ev / "junit.xml").is_file() and (ev / "index.html").is_file()
+    assert "pay_" in (ev / "index.html").read_text()
+
+
+def test_clean_evidence_is_verified_and_too_little_is_inconclusive(tmp_path: Path) -> None:
+    ev = evidence(tmp_path, "safe")
+    code, out, err = check(str(ev), "--min-charges", "1")
+    assert code == 0, out + err
+    code, out, _ = check(str(ev), "--min-charges", "100000")
+    assert code == 4 and out.startswith("INCONCLUSIVE"), out
+    assert summary(ev)["verdict"] == "inconclusive"  # a check's own summary is rewritten
+
+
+def test_history_parts_are_merged_and_a_torn_last_line_is_left_out(tmp_path: Path) -> None:
+    """A distributed or killed run leaves per-process parts, maybe cut mid-line: judged all
+    the same, the torn line said."""
+    whole = evidence(tmp_path, "pr145")
+    ev = evidence(tmp_path / "parts", "pr145", ("ledger.jsonl", "db.json"))
+    lines = (whole / "history.jsonl").read_text().splitlines(keepends=True)
+    by_process: dict[str, list[str]] = {}
+    for line in lines:
+        by_process.setdefault(json.loads(line)["process"].split(".")[0], []).append(line)
+    for number, (_process, own) in enumerate(sorted(by_process.items())):
+        (ev / f"history.jsonl.part-host-{number}").write_text("".join(own))
+    last = ev / f"history.jsonl.part-host-{len(by_process) - 1}"
+    last.write_text(last.read_text() + '{"index": 9, "type": "inv')  # killed mid-write
+    code, out, err = check(str(ev), "--unsettled")
+    assert code == 1, out + err
+    assert (ev / "history.jsonl").is_file() and not list(ev.glob("history.jsonl.part-*"))
+    notes = summary(ev)["notes"]
+    assert any("torn" in note for note in notes)  # type: ignore[attr-defined]
+    assert any("unsettled" in note for note in notes)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("files", "missing"), [
+    (("ledger.jsonl",), "history.jsonl is missing"),
+    (("history.jsonl",), "ledger.jsonl is missing"),
+])
+def test_a_directory_that_is_not_evidence_is_one_line_naming_what_is_missing(
+        tmp_path: Path, files: tuple[str, ...], missing: str) -> None:
+    ev = evidence(tmp_path, "safe", files)
+    code, out, err = check(str(ev))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and missing in err and "expected a directory holding" in err
+    code, _, err = check(str(tmp_path / "nowhere"))
+    assert code == 2 and "is not a directory" in err
+
+
+def test_a_run_payrace_judged_is_never_overwritten(tmp_path: Path) -> None:
+    run = write_sample_run(tmp_path / "run", "pr145")
+    before = (run / "summary.json").read_bytes()
+    code, _, err = check(str(run))
+    assert code == 2 and "already holds a judged run" in err
+    assert (run / "summary.json").read_bytes() == before
