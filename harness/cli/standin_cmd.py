@@ -26,8 +26,8 @@ def _check_upstream(url: str) -> None:
         raise ProvisionError(f"--upstream {url}: nothing answered ({type(exc).__name__})") from None
 
 
-def _check_ledger_path(ledger: str) -> None:
-    """Refuse, before serving, a --ledger FILE that could never be written (exit 2)."""
+def _check_ledger_path(ledger: str, flag: str = "--ledger") -> None:
+    """Refuse, before serving, a ledger FILE that could never be written (exit 2)."""
     from pathlib import Path
 
     target = Path(ledger)
@@ -35,12 +35,13 @@ def _check_ledger_path(ledger: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if target.is_dir() or not os.access(parent, os.W_OK):
-        raise UsageError(f"--ledger {ledger}: not a writable file path")
+        raise UsageError(f"{flag} {ledger}: not a writable file path")
 
 
 def run_standin(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
     exit_with_stdin: bool, webhooks: tuple[str, ...] = (), search_lag_ms: int = 0,
+    journal: str | None = None,
 ) -> None:
     """Start the upstream if asked, then serve in the foreground until interrupted."""
     from harness.stripe_standin import TEST_API_KEY
@@ -48,6 +49,8 @@ def run_standin(
 
     if ledger is not None:
         _check_ledger_path(ledger)
+    if journal is not None:
+        _check_ledger_path(journal, "--ledger-journal")
     container: Any = None
     if upstream == "docker":
         from harness.stripe_standin.upstream import start_stripe_mock
@@ -58,7 +61,7 @@ def run_standin(
     for hook in webhooks:
         if not hook.startswith(("http://", "https://")):
             raise UsageError(f"--webhook expects an http(s) URL, got {hook!r}")
-    state = default_state(seed, ledger, upstream, webhooks, search_lag_ms)
+    state = default_state(seed, ledger, upstream, webhooks, search_lag_ms, journal)
 
     def announce(url: str) -> None:
         click.echo(
@@ -89,6 +92,9 @@ def run_standin(
 @click.option("--ledger", "ledger", default=None, metavar="FILE",
               help="Write the ledger as JSON Lines here on shutdown and on "
               "POST /_standin/ledger/dump.")
+@click.option("--ledger-journal", "journal", default=None, metavar="FILE",
+              help="Append every ledger entry here as it happens (JSON Lines, one whole line "
+              "each): the ledger survives even a SIGKILL of the stand-in.")
 @click.option("--upstream", default=None, metavar="URL|docker",
               help="Validate each request against stripe-mock at URL first ('docker' starts one).")
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL",
@@ -101,10 +107,11 @@ def run_standin(
               help="Stop when stdin closes (how running_standin() avoids orphans).")
 def stand_in(
     host: str, port: int, seed: int, ledger: str | None, upstream: str | None,
-    exit_with_stdin: bool, webhooks: tuple[str, ...], search_lag_ms: int,
+    exit_with_stdin: bool, webhooks: tuple[str, ...], search_lag_ms: int, journal: str | None,
 ) -> None:
     """Run payrace's Stripe stand-in: Stripe's API with exact idempotency, a ledger and faults."""
-    run_standin(host, port, seed, ledger, upstream, exit_with_stdin, webhooks, search_lag_ms)
+    run_standin(host, port, seed, ledger, upstream, exit_with_stdin, webhooks, search_lag_ms,
+                journal)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Stop an embedded PostgreSQL and delete its temp dir once the process that started it is gone."""
+"""Delete a temp dir payrace made once payrace is gone: an embedded PostgreSQL's (stopped first),
+a service's state dir (once the service's process group has ended)."""
 
 # `pg_ctl start` puts the postmaster in its own session, so it outlives a SIGKILLed parent,
 # and atexit never runs. The parent therefore starts this watchdog with a pipe on its stdin
@@ -14,20 +15,28 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 STOP_TIMEOUT_S = 10
 
 
-def start_watchdog(root: Path, pg_ctl: Path) -> subprocess.Popen[bytes]:
-    """Start the watchdog for the server whose data lives in `root`/data; stop it with `release`."""
+def start_watchdog(root: Path, pg_ctl: Path | None, *,
+                   wait_pgid: int | None = None) -> subprocess.Popen[bytes]:
+    """Start the watchdog of `root`: with `pg_ctl`, of the server whose data lives in
+    `root`/data; with `wait_pgid`, of a directory that process group uses. Stop it with
+    `release`."""
     # The package root goes on PYTHONPATH so a checkout that is not pip-installed still works.
     package_root = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH")
     env = dict(os.environ, PYTHONPATH=package_root + (os.pathsep + path if path else ""))
+    argv = [sys.executable, "-m", "harness.provision.pg_watchdog", "--root", str(root)]
+    if pg_ctl is not None:
+        argv += ["--pg-ctl", str(pg_ctl)]
+    if wait_pgid is not None:
+        argv += ["--wait-pgid", str(wait_pgid)]
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.provision.pg_watchdog", "--root", str(root),
-         "--pg-ctl", str(pg_ctl)],
+        argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,
@@ -65,14 +74,33 @@ def stop_server(root: Path, pg_ctl: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def wait_for_group(pgid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Wait until no process of group `pgid` is left (at most `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Block until stdin reaches EOF, then stop the server and remove its directory."""
+    """Block until stdin reaches EOF, then stop the server or outwait the process group, and
+    remove the directory."""
     parser = argparse.ArgumentParser(prog="python -m harness.provision.pg_watchdog")
     parser.add_argument("--root", type=Path, required=True)
-    parser.add_argument("--pg-ctl", type=Path, required=True)
+    parser.add_argument("--pg-ctl", type=Path, default=None)
+    parser.add_argument("--wait-pgid", type=int, default=None)
     args = parser.parse_args(argv)
     sys.stdin.buffer.read()
-    stop_server(args.root, args.pg_ctl)
+    if args.wait_pgid is not None:
+        # The service stops on its own when our parent's pipe to it closes; let it finish.
+        wait_for_group(args.wait_pgid)
+    if args.pg_ctl is not None:
+        stop_server(args.root, args.pg_ctl)
+    else:
+        shutil.rmtree(args.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import IO, Any
 import httpx
 
 from harness.errors import ProvisionError, UsageError
+from harness.provision.pg_watchdog import release, start_watchdog
 from harness.safety import check_provider_url
 from harness.targets.provider import ServeSettings
 from harness.targets.registry import REFERENCE, get_provider
@@ -160,7 +161,8 @@ def running_service(
         key_lifetime_seconds=key_lifetime_seconds, stripe_timeout_seconds=stripe_timeout_seconds,
     ))  # fmt: skip
     env = {**os.environ, **launcher.env, "PYTHONUNBUFFERED": "1"}
-    with tempfile.TemporaryDirectory(prefix="payrace-service-") as tmp:
+    # Its watchdog may remove the directory first (on release): no error for a directory gone.
+    with tempfile.TemporaryDirectory(prefix="payrace-service-", ignore_cleanup_errors=True) as tmp:
         state_dir = Path(tmp)
         log_path = None if log_to is not None else state_dir / "service.log"
         with contextlib.ExitStack() as stack:
@@ -185,6 +187,9 @@ def running_service(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            # Removes the state dir should payrace be killed before it can (SIGKILL).
+            watchdog = start_watchdog(state_dir, None, wait_pgid=process.pid)
+            stack.callback(release, watchdog)  # after the directory is gone: nothing left to do
             try:
                 yield _wait_ready(process, state_dir, host, workers, log_path, startup_timeout,
                                   f"The {provider.name} service")

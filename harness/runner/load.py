@@ -34,7 +34,9 @@ def scenario_knobs(environ: Mapping[str, str]) -> dict[str, str]:
 def locust_command(spec: RunSpec, host: str, run_dir: Path) -> list[str]:
     """`locust -f <scenario> --headless -u -r -t --host --csv <run_dir>/locust [--processes P]`."""
     command = [
-        sys.executable, "-m", "locust", "-f", str(spec.scenario_path), "--headless",
+        # Locust itself, under a watcher that ends it when payrace does (even by SIGKILL).
+        sys.executable, "-m", "harness.runner.locust_child", "-f", str(spec.scenario_path),
+        "--headless",
         "-u", str(spec.users), "-r", f"{spec.spawn_rate:g}",
         "-t", f"{max(1, math.ceil(spec.duration_s))}s", "--host", host,
         "--csv", str(run_dir / "locust"),
@@ -75,9 +77,10 @@ class LocustProcess:
         self.command = command
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("wb")
-        # Its own process group, so stopping it reaches the forked --processes workers too.
+        # Its own process group, so stopping it reaches the forked --processes workers too;
+        # a pipe on stdin whose end (payrace gone) stops that group (harness.runner.locust_child).
         self.proc = subprocess.Popen(command, env=dict(env), stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
                                      start_new_session=True)
 
     def poll(self) -> int | None:
@@ -99,6 +102,9 @@ class LocustProcess:
         # Forked workers outlive a killed master only by accident; never leave them behind.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         if not self._log.closed:
             self._log.close()
         return code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
 import sys
@@ -78,10 +79,18 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
     reconciled: dict[str, Any] | None = None
     quiet: dict[str, Any] = {}
     created: set[str] | None = None
-    with provisioned(spec, server) as stack:
+    # Before the parts start: the stand-in writes its ledger there as it goes, so a payrace
+    # killed at any moment leaves the ledger beside the history (`payrace check` judges them).
+    run_dir = create_run_dir(run_id, spec.out_dir)
+    with contextlib.ExitStack() as exits:
+        try:
+            stack = exits.enter_context(
+                provisioned(spec, server, journal=run_dir / "ledger.jsonl"))
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: no evidence to keep
+            raise
         # t=0 of the history is when the load starts, not when PostgreSQL did.
         origin = time.monotonic()
-        run_dir = create_run_dir(run_id, spec.out_dir)
         history = run_dir / "history.jsonl" if spec.record else None
         faults_path = run_dir / "faults.jsonl"
         with ProgressView(title, spec.duration_s, enabled=spec.progress) as view:

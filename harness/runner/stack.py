@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,28 +105,31 @@ def is_up(url: str, timeout: float = 1.0) -> bool:
 
 
 @contextlib.contextmanager
-def _stand_in(spec: RunSpec, parts: dict[str, Any]) -> Iterator[str]:
+def _stand_in(spec: RunSpec, parts: dict[str, Any], journal: Path | None) -> Iterator[str]:
     if spec.stripe_url:
         health = verify_standin(spec.stripe_url)
         parts["stripe"] = {"tier": "standin", "url": spec.stripe_url, "started_by": "user",
                            "version": health.get("version")}
         yield spec.stripe_url.rstrip("/")
         return
-    with running_standin(seed=spec.seed) as url:
+    # Its ledger goes to the run directory line by line: killed, it is still there.
+    with running_standin(seed=spec.seed, journal=journal) as url:
         parts["stripe"] = {"tier": "standin", "url": url, "started_by": "payrace",
                            "version": _version("payrace")}
         yield url
 
 
 @contextlib.contextmanager
-def provisioned(spec: RunSpec, server: Provisioned | None = None) -> Iterator[Stack]:
+def provisioned(spec: RunSpec, server: Provisioned | None = None, *,
+                journal: Path | None = None) -> Iterator[Stack]:
     """Start (or reach) every part of the run; everything started here stops on exit.
 
     `server`: a PostgreSQL server already running (the demo shares one across its runs).
+    `journal`: where a stand-in payrace starts appends its ledger as it goes.
     """
     parts: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
-        stripe_url = stack.enter_context(_stand_in(spec, parts))
+        stripe_url = stack.enter_context(_stand_in(spec, parts, journal))
         admin = stack.enter_context(StandinAdmin(stripe_url, timeout_s=30.0))
         if spec.target.kind == "reference":
             from harness.provision.postgres import fresh_database, provision_postgres

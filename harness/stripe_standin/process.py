@@ -21,12 +21,15 @@ STARTUP_TIMEOUT_S = 20.0
 def standin_command(
     *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, ledger: str | Path | None = None,
     upstream: str | None = None, webhooks: tuple[str, ...] = (), search_lag_ms: int = 0,
+    journal: str | Path | None = None,
 ) -> list[str]:
     """The argv that starts a stand-in which exits when its stdin closes."""
     argv = [sys.executable, "-m", "harness.stripe_standin", "--host", host, "--port", str(port),
             "--seed", str(seed), "--exit-with-stdin"]
     if ledger is not None:
         argv += ["--ledger", str(ledger)]
+    if journal is not None:
+        argv += ["--ledger-journal", str(journal)]
     if upstream is not None:
         argv += ["--upstream", upstream]
     for url in webhooks:
@@ -75,7 +78,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def running_standin(
     seed: int = 0, *, ledger: str | Path | None = None, upstream: str | None = None,
     host: str = "127.0.0.1", startup_timeout: float = STARTUP_TIMEOUT_S,
-    webhooks: tuple[str, ...] = (), search_lag_ms: int = 0,
+    webhooks: tuple[str, ...] = (), search_lag_ms: int = 0, journal: str | Path | None = None,
 ) -> Iterator[str]:
     """Start a stand-in in its own process on a free port of `host`; yield its base URL.
 
@@ -91,7 +94,7 @@ def running_standin(
     with tempfile.TemporaryFile("w+") as errors:
         proc = subprocess.Popen(
             standin_command(host=host, seed=seed, ledger=ledger, upstream=upstream,
-                            webhooks=webhooks, search_lag_ms=search_lag_ms),
+                            webhooks=webhooks, search_lag_ms=search_lag_ms, journal=journal),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
         )
         try:

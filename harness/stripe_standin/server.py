@@ -167,12 +167,12 @@ def serving_in_thread(
 
 def default_state(
     seed: int, ledger: str | None, upstream: str | None, webhooks: tuple[str, ...] = (),
-    search_lag_ms: int = 0,
+    search_lag_ms: int = 0, journal: str | None = None,
 ) -> StandinState:
     """A fresh state from the command-line options (`--webhook` endpoints registered)."""
     state = StandinState(
         seed=seed, ledger_path=Path(ledger) if ledger else None, upstream_url=upstream,
-        search_lag_ms=search_lag_ms,
+        search_lag_ms=search_lag_ms, journal_path=Path(journal) if journal else None,
     )
     state.webhooks.configure(list(webhooks), state.clock.now())
     return state

@@ -19,17 +19,20 @@ class StandinState:
 
     seed: int = 0
     ledger_path: Path | None = None
+    # Where every ledger entry is also appended as it is made (`--ledger-journal`).
+    journal_path: Path | None = None
     upstream_url: str | None = None
     # Every write stays out of search this long (`--search-lag-ms`); a search_lag rule overrides.
     search_lag_ms: int = 0
     clock: Clock = field(default_factory=Clock)
-    ledger: Ledger = field(default_factory=Ledger)
+    ledger: Ledger = field(init=False)
     keys: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = field(default_factory=Faults)
     webhooks: Webhooks = field(init=False)
     resources: Resources = field(init=False)
 
     def __post_init__(self) -> None:
+        self.ledger = Ledger(self.journal_path)
         self.webhooks = Webhooks(self.ledger, self.clock, self.faults)
         self.resources = Resources(self.ledger, self.webhooks)
 

@@ -1,0 +1,73 @@
+"""Nothing lost when payrace dies: SIGKILL `payrace run` mid-load, and its evidence is on disk,
+no process it started lives on, no temp dir is left, and `payrace check` judges what is there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.provision.postgres import Provisioned
+from tests.integration.run_helpers import payrace
+
+pytestmark = pytest.mark.integration
+
+
+def _wait_for(condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except OSError:
+        return 0
+
+
+def test_payrace_run_killed_mid_load_leaves_evidence_and_nothing_running(
+        postgres_server: Provisioned, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    command = [sys.executable, "-c", "import sys; from harness.cli import main; "
+               "sys.argv[0] = 'payrace'; main()", "run", "steady", "--target", "reference:safe",
+               "--users", "4", "--duration", "60s", "--database-url", postgres_server.url,
+               "--out", str(out), "--no-progress"]
+    runner = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def loading() -> bool:
+            runs = list(out.glob("*/history.jsonl"))
+            return bool(runs) and _lines(runs[0]) >= 200
+        _wait_for(loading, 90, "the load to record 200 history lines")
+        children = psutil.Process(runner.pid).children(recursive=True)
+        state_dirs = [Path(arg) for child in children for flag, arg in
+                      zip(child.cmdline(), child.cmdline()[1:], strict=False)
+                      if flag == "--state-dir"]
+        assert any("locust_child" in " ".join(c.cmdline()) for c in children), children
+        assert state_dirs, "the reference service was started with a state dir"
+    finally:
+        runner.kill()  # SIGKILL: no cleanup, no atexit, nothing
+        runner.wait()
+    # Every process payrace started ends on its own: the pipes to them closed with it.
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+    _wait_for(lambda: not any(d.exists() for d in state_dirs), 20, "the service's temp dir")
+
+    [run_dir] = [p.parent for p in out.glob("*/history.jsonl")]
+    assert _lines(run_dir / "history.jsonl") >= 200
+    assert _lines(run_dir / "ledger.jsonl") > 0, "the stand-in's ledger was journalled"
+    assert not (run_dir / "summary.json").exists()
+
+    checked = payrace("check", str(run_dir), "--unsettled", "--min-charges", "1")
+    assert "Traceback" not in checked.stderr, checked.stderr
+    # safe never double charges; without db.json db-consistency cannot be judged.
+    assert checked.returncode in (0, 4), checked.stdout + checked.stderr
+    assert "no-duplicate-charge    valid" in checked.stdout, checked.stdout
+    assert (run_dir / "summary.json").is_file() and (run_dir / "index.html").is_file()
