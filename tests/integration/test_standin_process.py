@@ -208,3 +208,20 @@ def test_unwritable_ledger_path_is_refused_before_serving(tmp_path: Path) -> Non
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--ledger" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_the_ledger_journal_survives_a_sigkill_of_the_standin(tmp_path: Path) -> None:
+    """`--ledger-journal F`: every entry is in F as it happens, so SIGKILL loses none."""
+    journal = tmp_path / "journal.jsonl"
+    proc = _start_cli("--port", "0", "--ledger-journal", str(journal))
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("listening on ")[1].split()[0]
+        for _ in range(3):
+            assert httpx.post(f"{url}/v1/charges", data=CHARGE, headers=AUTH).status_code == 200
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    kinds = [json.loads(line)["kind"] for line in journal.read_text().splitlines()]
+    assert kinds == ["charge", "request"] * 3

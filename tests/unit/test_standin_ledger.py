@@ -68,3 +68,20 @@ def test_unsupported_queries_are_a_400_naming_query(query: str) -> None:
     with pytest.raises(StripeError) as info:
         parse_query(query)
     assert info.value.param == "query"
+
+
+def test_a_journal_holds_every_entry_as_it_is_made_and_a_reset_empties_it(
+        tmp_path: Path) -> None:
+    """Each entry is on disk when append returns (no flush or close needed): a stand-in killed
+    right after still leaves it; a reset forgets the journal's lines with the ledger's."""
+    journal = tmp_path / "run" / "ledger.jsonl"
+    ledger = Ledger(journal)
+    ledger.append("request", path="/v1/charges")
+    ledger.add({"seq": 0, "kind": "charge", "id": "ch_1", "amount": 100})
+    assert [json.loads(line)["seq"] for line in journal.read_text().splitlines()] == [1, 2]
+    assert json.loads(journal.read_text().splitlines()[1])["id"] == "ch_1"
+    ledger.clear()
+    assert journal.read_text() == ""
+    ledger.append("request", path="/v1/refunds")
+    assert [json.loads(line)["seq"] for line in journal.read_text().splitlines()] == [1]
+    ledger.close()
