@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkers import CheckResult, Evidence, compose, run_all, standard_checkers, verdict
+from harness.errors import ProvisionError
 from harness.history import Op, pair_operations
 from harness.ledger import is_money_charge
 from harness.provision.postgres import Provisioned
@@ -101,18 +102,27 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
             for line in coverage_lines(plan):
                 view.say(line)
             load = drive(spec, stack, run_dir, history, faults_path, origin, view)
+            provider_gone = standin_gone(stack)
+            # A dead target or provider cannot be quiesced, reconciled or settled.
+            alive = not load.target_died and provider_gone is None
             settled: Settled | None = None
-            if not load.target_died:
+            if alive:
                 view.say("Load stopped; quiescing the target and letting it settle…")
                 quiet = quiesce(stack, hold_s=hold_seconds(read_faults(faults_path)))
                 if stack.abilities.reconcile:
                     reconciled = reconcile(stack, history, origin)
             ops = collect_history(history)
             created = created_payments(ops) if spec.record else None
-            if not load.target_died:
+            if alive:
                 settled, db = settle_and_view(stack, created, spec.settle_s)
                 settled.reconcile = reconciled
-        ledger = ledger_since(stack)
+        try:
+            ledger = ledger_since(stack) if provider_gone is None else None
+        except ProvisionError as exc:  # it died after the load: what it journalled stands
+            provider_gone = str(exc)
+            ledger = None
+        if ledger is None:
+            ledger = journalled_ledger(run_dir / "ledger.jsonl", stack.ledger_cursor)
         parts = dict(stack.parts)
     foreign = 0
     if created is not None:
@@ -126,7 +136,7 @@ def execute(spec: RunSpec, server: Provisioned | None = None) -> RunResult:
         cov["settled"] = settled.as_dict()
     result = judge(spec, run_id, run_dir, started_at, origin, parts, load, ops, ledger, db,
                    reconciled, quiet, read_faults(faults_path), settled=settled,
-                   coverage=cov, foreign=foreign)
+                   coverage=cov, foreign=foreign, provider_gone=provider_gone)
     if spec.write_report:
         write_reports(run_dir, spec.out_dir, spec.junit)
     return result
@@ -137,7 +147,8 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
           ledger: list[dict[str, Any]], db: list[dict[str, Any]] | None,
           reconciled: dict[str, Any] | None, quiet: dict[str, Any],
           faults: list[dict[str, Any]], *, settled: Settled | None = None,
-          coverage: dict[str, Any] | None = None, foreign: int = 0) -> RunResult:
+          coverage: dict[str, Any] | None = None, foreign: int = 0,
+          provider_gone: str | None = None) -> RunResult:
     """Run the checkers on the evidence and write summary.json and junit.xml."""
     did_reconcile = reconciled is not None and "error" not in reconciled
     evidence = Evidence(history=list(ops), ledger=ledger, db=db,
@@ -154,8 +165,18 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
         # check keeps a clean-looking run inconclusive in the verdict, the report and JUnit.
         results.append(CheckResult(checker="target-alive", validity="unknown", summary=died,
                                    stats={"died_at_s": load.died_at_s}))
+    if provider_gone is not None:
+        gone = (f"{provider_gone}. Its ledger up to then was read from its journal; the run "
+                "judged that, without quiescing, reconciling or settling, and cannot vouch "
+                "for what the provider did after.")
+        notes.append(gone)
+        # The provider's ledger is the ground truth for money: a run that lost it is never
+        # verified, however clean what was seen looks.
+        results.append(CheckResult(checker="standin-alive", validity="unknown", summary=gone))
     name, _ = verdict(compose(results))
-    if db is None and not load.target_died:
+    if provider_gone is not None:
+        pass  # said above: nothing was read back from the target
+    elif db is None and not load.target_died:
         notes.append("No database view: recording was off, so payrace knows no payment to "
                      "read back, and db-consistency could not be judged.")
     elif coverage is not None:
@@ -193,6 +214,26 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
     )
     write_summary(run_dir, summary)
     return RunResult(run_dir, name, int(summary["exit_code"]), summary)
+
+
+def standin_gone(stack: Any) -> str | None:
+    """Why the stand-in no longer answers (it died during the load), or None while it does."""
+    try:
+        stack.admin.health()
+    except Exception as exc:
+        return f"The Stripe stand-in stopped answering during the run ({exc})"
+    return None
+
+
+def journalled_ledger(path: Path, cursor: int) -> list[dict[str, Any]]:
+    """This run's entries of the stand-in's journal (`--ledger-journal`), under the torn-line
+    rule: a stand-in killed mid-line leaves its last line torn. None journalled: empty."""
+    if not path.is_file():
+        return []
+    from harness.jsonl import read_jsonl
+
+    return [entry for entry in read_jsonl(path, "ledger entry")
+            if int(entry.get("seq") or 0) > cursor]
 
 
 def evidence_stats(ops: Sequence[Op], ledger: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

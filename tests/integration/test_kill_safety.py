@@ -3,6 +3,7 @@ no process it started lives on, no temp dir is left, and `payrace check` judges 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -71,3 +72,36 @@ def test_payrace_run_killed_mid_load_leaves_evidence_and_nothing_running(
     assert checked.returncode in (0, 4), checked.stdout + checked.stderr
     assert "no-duplicate-charge    valid" in checked.stdout, checked.stdout
     assert (run_dir / "summary.json").is_file() and (run_dir / "index.html").is_file()
+
+
+def test_a_standin_killed_mid_run_makes_the_run_inconclusive_with_its_journalled_ledger(
+        postgres_server: Provisioned, tmp_path: Path) -> None:
+    """The provider's ledger is the ground truth: a run that lost its provider says so, judges
+    the ledger the stand-in journalled up to its death, and is never verified."""
+    out = tmp_path / "reports"
+    command = [sys.executable, "-c", "import sys; from harness.cli import main; "
+               "sys.argv[0] = 'payrace'; main()", "run", "steady", "--target", "reference:safe",
+               "--users", "4", "--duration", "12s", "--database-url", postgres_server.url,
+               "--out", str(out), "--no-progress"]
+    runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        def loading() -> bool:
+            runs = list(out.glob("*/history.jsonl"))
+            return bool(runs) and _lines(runs[0]) >= 100
+        _wait_for(loading, 90, "the load to record 100 history lines")
+        [standin] = [c for c in psutil.Process(runner.pid).children(recursive=True)
+                     if "harness.stripe_standin" in " ".join(c.cmdline())]
+        standin.kill()
+        stdout, stderr = runner.communicate(timeout=120)
+    finally:
+        runner.kill()
+    assert runner.returncode == 4, stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    [run_dir] = [p.parent for p in out.glob("*/summary.json")]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "inconclusive"
+    alive = next(c for c in summary["checks"] if c["checker"] == "standin-alive")
+    assert alive["validity"] == "unknown" and "stopped answering" in alive["summary"]
+    ledger = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
+    assert any(entry["kind"] == "charge" for entry in ledger), "the journal's charges were judged"
