@@ -15,6 +15,7 @@ from harness.checkers.registry import CheckerEntry
 from harness.errors import UsageError
 from harness.model.environment import FAULT_FAMILIES, Environment, ModelConfig
 from harness.model.targets import Target, TargetSpec, parse_target
+from harness.provision.pg_watchdog import release, start_watchdog
 from harness.targets.registry import REFERENCE, get_provider
 from harness.targets.settle import EXPLORE_SETTLE_S
 from harness.targets.standin import verify_standin
@@ -118,8 +119,11 @@ def open_environment(
     validate_workers(request.workers)
     parts: dict[str, Any] = {}
     scratch = Path(tempfile.mkdtemp(prefix="payrace-explore-"))
+    # Removes the scratch dir should payrace be killed before its own cleanup runs.
+    watchdog = start_watchdog(scratch, None)
     target: Target
     with contextlib.ExitStack() as stack:
+        stack.callback(release, watchdog)  # last: the directory is already gone by then
         stack.callback(shutil.rmtree, scratch, True)
         if spec.kind == "reference":
             provider = get_provider(REFERENCE)

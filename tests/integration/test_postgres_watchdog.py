@@ -92,3 +92,34 @@ def test_sigkilled_owner_leaves_no_postmaster_and_no_data_dir() -> None:
     assert not leftover_postmaster, f"postmaster {postmaster} still runs after its owner died"
     assert not pgdata.parent.exists(), f"{pgdata.parent} was not removed after its owner died"
     assert _watchdogs_for(pgdata.parent) == [], "the watchdog outlived its work"
+
+
+def test_a_scratch_dir_is_removed_when_its_owner_is_sigkilled(tmp_path: Path) -> None:
+    """The same watchdog guards a plain temp dir (explore's scratch, a service's state dir):
+    the owner SIGKILLed, the directory goes, after the process group it names has ended."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "note").write_text("x")
+    child = textwrap.dedent(
+        f"""
+        import os, time
+        from pathlib import Path
+        from harness.provision.pg_watchdog import start_watchdog
+        start_watchdog(Path({str(scratch)!r}), None, wait_pgid=os.getpgrp())
+        print("ready", flush=True)
+        time.sleep(600)
+        """
+    )
+    owner = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True,
+                             start_new_session=True, cwd=ROOT)
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "ready"
+        assert scratch.exists()
+        os.killpg(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=10)
+        deadline = time.monotonic() + GONE_WITHIN_S
+        while scratch.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not scratch.exists(), "the watchdog left the scratch dir behind"
+    finally:
+        owner.kill()
