@@ -34,19 +34,20 @@ class CheckSpec:
     command: str = ""
 
 
-def evidence_dir(path: Path) -> int:
+def merge_evidence(path: Path) -> int:
     """Make the directory evidence: any history parts merged into history.jsonl (how many torn
     lines that left out), or UsageError (exit 2) naming what is missing and what is expected."""
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory; {EXPECTED}")
     history = path / HISTORY
-    if not history.is_file() and not part_paths(history):
+    parts = part_paths(history)
+    if not history.is_file() and not parts:
         raise UsageError(f"{path} is not evidence: {HISTORY} is missing; {EXPECTED}")
     if not (path / LEDGER).is_file():
         raise UsageError(f"{path} is not evidence: {LEDGER} is missing; {EXPECTED}")
     _refuse_a_judged_run(path / SUMMARY)
     # The per-process parts of a distributed or killed run; with none, the file as it is.
-    return merge_parts_counting(history)[1] if part_paths(history) else 0
+    return merge_parts_counting(history)[1] if parts else 0
 
 
 def _refuse_a_judged_run(summary: Path) -> None:
@@ -68,7 +69,7 @@ def _refuse_a_judged_run(summary: Path) -> None:
 def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
     """Judge the directory's evidence with every checker; write summary.json beside it."""
     root = spec.run_dir
-    torn = evidence_dir(root)
+    torn = merge_evidence(root)
     started, clock = datetime.now(UTC), time.monotonic()
     evidence = load_evidence(root, reconciled=spec.settled)
     results = run_all(evidence, checkers=standard_checkers(spec.min_charges,
@@ -89,7 +90,7 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
     summary = build_summary(
         run_id=root.resolve().name, kind="check", command=spec.command,
         verdict=name,  # type: ignore[arg-type]
-        target=_target_of(root), parts={"evidence": {"dir": str(root)}}, seed=None,
+        target=f"evidence {root.resolve().name}", parts={"evidence": {"dir": str(root)}}, seed=None,
         started=started, duration_s=time.monotonic() - clock,
         checks=[r.to_dict() for r in results],
         stats=evidence_stats(evidence.history, evidence.ledger),
@@ -99,9 +100,4 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
     return root, summary
 
 
-def _target_of(root: Path) -> str:
-    """What the evidence says it is of: the directory's name is all a check knows."""
-    return f"evidence {root.resolve().name}"
-
-
-__all__ = ["CheckSpec", "check", "evidence_dir"]
+__all__ = ["CheckSpec", "check", "merge_evidence"]
