@@ -13,22 +13,36 @@ from harness.clients import Client
 from harness.clients.http import DEFAULT_TIMEOUT_S, HttpClient
 from harness.errors import ProvisionError
 from harness.model.targets import TargetSpec, database_problem
-from harness.targets.abilities import Abilities
+from harness.targets.abilities import PROBE_TIMEOUT_S, PROBE_TRIES, Abilities
 from harness.targets.admin import TargetAdmin
 from harness.targets.view import HttpReader, sql_rows
 
 
-def probe_http_target(url: str, adapter: Adapter, timeout_s: float = 3.0) -> None:
-    """Raise ProvisionError unless something answers HTTP at `url` (any status will do)."""
-    try:
-        with httpx.Client(base_url=url, timeout=timeout_s) as client:
-            send(client, build(adapter, "read", "pay_payrace_probe"))
-    except AdapterRaised as exc:
-        raise ProvisionError(f"The target at {url} was not probed: {exc}") from None
-    except httpx.HTTPError as exc:
+def probe_http_target(url: str, adapter: Adapter, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Raise ProvisionError unless something answers HTTP at `url` (any status will do).
+
+    A refused connection fails at once (nothing listens: a wrong --target). A timeout is
+    asked again: a service that accepted the connection is there, and its first request on
+    a busy machine (cold pool, workers starting) may take longer than one probe's timeout.
+    """
+    tries = PROBE_TRIES
+    while True:
+        try:
+            with httpx.Client(base_url=url, timeout=timeout_s) as client:
+                send(client, build(adapter, "read", "pay_payrace_probe"))
+            return
+        except AdapterRaised as exc:
+            raise ProvisionError(f"The target at {url} was not probed: {exc}") from None
+        except httpx.TimeoutException as exc:
+            tries -= 1
+            if tries > 0:
+                continue
+            error: httpx.HTTPError = exc
+        except httpx.HTTPError as exc:
+            error = exc
         raise ProvisionError(
-            f"The target at {url} did not answer ({type(exc).__name__}: {exc}); start your "
-            "service (pointed at the stand-in) and pass its base URL to --target"
+            f"The target at {url} did not answer ({type(error).__name__}: {error}); start "
+            "your service (pointed at the stand-in) and pass its base URL to --target"
         ) from None
 
 

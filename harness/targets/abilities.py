@@ -11,7 +11,10 @@ import httpx
 
 from harness.targets.admin import rows_of
 
-PROBE_TIMEOUT_S = 3.0
+# A probe's answer may be slow on a busy machine (a cold service, CI with jobs side by
+# side): a timeout is asked again, so a slow endpoint is never mistaken for a missing one.
+PROBE_TIMEOUT_S = 10.0
+PROBE_TRIES = 3
 SNAPSHOT_PROBE_TIMEOUT_S = 60.0
 
 
@@ -69,11 +72,18 @@ class Abilities:
         return data
 
 
-def _answers(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-    try:
-        return client.request(method, path, **kwargs)
-    except httpx.HTTPError:
-        return None
+def _answers(
+    client: httpx.Client, method: str, path: str, *, tries: int = PROBE_TRIES, **kwargs: Any
+) -> httpx.Response | None:
+    """The endpoint's answer, or None when nothing answered (after `tries` timeouts)."""
+    for _ in range(tries):
+        try:
+            return client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            continue
+        except httpx.HTTPError:
+            return None
+    return None
 
 
 def probe_abilities(
@@ -90,7 +100,8 @@ def probe_abilities(
     """
     with httpx.Client(base_url=url, timeout=PROBE_TIMEOUT_S) as client:
         # A whole-table snapshot may take a while: a slow one is still offered.
-        snap = _answers(client, "GET", "/_admin/snapshot", timeout=SNAPSHOT_PROBE_TIMEOUT_S)
+        snap = _answers(client, "GET", "/_admin/snapshot", tries=1,
+                        timeout=SNAPSHOT_PROBE_TIMEOUT_S)
         snapshot = snap is not None and snap.status_code == 200 and _rows(snap)
         rec = _answers(client, "GET", "/_admin/reconcile")
         reconcile = rec is not None and (rec.status_code == 405 or 200 <= rec.status_code < 300)

@@ -20,10 +20,13 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from harness.adapters import ContractAdapter
 from harness.errors import EXIT_PROVISION, EXIT_USAGE, ProvisionError, UsageError
+from harness.model.http_target import probe_http_target
 from harness.provision.postgres import Provisioned
 from harness.stripe_standin import StandinAdmin, running_standin
-from harness.targets.abilities import Abilities, probe_abilities
+from harness.targets import abilities as abilities_module
+from harness.targets.abilities import PROBE_TRIES, Abilities, probe_abilities
 from harness.targets.preflight import preflight
 from harness.targets.standin import ledger_end
 from harness.targets.view import HttpReader, sql_rows
@@ -47,7 +50,7 @@ def warmed_up(svc: OwnService) -> OwnService:
     """Wait until a worker answers a read (any status), as payrace's commands do before probing.
 
     Workers start after the supervisor announces its port; on a loaded machine the first
-    request can outlast the probe's 3 s timeout, which probe_abilities counts as "not offered".
+    request can be slow; these tests call probe_abilities and preflight directly.
     """
     deadline = time.monotonic() + WARM_UP_S
     while True:
@@ -124,6 +127,88 @@ def test_probe_finds_nothing_on_orders_threads(threads_service: OwnService) -> N
 def test_probe_of_a_url_nothing_listens_on_finds_nothing() -> None:
     """A refused connection is no ability, never an exception."""
     assert probe_abilities(f"http://127.0.0.1:{free_port()}") == Abilities()
+
+
+class _SlowFirst(BaseHTTPRequestHandler):
+    """Answers every request, but the first `slow` ones to `slow_path` only after `delay_s`:
+    a service whose socket is bound before its workers are ready, or a busy machine."""
+
+    slow = 0
+    slow_path = ""
+    delay_s = 0.0
+    seen: list[str]
+    lock = threading.Lock()
+
+    def _answer(self) -> None:
+        with self.lock:
+            self.seen.append(f"{self.command} {self.path}")
+            late = self.path == self.slow_path and sum(
+                1 for s in self.seen if s.endswith(f" {self.slow_path}")) <= self.slow
+        if late:
+            time.sleep(self.delay_s)
+        known = self.path in ("/_admin/clock",)
+        data = json.dumps({"ok": True} if known else {"error": {"code": "not_found"}}).encode()
+        with contextlib.suppress(OSError):  # the prober gave up on a late answer: no one reads it
+            self.send_response(200 if known else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def slow_first_server(path: str, slow: int, delay_s: float) -> Iterator[tuple[str, list[str]]]:
+    seen: list[str] = []
+    handler = type("Slow", (_SlowFirst,),
+                   {"slow_path": path, "slow": slow, "delay_s": delay_s, "seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+PROBE_PATH = "/payments/pay_payrace_probe"  # the read probe_http_target sends
+
+
+def test_a_slow_first_answer_is_asked_again_not_taken_for_absence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probe that times out is asked again: a slow clock endpoint is still offered, and a
+    target slow to answer its first request is still found (both failed a CI run once)."""
+    monkeypatch.setattr(abilities_module, "PROBE_TIMEOUT_S", 0.3)
+    with slow_first_server("/_admin/clock", slow=1, delay_s=1.0) as (url, seen):
+        found = probe_abilities(url)
+    assert found.clock, seen
+    assert seen.count("POST /_admin/clock") == 2  # timed out once, answered the second time
+    with slow_first_server(PROBE_PATH, slow=1, delay_s=1.0) as (url, seen):
+        probe_http_target(url, ContractAdapter(), timeout_s=0.3)
+    assert seen == [f"GET {PROBE_PATH}"] * 2
+
+
+def test_a_target_that_never_answers_in_time_is_a_provision_error() -> None:
+    """Every try times out: ProvisionError naming the timeout, after PROBE_TRIES asks."""
+    with (slow_first_server(PROBE_PATH, slow=1000, delay_s=1.0) as (url, seen),
+          pytest.raises(ProvisionError, match="did not answer \\(ReadTimeout")):
+        probe_http_target(url, ContractAdapter(), timeout_s=0.2)
+    assert len(seen) == PROBE_TRIES
+
+
+def test_a_refused_target_fails_at_once_without_asking_again() -> None:
+    """Nothing listens (a wrong --target): one try, then ProvisionError naming ConnectError."""
+    with pytest.raises(ProvisionError, match="did not answer \\(ConnectError") as caught:
+        probe_http_target(f"http://127.0.0.1:{free_port()}", ContractAdapter())
+    assert "--target" in str(caught.value)
 
 
 def test_probing_moves_nothing(
