@@ -95,21 +95,23 @@ def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> Path:
     return _write(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
-def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
+def write_jsonl(path: Path, rows: Iterable[Any], *, atomic: bool = False) -> Path:
     """Write rows (dicts, or objects with `to_dict()`) as JSON Lines."""
     try:
-        jsonl.write_jsonl(path, rows)
+        jsonl.write_jsonl(path, rows, atomic=atomic)
     except OSError as exc:
         raise UsageError(f"Cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
+# Atomic: a recorder or a stand-in's journal may still hold the file open (explore keeps
+# the example in progress there); they go on writing to the replaced file, never into ours.
 def write_history(run_dir: Path, ops: Iterable[Any]) -> Path:
-    return write_jsonl(run_dir / "history.jsonl", ops)
+    return write_jsonl(run_dir / "history.jsonl", ops, atomic=True)
 
 
 def write_ledger(run_dir: Path, entries: Iterable[Mapping[str, Any]]) -> Path:
-    return write_jsonl(run_dir / "ledger.jsonl", entries)
+    return write_jsonl(run_dir / "ledger.jsonl", entries, atomic=True)
 
 
 def write_db(run_dir: Path, rows: Sequence[Mapping[str, Any]] | None) -> Path:

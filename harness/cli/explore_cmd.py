@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -195,6 +195,7 @@ def explore(
         service_pid=service_pid,
         adapter=adapter_spec,
         checkers=own_checkers,
+        evidence_dir=run_dir,
     )
     command = "payrace " + shlex.join(["explore", *sys.argv[2:]]) if len(sys.argv) > 1 else ""
     try:
@@ -202,9 +203,10 @@ def explore(
     except KeyboardInterrupt:
         raise Interrupted("interrupted; parts stopped") from None
     except PayraceError:
-        # A part that did not start leaves no half-written run behind.
-        with contextlib.suppress(OSError):
-            run_dir.rmdir()
+        # A part that did not start leaves no half-written run behind; once an example ran,
+        # its history and ledger are evidence (`payrace check` judges them).
+        if not (run_dir / "history.jsonl").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
     ctx.exit(code)
 

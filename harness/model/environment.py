@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from harness.checkers.registry import CheckerEntry
 from harness.errors import PayraceError
 from harness.history import HistoryRecorder
+from harness.jsonl import encode_line, write_jsonl
 from harness.ledger import is_money_charge
 from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
@@ -172,6 +173,8 @@ class Environment:
         scratch: Path,
         *,
         deadline: float | None = None,
+        evidence_dir: Path | None = None,
+        ledger_journalled: bool = False,
     ) -> None:
         if config.workers != target.workers:
             raise ValueError(f"config.workers={config.workers} but target has {target.workers}")
@@ -179,6 +182,12 @@ class Environment:
         self.standin = standin
         self.config = config
         self.scratch = scratch
+        # The run directory, when there is one: the example in progress keeps its history
+        # and ledger there as it goes, so a payrace killed mid-example leaves evidence
+        # `payrace check` can judge. `ledger_journalled`: payrace's own stand-in appends its
+        # ledger there itself (--ledger-journal); else the entries each sync reads are.
+        self.evidence_dir = evidence_dir
+        self.ledger_journalled = ledger_journalled
         self.deadline = deadline
         self.clients = target.clients()
         self.pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENCY, thread_name_prefix="payrace")
@@ -276,7 +285,12 @@ class Environment:
             self.call(self.target.reset)
             cursor = 0
         self.stats.examples += 1
-        recorder = HistoryRecorder(self.scratch / "example-history.jsonl")
+        if self.evidence_dir is None:
+            recorder = HistoryRecorder(self.scratch / "example-history.jsonl")
+        else:
+            recorder = HistoryRecorder(self.evidence_dir / "history.jsonl")
+            if not self.ledger_journalled:
+                write_jsonl(self.evidence_dir / "ledger.jsonl", [])
         for client in self.clients:
             client.recorder = recorder
         example = Example(self.stats.examples, recorder, time.monotonic(), cursor=cursor)
@@ -300,6 +314,9 @@ class Environment:
         if self.background:
             # Only this example's payments: others are earlier examples' or other clients'.
             new, _ = scope_ledger(new, set(example.payments))
+        if self.evidence_dir is not None and not self.ledger_journalled and new:
+            with (self.evidence_dir / "ledger.jsonl").open("a", encoding="utf-8") as journal:
+                journal.writelines(encode_line(entry) for entry in new)
         step = max(example.step - 1, 0)
         for entry in new:
             example.ledger.append(entry)

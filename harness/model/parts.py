@@ -53,6 +53,8 @@ class PartsRequest:
     adapter: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     checkers: tuple[CheckerEntry, ...] = ()  # the user's own (harness.checkers.user)
+    # The run directory: the example in progress keeps its history and ledger there.
+    evidence_dir: Path | None = None
 
     def spec(self) -> TargetSpec:
         return parse_target(self.target)
@@ -89,7 +91,10 @@ def _standin(request: PartsRequest, parts: dict[str, Any]) -> Iterator[str]:
         return
     from harness.stripe_standin import running_standin
 
-    with running_standin(seed=request.seed) as url:
+    # Our own stand-in journals its ledger into the run directory as it goes: the ledger
+    # up to any moment survives payrace (a reset, between examples, starts it afresh).
+    journal = request.evidence_dir / "ledger.jsonl" if request.evidence_dir else None
+    with running_standin(seed=request.seed, journal=journal) as url:
         parts["stripe"] = {"tier": "standin", "url": url, "started_by": "payrace"}
         yield url
 
@@ -184,7 +189,9 @@ def open_environment(
             settle_s=request.settle_s,
             checkers=request.checkers,
         )
-        env = Environment(target, standin, config, scratch, deadline=deadline)
+        env = Environment(target, standin, config, scratch, deadline=deadline,
+                          evidence_dir=request.evidence_dir,
+                          ledger_journalled=parts["stripe"]["started_by"] == "payrace")
         stack.callback(env.close)
         yield env, parts
 

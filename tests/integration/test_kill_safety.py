@@ -1,5 +1,6 @@
-"""Nothing lost when payrace dies: SIGKILL `payrace run` mid-load, and its evidence is on disk,
-no process it started lives on, no temp dir is left, and `payrace check` judges what is there."""
+"""Nothing lost when payrace dies: SIGKILL `payrace run` mid-load or `payrace explore`
+mid-example, and its evidence is on disk, no process it started lives on, no temp dir is left,
+and `payrace check` judges what is there."""
 
 from __future__ import annotations
 
@@ -105,3 +106,45 @@ def test_a_standin_killed_mid_run_makes_the_run_inconclusive_with_its_journalled
     assert alive["validity"] == "unknown" and "stopped answering" in alive["summary"]
     ledger = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
     assert any(entry["kind"] == "charge" for entry in ledger), "the journal's charges were judged"
+
+
+def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_running(
+        postgres_server: Provisioned, tmp_path: Path) -> None:
+    """The example in progress keeps its history and the stand-in's journalled ledger in the
+    run directory as it goes: after a SIGKILL they are there, and `payrace check` judges them."""
+    out = tmp_path / "reports"
+    command = [sys.executable, "-c", "import sys; from harness.cli import main; "
+               "sys.argv[0] = 'payrace'; main()", "explore", "--target", "reference:safe",
+               "--max-examples", "500", "--seed", "3", "--database-url", postgres_server.url,
+               "--reports-dir", str(out)]
+    explorer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def exploring() -> bool:
+            runs = list(out.glob("*/history.jsonl"))
+            return bool(runs) and _lines(runs[0]) >= 20 and _lines(runs[0].with_name(
+                "ledger.jsonl")) > 0
+        _wait_for(exploring, 120, "an example to record 20 history lines and a charge")
+        children = psutil.Process(explorer.pid).children(recursive=True)
+        scratch = [Path(arg) for child in children for flag, arg in
+                   zip(child.cmdline(), child.cmdline()[1:], strict=False) if flag == "--root"]
+        assert any("harness.stripe_standin" in " ".join(c.cmdline()) for c in children)
+        assert scratch and all(d.name.startswith("payrace-explore-") for d in scratch), scratch
+    finally:
+        explorer.kill()  # SIGKILL: no cleanup, no atexit, nothing
+        explorer.wait()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+    _wait_for(lambda: not any(d.exists() for d in scratch), 20, "the explore scratch dir")
+
+    [run_dir] = [p.parent for p in out.glob("*/history.jsonl")]
+    assert _lines(run_dir / "history.jsonl") >= 20
+    ledger = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()
+              if line.endswith("}")]  # the stand-in may have been mid-line: a torn last line
+    assert any(entry["kind"] == "charge" for entry in ledger), ledger[:3]
+    assert not (run_dir / "summary.json").exists()
+
+    checked = payrace("check", str(run_dir), "--unsettled", "--min-charges", "1")
+    assert "Traceback" not in checked.stderr, checked.stderr
+    # safe never double charges: verified, or inconclusive when the example did too little.
+    assert checked.returncode in (0, 4), checked.stdout + checked.stderr
+    assert "no-duplicate-charge    valid" in checked.stdout, checked.stdout
