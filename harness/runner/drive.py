@@ -10,6 +10,7 @@ import psutil
 
 from harness.adapters.load import ENV_ADAPTER
 from harness.errors import ProvisionError
+from harness.provision.pg_control import ENV_POSTGRES_CONTROL
 from harness.runner.load import LocustProcess, locust_command, locust_env
 from harness.runner.progress import (
     DuplicateWatch,
@@ -55,6 +56,8 @@ def drive(spec: RunSpec, stack: Stack, run_dir: Path, history: Path | None, faul
         extra["PAYRACE_SERVICE_PID"] = str(stack.service_pid)
     if stack.database_url is not None:
         extra["PAYRACE_DATABASE_URL"] = stack.database_url
+    if stack.postgres is not None:
+        extra[ENV_POSTGRES_CONTROL] = stack.postgres.to_text()
     if stack.abilities.clock:
         extra["PAYRACE_TARGET_CLOCK"] = "1"
     if spec.adapter:

@@ -16,6 +16,7 @@ import psutil
 from harness.adapters import Adapter, ContractAdapter, load_adapter
 from harness.errors import ProvisionError
 from harness.nemesis import Nemesis, NemesisContext
+from harness.provision.pg_control import PgControl
 from harness.provision.postgres import Provisioned
 from harness.runner.spec import RunSpec, scenario_families
 from harness.stripe_standin import StandinAdmin, running_standin
@@ -39,6 +40,8 @@ class Stack:
     abilities: Abilities = field(default_factory=Abilities)
     # How payrace's own reads speak the target's API (the contract unless --adapter).
     adapter: Adapter = field(default_factory=ContractAdapter)
+    # The PostgreSQL server payrace started for the target: the nemesis may restart it.
+    postgres: PgControl | None = None
 
     @property
     def reference(self) -> bool:
@@ -51,7 +54,8 @@ class Stack:
         ctx = NemesisContext(
             standin_url=self.stripe_url,
             target_url=self.target_url, service_pid=self.service_pid or 0,
-            database_url=self.database_url, target_clock=a.clock, failpoints=a.failpoints)
+            database_url=self.database_url, target_clock=a.clock, failpoints=a.failpoints,
+            postgres=self.postgres)
         return Nemesis(families, ctx)
 
 
@@ -152,9 +156,11 @@ def provisioned(spec: RunSpec, server: Provisioned | None = None, *,
             cursor = ledger_end(admin) if spec.stripe_url else 0
             pid = listening_pid(target_url)
             abilities = replace(Abilities.reference(database_url, failpoints=failpoints),
-                                service_pid=pid, webhooks=bool(admin.webhooks()["endpoints"]))
+                                service_pid=pid, webhooks=bool(admin.webhooks()["endpoints"]),
+                                postgres_restart=server.control is not None)
             yield Stack(target_url, stripe_url, admin, cursor, parts, service_pid=pid,
-                        database_url=database_url, abilities=abilities)
+                        database_url=database_url, abilities=abilities,
+                        postgres=server.control)
             return
         target_url = str(spec.target.url)
         if not is_up(target_url, timeout=3.0):

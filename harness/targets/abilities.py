@@ -39,6 +39,8 @@ class Abilities:
     adapter: str | None = None
     # A webhook endpoint is registered at the stand-in (None: not looked at yet).
     webhooks: bool | None = None
+    # The database's server is one payrace started: a load nemesis may restart it.
+    postgres_restart: bool = False
 
     @classmethod
     def reference(cls, database_url: str | None = None, *, failpoints: bool = True) -> Abilities:
@@ -69,6 +71,8 @@ class Abilities:
             del data["in_process"]  # summary.json of HTTP and reference targets unchanged
         if data["webhooks"] is None:
             del data["webhooks"]
+        if not data["postgres_restart"]:
+            del data["postgres_restart"]  # only where it applies: other summaries unchanged
         return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import sys
@@ -119,6 +120,37 @@ def test_rounds_shuffle_every_kind_note_each_and_stop_asking_what_is_refused() -
     assert ("refused", {"skipped": "not offered by this target"}) in notes
     assert ("broken", {"skipped": "RuntimeError: no"}) in notes
     assert notes.count(("ok", {"n": 1})) == 2
+
+
+def test_a_fault_with_a_minimum_interval_waits_for_it_the_others_do_not() -> None:
+    """An outage of the whole database is not for every round: its first time comes in the
+    first round, the next only once its interval has passed; the other kinds go on."""
+    invoked: list[tuple[float, str]] = []
+    now = [0.0]
+
+    def fault(kind: str, every: float = 0.0) -> Fault:
+        return Fault(kind, lambda ctx: invoked.append((now[0], kind)) or {}, every)
+
+    family = FaultFamily("test", lambda a: (True, ""), lambda ctx: [
+        fault("cheap"), fault("also-cheap"), fault("outage", every=10.0)])
+    ctx = NemesisContext(rng=random.Random(5), clock=lambda: now[0])
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        if now[0] > 30:
+            raise _Stop
+
+    ctx.sleep = sleep
+    nemesis = Nemesis([], ctx)
+    nemesis.families = [family]
+    nemesis.set_up()
+    with pytest.raises(_Stop):
+        nemesis.rounds(1.0, lambda kind, **detail: None)
+    outages = [t for t, kind in invoked if kind == "outage"]
+    assert outages[0] <= 3.0  # in the first round
+    assert all(b - a >= 10.0 for a, b in itertools.pairwise(outages)), outages
+    assert 2 <= len(outages) <= 3, outages
+    assert sum(1 for _, kind in invoked if kind == "cheap") == 10  # one per round, 30 s of 3
 
 
 def test_scenarios_declare_their_families_and_a_plain_locustfile_gets_the_provider(
