@@ -36,7 +36,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
                progress: bool, min_charges: int = 20, db_query: str | None = None,
                settle: float = 15.0, service_pid: int | None = None,
                adapter: str | None = None, server_url: str | None = None,
-               checkers: tuple[str, ...] = ()) -> RunSpec:
+               checkers: tuple[str, ...] = (), until_charges: int | None = None) -> RunSpec:
     """Check what the flags' types cannot alone, in the order a user reads them.
 
     `database_url` is the one typed on the command line; `server_url` is PAYRACE_DATABASE_URL,
@@ -81,7 +81,7 @@ def build_spec(scenario: str | None, target: str | None, stripe_url: str | None,
         command="payrace " + shlex.join(sys.argv[1:]), progress=progress,
         min_charges=min_charges, scenario_env=scenario_knobs(os.environ),
         db_query=query, settle_s=settle, service_pid=service_pid, adapter=adapter_spec,
-        checkers=own_checkers,
+        checkers=own_checkers, until_charges=until_charges,
     )
 
 
@@ -139,6 +139,8 @@ def print_result(summary: dict[str, object], run_dir: Path) -> None:
               help="Seed of every random choice (faults, amounts).")
 @click.option("--min-charges", default="20", type=count(), help="Fewer charge executions than "
               "this and the run is inconclusive (exit 4).")
+@click.option("--until-charges", default=None, type=count(), help="A soak: stop the load once "
+              "this many payments have been charged (--duration is then the limit).")
 @click.option("--checker", "checkers", multiple=True, help="Also judge with your own checker: "
               "module:function, a function (evidence) -> CheckResult; repeatable "
               "(docs/CONTRACTS.md, Checkers).")
@@ -151,7 +153,7 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
         database_url: str | None, users: int, spawn_rate: float | None, duration: float,
         processes: int, workers: int, seed: int, min_charges: int, junit: str | None, out: str,
         progress: bool, db_query: str | None, settle: float, service_pid: int | None,
-        adapter: str | None, checkers: tuple[str, ...]) -> None:
+        adapter: str | None, checkers: tuple[str, ...], until_charges: int | None) -> None:
     """Run a load SCENARIO against a target and prove no payment was charged twice.
 
     Exit codes: 0 verified, 1 violation, 2 bad input, 3 a part could not start,
@@ -163,7 +165,7 @@ def run(ctx: click.Context, scenario: str | None, target: str | None, stripe_url
                       users, spawn_rate, duration, processes, workers, seed, junit, out,
                       progress, min_charges, db_query=db_query, settle=settle,
                       service_pid=service_pid, adapter=adapter, server_url=database_url,
-                      checkers=checkers)
+                      checkers=checkers, until_charges=until_charges)
     try:
         result = execute(spec)
     except KeyboardInterrupt:

@@ -39,6 +39,8 @@ class LoadOutcome:
     died_at_s: float | None = None
     operations: int = 0
     duplicates_seen: int = 0
+    # --until-charges: when the provider had charged that many payments and the load stopped.
+    charged_enough_at_s: float | None = None
 
 
 def _alive(stack: Stack) -> bool:
@@ -88,6 +90,11 @@ def drive(spec: RunSpec, stack: Stack, run_dir: Path, history: Path | None, faul
             rate = (meter.add(elapsed, operations) if history is not None
                     else requests_per_second(run_dir / "locust_stats_history.csv"))
             view.update(elapsed, rate, operations, watch.poll(), note)
+            if spec.until_charges is not None and watch.charged >= spec.until_charges:
+                outcome.charged_enough_at_s = round(elapsed, 3)
+                view.say(f"{watch.charged} payments charged at {elapsed:.1f}s "
+                         f"(--until-charges {spec.until_charges}); stopping the load.")
+                break
             time.sleep(POLL_S)
     finally:
         code = locust.stop() if locust.poll() is None else locust.wait()

@@ -105,6 +105,11 @@ class DuplicateWatch:
                 self.failed = True
         return sum(1 for n in self._charges.values() if n > 1)
 
+    @property
+    def charged(self) -> int:
+        """Payments charged at least once, as of the last poll."""
+        return len(self._charges)
+
 
 class ProgressView:
     """One live status line on a terminal; a plain line every few seconds otherwise."""

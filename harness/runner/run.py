@@ -208,7 +208,10 @@ def judge(spec: RunSpec, run_id: str, run_dir: Path, started_at: datetime, origi
         scenario=spec.scenario,
         load={"users": spec.users, "spawn_rate": spec.spawn_rate, "duration_s": spec.duration_s,
               "processes": spec.processes, "elapsed_s": load.elapsed_s,
-              "locust_exit": load.locust_exit},
+              "locust_exit": load.locust_exit,
+              **({"until_charges": spec.until_charges,
+                  "charged_enough_at_s": load.charged_enough_at_s}
+                 if spec.until_charges is not None else {})},
         target_died={"at_s": load.died_at_s} if load.target_died else False,
         reconcile=reconciled, quiesce=quiet, notes=notes, coverage=coverage,
     )

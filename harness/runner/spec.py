@@ -186,6 +186,8 @@ class RunSpec:
     record: bool = True
     # Fewer charge executions than this and the run is inconclusive (exit 4), never a pass.
     min_charges: int = 20
+    # Stop the load once this many payments have been charged (a soak); None: run the duration.
+    until_charges: int | None = None
     # Scenario knobs (PAYRACE_* variables) passed to the locustfile, e.g. a stand-in latency.
     scenario_env: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None
@@ -213,6 +215,8 @@ class RunSpec:
         if self.processes > 1:
             args += ["--processes", str(self.processes)]
         args += ["--min-charges", str(self.min_charges)]
+        if self.until_charges is not None:
+            args += ["--until-charges", str(self.until_charges)]
         if self.target.kind == "reference":
             args += ["--workers", str(self.workers)]
         if self.stripe_url:

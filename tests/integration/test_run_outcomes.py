@@ -54,6 +54,26 @@ def _kill_service_after(url: str, delay: float) -> threading.Thread:
     return thread
 
 
+def test_until_charges_stops_the_load_once_that_many_payments_are_charged(
+        postgres_server: Provisioned, tmp_path: Path) -> None:
+    """A soak's stop: the load ends at N charged payments, long before its --duration, and
+    the run is judged as any other (every one of the N and those in flight)."""
+    out = tmp_path / "reports"
+    result = payrace("run", "steady", "--target", "reference:safe", "--users", "4",
+                     "--duration", "5m", "--until-charges", "40", "--min-charges", "1",
+                     "--database-url", postgres_server.url, "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = check_summary(only_run_dir(out), "verified")
+    load = summary["load"]
+    assert load["until_charges"] == 40
+    assert load["charged_enough_at_s"] is not None and load["elapsed_s"] < 120, load
+    ledger = [json.loads(line) for line in
+              (only_run_dir(out) / "ledger.jsonl").read_text().splitlines()]
+    charged = {e["payment_id"] for e in ledger if e["kind"] == "charge"}
+    assert len(charged) >= 40
+    assert "--until-charges 40" in summary["command"]
+
+
 def test_target_that_dies_mid_run_still_gets_a_report(postgres_server: Provisioned,
                                                       standin: str, tmp_path: Path) -> None:
     """Kill the whole service 3 s into a 20 s run: the run stops early, judges what it saw,
