@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.checkers import CheckResult, Evidence
+from harness.checkers._describe import plural
 from harness.checkers.enough_work import check_enough_work
 from harness.checkers.no_duplicate_charge import check_no_duplicate_charge
 from harness.checkers.registry import CheckerEntry, per_example
@@ -126,7 +127,10 @@ class CheckTally:
                 first = entry["first"]["unknown"]
                 out.append(CheckResult(name, "unknown", first.severity, first.summary, [], stats))
             else:
-                summary = f"held in all {stats['examples']} checked examples"
+                summary = f"held in all {plural(counts.get('valid', 0), 'example')} it judged"
+                if counts.get("unknown"):
+                    # Valid where it could judge: say how many it could not, never hide them.
+                    summary += f" ({counts['unknown']} it could not judge)"
                 out.append(CheckResult(name, "valid", entry["severity"], summary, [], stats))
         return out
 
