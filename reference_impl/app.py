@@ -20,7 +20,7 @@ from starlette.routing import Route
 from reference_impl import responses
 from reference_impl.config import ServiceConfig
 from reference_impl.reconciler import ReconcileLoop
-from reference_impl.schema import ensure_schema
+from reference_impl.schema import ensure_schema_when_up
 from reference_impl.validation import FieldError, validate_failpoint, validate_new_payment
 from reference_impl.variants import Variant, load
 from reference_impl.webhooks import WEBHOOK_PATH, receive
@@ -160,7 +160,7 @@ def create_app(variant_name: str, config: ServiceConfig, ready_dir: str | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(ensure_schema, variant.engine)
+        await run_in_threadpool(ensure_schema_when_up, variant.engine)
         loop: ReconcileLoop | None = None
         if config.reconcile_interval_seconds > 0:
             loop = ReconcileLoop(variant.reconcile, config.reconcile_interval_seconds)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 
 from sqlalchemy import (
     DDL,
@@ -20,9 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
 STATUSES = ("pending", "processing", "completed", "failed")
+# How long a starting worker waits for its database (a restart takes a second or two).
+STARTUP_DB_WAIT_S = 60.0
 
 metadata = MetaData()
 
@@ -118,3 +123,26 @@ def ensure_schema(engine: Engine) -> None:
     """Create the schema in its own transaction if this database does not have it yet."""
     with engine.begin() as connection:
         create_schema(connection)
+
+
+def ensure_schema_when_up(
+    engine: Engine, wait_s: float = STARTUP_DB_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """ensure_schema, waiting up to `wait_s` for a database that is down or restarting.
+
+    A worker replaced while its database restarts must wait for it, as a production service's
+    readiness does: one that fails its start makes uvicorn's supervisor stop the whole
+    service (uvicorn >= 0.33 treats a startup failure as fatal to every worker).
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            ensure_schema(engine)
+            return
+        except OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            sleep(delay)
+            delay = min(delay * 2, 1.0)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, create_engine, insert, text, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from reference_impl.schema import payments
+from harness.provision.postgres import Provisioned, fresh_database, provision_postgres
+from reference_impl.schema import ensure_schema_when_up, payments
 from reference_impl.store import new_payment_id
 
 pytestmark = pytest.mark.integration
@@ -78,3 +80,33 @@ def test_status_moves_forward_and_the_update_time_follows(engine: Engine) -> Non
     with engine.connect() as conn:
         row = conn.execute(payments.select().where(payments.c.id == payment_id)).mappings().one()
     assert row["status"] == "completed" and row["updated_at"] > row["created_at"]
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[Provisioned]:
+    """A server of this module's own, stopped and started by the tests below."""
+    with provision_postgres(mode="embedded") as server:
+        yield server
+
+
+def test_a_worker_starting_while_its_database_restarts_waits_for_it(
+        own_server: Provisioned) -> None:
+    """A worker replaced mid-restart must not fail its start (uvicorn would then stop the whole
+    service): ensure_schema_when_up waits for the server, up to its limit, and then raises."""
+    control = own_server.control
+    assert control is not None
+    with fresh_database(own_server.url, "t_startup_wait", None) as url:
+        engine = create_engine(url)
+        try:
+            control._pg_ctl("stop", "-m", "fast", "-w")
+            with pytest.raises(OperationalError):
+                ensure_schema_when_up(engine, wait_s=0.5)  # down past the limit: it says so
+            later = threading.Timer(1.5, control.ensure_running)
+            later.start()
+            ensure_schema_when_up(engine, wait_s=30)
+            later.join()
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM payments")).scalar_one() == 0
+        finally:
+            control.ensure_running()
+            engine.dispose()
