@@ -28,6 +28,13 @@ def _wait_for(condition: object, timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def _lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
@@ -121,8 +128,8 @@ def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_runn
     try:
         def exploring() -> bool:
             runs = list(out.glob("*/history.jsonl"))
-            return bool(runs) and _lines(runs[0]) >= 20 and _lines(runs[0].with_name(
-                "ledger.jsonl")) > 0
+            return bool(runs) and _lines(runs[0]) >= 20 and b'"kind":"charge"' in _bytes(
+                runs[0].with_name("ledger.jsonl"))
         _wait_for(exploring, 120, "an example to record 20 history lines and a charge")
         children = psutil.Process(explorer.pid).children(recursive=True)
         scratch = [Path(arg) for child in children for flag, arg in
@@ -136,11 +143,12 @@ def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_runn
     assert not alive, [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
     _wait_for(lambda: not any(d.exists() for d in scratch), 20, "the explore scratch dir")
 
+    # The example in progress at the kill: a new one may have begun since the wait saw a
+    # charge (each example starts its history and ledger afresh), so only their agreement is
+    # asserted: every `ok` charge in the history has its charge in the journalled ledger,
+    # which charge-bounds checks (a ledger that lagged the history would fail it).
     [run_dir] = [p.parent for p in out.glob("*/history.jsonl")]
-    assert _lines(run_dir / "history.jsonl") >= 20
-    ledger = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()
-              if line.endswith("}")]  # the stand-in may have been mid-line: a torn last line
-    assert any(entry["kind"] == "charge" for entry in ledger), ledger[:3]
+    assert (run_dir / "ledger.jsonl").is_file()
     assert not (run_dir / "summary.json").exists()
 
     checked = payrace("check", str(run_dir), "--unsettled", "--min-charges", "1")
@@ -148,3 +156,4 @@ def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_runn
     # safe never double charges: verified, or inconclusive when the example did too little.
     assert checked.returncode in (0, 4), checked.stdout + checked.stderr
     assert "no-duplicate-charge    valid" in checked.stdout, checked.stdout
+    assert "charge-bounds          valid" in checked.stdout, checked.stdout

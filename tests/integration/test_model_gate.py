@@ -64,11 +64,13 @@ def test_the_gate_makes_naive_charge_every_request_every_time(naive: Environment
 
 
 def test_a_correct_target_is_not_held_at_the_gate(safe: Environment) -> None:
-    """safe lets one request through; the gate opens at once instead of waiting its timeout."""
+    """safe lets one request through; the gate opens instead of waiting out its timeout."""
     payment_id, elapsed, outcomes = _charge_concurrently(safe, 4)
     assert len(safe.standin.charges(payment_id)) == 1
     assert sorted(outcomes) == ["fail", "fail", "fail", "ok"]
-    assert elapsed < safe.config.gate_quiet_ms / 1000.0
+    # Not a speed claim (this machine is shared): a gate that waited out its 5 s timeout
+    # would take all of it; one that opened takes a small part, however busy the machine.
+    assert elapsed < safe.config.gate_timeout_ms / 1000.0 / 2
 
 
 def test_two_models_alive_at_once_each_charge_through_their_own_environment(
