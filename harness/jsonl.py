@@ -11,6 +11,7 @@ reader that must show whatever is there (the HTML report, the fault log) passes
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -131,34 +132,44 @@ def stream_jsonl(
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
-    with Path(path).open("rb") as lines:
-        for number, line in _numbered(lines):
-            # Parse first, look at the line only when it fails: a blank line fails too, and
-            # checking every line of a million-op history for blankness costs more.
-            try:
+    with Path(path).open("rb") as handle:
+        lines: Iterator[tuple[int, bytes]] = enumerate(handle, 1)
+        universal = False
+        while True:
+            for number, line in lines:
+                if not universal and b"\r" in line and line.find(b"\r") != len(line) - 2:
+                    # Rare: a lone \r ends a line for the text reader too; from here on the file
+                    # is read its way (a generator is too slow for every line of every file).
+                    lines, universal = _universal(number, line, handle), True
+                    break
+                # Parse first, look at the line only when it fails: a blank line fails too, and
+                # checking every line of a million-op history for blankness costs more.
                 try:
-                    data = loads(line)
-                except ValueError:
-                    text = line.decode("utf-8", "replace")
-                    if text.isspace() or not text:
-                        continue
-                    data = fallback(text)
-                if type(data) is not dict:
-                    raise ValueError("expected a JSON object")
-                row = data if convert is None else convert(data)
-            except (ValueError, TypeError) as exc:
-                if damaged is not None:  # a damaged line, then another: the first was not last
+                    try:
+                        data = loads(line)
+                    except ValueError:
+                        text = line.decode("utf-8", "replace")
+                        if text.isspace() or not text:
+                            continue
+                        data = fallback(text)
+                    if type(data) is not dict:
+                        raise ValueError("expected a JSON object")
+                    row = data if convert is None else convert(data)
+                except (ValueError, TypeError) as exc:
+                    if damaged is not None:  # damaged, then another line: the first was not last
+                        if not skip_damaged:
+                            raise _corrupt(path, what, *damaged) from damaged[1]
+                        skipped += 1
+                    damaged = (number, exc)
+                    continue
+                if damaged is not None:
                     if not skip_damaged:
-                        raise _corrupt(path, what, *damaged) from damaged[1]
+                        raise _corrupt(path, what, *damaged)
                     skipped += 1
-                damaged = (number, exc)
-                continue
-            if damaged is not None:
-                if not skip_damaged:
-                    raise _corrupt(path, what, *damaged)
-                skipped += 1
-                damaged = None
-            yield row
+                    damaged = None
+                yield row
+            else:
+                break
     if damaged is not None:
         torn += 1
     if counts is not None:
@@ -166,21 +177,14 @@ def stream_jsonl(
         counts.skipped_lines += skipped
 
 
-def _numbered(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Lines numbered as a text-mode reader numbers them: a lone \\r also ends a line.
-
-    Binary lines end at \\n only; the rare one holding another \\r is split the universal
-    way, so line numbers and torn lines match what the text reader saw.
-    """
-    number = 0
-    for line in handle:
-        if b"\r" in line and line.find(b"\r") != len(line) - 2:
-            for part in io.StringIO(line.decode("utf-8", "replace"), newline=None):
-                number += 1
-                yield number, part.encode("utf-8")
-            continue
+def _universal(number: int, first: bytes, rest: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Lines from `first` (line `number`) on, numbered as a text-mode reader numbers them:
+    a lone \\r also ends a line."""
+    text = io.TextIOWrapper(rest, encoding="utf-8", errors="replace", newline=None)
+    for part in itertools.chain(io.StringIO(first.decode("utf-8", "replace"), newline=None),
+                                text):
+        yield number, part.encode("utf-8")
         number += 1
-        yield number, line
 
 
 def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
