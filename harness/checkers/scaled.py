@@ -9,9 +9,7 @@ without a `merge` is judged in one partition: the whole evidence, as before.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +32,7 @@ from harness.checkers.routing import (
 from harness.checkers.spill import Spill
 from harness.checkers.suite import run_all
 from harness.errors import UsageError
+from harness.gc_pause import gc_paused
 from harness.history import Op, op_fields
 from harness.jsonl import JsonlRows, stream_jsonl
 
@@ -92,7 +91,7 @@ def judge_files(
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
     parts = Partitions(count)
-    with _gc_paused(), Spill(count, KINDS) as spill:
+    with gc_paused(), Spill(count, KINDS) as spill:
         origin, torn, has_db = _route(history, ledger, db, parts, spill)
         per_check: dict[str, list[CheckResult]] = {name: [] for name in checkers}
         tallies: list[Any] = []
@@ -142,19 +141,6 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
     router.finish()
     origin = router.origin if router.origin is not None else ledger_router.origin
     return origin, counts.torn_lines, db is not None and db.is_file()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Everything built here is acyclic; the cyclic collector would rescan millions of rows
-    # each time they grow and free nothing (run_all pauses it for the same reason).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 __all__ = ["MAX_PARTITIONS", "PART_BYTES", "Judged", "PartEvidence", "judge_files",
