@@ -1,9 +1,14 @@
-"""Benchmark: every checker over a synthetic history of 500k and 1M ops; time and scaling ratio.
+"""Benchmark: `payrace check` of synthetic evidence directories up to 10M ops; time, memory, ratio.
 
-Run: .venv/bin/python benchmarks/bench_checkers.py            (500k and 1,000,000 ops)
-     .venv/bin/python benchmarks/bench_checkers.py --ops 200000 --repeat 1
-Goal (issue 4): all checkers over 1,000,000 ops in <= 5 s, and twice the history takes about
-twice the time. This is a measurement to record in docs/PERFORMANCE.md, not a pass/fail test.
+Run: .venv/bin/python benchmarks/bench_checkers.py             (1M, 2M and 10M ops on disk)
+     .venv/bin/python benchmarks/bench_checkers.py --sizes 200000,400000
+     .venv/bin/python benchmarks/bench_checkers.py --in-memory  (checkers only, 500k and 1M)
+Goals (issue #12 item 4): loading and checking 10,000,000 ops with their ledger in <= 60 s and
+<= 4 GiB peak memory, twice the history about twice the time. Each size is written as a run
+directory (history.jsonl, ledger.jsonl, db.json) and judged by `payrace check`'s own code in
+a fresh process, whose CPU time, wall time and peak RSS (ru_maxrss) are reported.
+(issue 4, in memory: all checkers over 1,000,000 ops in <= 5 s.)
+This is a measurement to record in docs/PERFORMANCE.md, not a pass/fail test.
 """
 
 from __future__ import annotations
@@ -11,11 +16,19 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,74 +48,112 @@ TIMEOUT = {"kind": "timeout", "status": None, "message": "read timed out"}
 DECLINED = {"kind": "declined", "status": 402, "message": "402 declined"}
 
 
-def synthetic(n_ops: int) -> Evidence:
-    """A run of about n_ops history events: creates, charges (ok, declined, lost response and
-    retry), reads; a matching ledger and DB snapshot. One payment in 1,000 is double charged,
-    so the violation paths (evidence gathering, sentences) are measured too."""
-    ops: list[Op] = []
-    ledger: list[dict[str, Any]] = []
-    db: list[dict[str, Any]] = []
+Event = tuple[str, dict[str, Any]]  # ("history" | "ledger" | "db", row)
+
+
+def events(n_ops: int) -> Iterator[Event]:
+    """A run of about n_ops history events, as rows: creates, charges (ok, declined, lost
+    response and retry), reads; a matching ledger and DB snapshot. One payment in 1,000 is
+    double charged, so the violation paths (evidence gathering, sentences) are measured too.
+    Generated as it is written: ten million ops are never held."""
+    index = 0
+    seq = 0
     t = 0.0
     payment = 0
 
-    def op(process: str, type_: Any, f: str, pid: str, value: Any = None, error: Any = None,
-           ) -> None:
-        ops.append(Op(len(ops), t, ORIGIN + t, process, type_, f, pid, None, value, error))
+    def op(process: str, type_: str, f: str, pid: str, value: Any = None, error: Any = None,
+           ) -> Event:
+        nonlocal index
+        index += 1
+        return ("history", {"index": index - 1, "time": t, "wall": ORIGIN + t,
+                            "process": process, "type": type_, "f": f, "payment_id": pid,
+                            "idempotency_key": None, "value": value, "error": error})
 
-    def charge(pid: str, cid: str, fault: str | None = None) -> None:
-        seq = len(ledger) + 1
-        ledger.append({"seq": seq, "kind": "request", "time": ORIGIN + t, "method": "POST",
-                       "path": "/v1/charges", "idempotency_key": None, "status": 200,
-                       "replayed": False, "request_id": f"req_{seq}", "fault": fault,
-                       "payment_id": pid})
-        ledger.append({"seq": seq + 1, "kind": "charge", "time": ORIGIN + t, "object": "charge",
-                       "id": cid, "amount": 1000, "currency": "usd", "payment_id": pid,
-                       "idempotency_key": None, "request_id": f"req_{seq}",
-                       "status": "succeeded"})
+    def entry(**fields: Any) -> Event:
+        nonlocal seq
+        seq += 1
+        return ("ledger", {"seq": seq, **fields})
 
-    while len(ops) < n_ops:
+    def charge(pid: str, cid: str, fault: str | None = None) -> Iterator[Event]:
+        request_id = f"req_{seq + 1}"
+        yield entry(kind="request", time=ORIGIN + t, method="POST", path="/v1/charges",
+                    idempotency_key=None, status=200, replayed=False, request_id=request_id,
+                    fault=fault, payment_id=pid)
+        yield entry(kind="charge", time=ORIGIN + t, object="charge", id=cid, amount=1000,
+                    currency="usd", payment_id=pid, idempotency_key=None,
+                    request_id=request_id, status="succeeded")
+
+    while index < n_ops:
         batch = [(f"w{w}", f"pay_{payment + w}", payment + w) for w in range(WORKERS)]
         payment += WORKERS
         for proc, pid, _ in batch:
-            op(proc, "invoke", "create", pid, {"amount": 1000, "currency": "usd"})
+            yield op(proc, "invoke", "create", pid, {"amount": 1000, "currency": "usd"})
         t += 0.001
         for proc, pid, _ in batch:
-            op(proc, "ok", "create", pid, {"id": pid, "status": "pending"})
+            yield op(proc, "ok", "create", pid, {"id": pid, "status": "pending"})
         for proc, pid, _ in batch:
-            op(proc, "invoke", "charge", pid)
+            yield op(proc, "invoke", "charge", pid)
         t += 0.001
+        statuses = {}
         for proc, pid, n in batch:
             status = "completed"
             if n % 20 == 1:  # declined: fail, a 402 request, no charge
-                ledger.append({"seq": len(ledger) + 1, "kind": "request", "time": ORIGIN + t,
-                               "method": "POST", "path": "/v1/charges",
-                               "idempotency_key": None, "status": 402, "replayed": False,
-                               "request_id": f"req_{len(ledger) + 1}", "fault": None,
-                               "payment_id": pid})
-                op(proc, "fail", "charge", pid, None, DECLINED)
+                yield entry(kind="request", time=ORIGIN + t, method="POST",
+                            path="/v1/charges", idempotency_key=None, status=402,
+                            replayed=False, request_id=f"req_{seq + 1}", fault=None,
+                            payment_id=pid)
+                yield op(proc, "fail", "charge", pid, None, DECLINED)
                 status = "failed"
             elif n % 20 == 2:  # lost response: charged, client saw info
-                charge(pid, f"ch_{n}", "drop_after")
-                op(proc, "info", "charge", pid, None, TIMEOUT)
+                yield from charge(pid, f"ch_{n}", "drop_after")
+                yield op(proc, "info", "charge", pid, None, TIMEOUT)
                 if n % 1000 == 2:  # PR #145: the keyless retry charges again
-                    op(proc, "invoke", "charge", pid)
-                    charge(pid, f"ch_{n}_retry")
-                    op(proc, "ok", "charge", pid,
-                       {"id": pid, "status": "completed", "charge_id": f"ch_{n}_retry"})
+                    yield op(proc, "invoke", "charge", pid)
+                    yield from charge(pid, f"ch_{n}_retry")
+                    yield op(proc, "ok", "charge", pid,
+                             {"id": pid, "status": "completed", "charge_id": f"ch_{n}_retry"})
             else:
-                charge(pid, f"ch_{n}")
-                op(proc, "ok", "charge", pid,
-                   {"id": pid, "status": "completed", "charge_id": f"ch_{n}"})
+                yield from charge(pid, f"ch_{n}")
+                yield op(proc, "ok", "charge", pid,
+                         {"id": pid, "status": "completed", "charge_id": f"ch_{n}"})
             charge_id = None if status == "failed" else (
                 f"ch_{n}_retry" if n % 1000 == 2 else f"ch_{n}")
-            db.append({"id": pid, "status": status, "charge_id": charge_id, "amount": 1000,
-                       "currency": "usd"})
+            statuses[pid] = status
+            yield ("db", {"id": pid, "status": status, "charge_id": charge_id, "amount": 1000,
+                          "currency": "usd"})
         if (payment // WORKERS) % 4 == 0:  # a read now and then
-            for proc, pid, n in batch[:8]:
-                op(proc, "invoke", "read", pid)
-                op(proc, "ok", "read", pid, {"id": pid, "status": db[n]["status"]})
+            for proc, pid, _ in batch[:8]:
+                yield op(proc, "invoke", "read", pid)
+                yield op(proc, "ok", "read", pid, {"id": pid, "status": statuses[pid]})
         t += 0.001
-    return Evidence(ops, ledger, db, reconciled=True)
+
+
+def synthetic(n_ops: int) -> Evidence:
+    """`events` held in memory as one Evidence (the in-memory, checkers-only measurement)."""
+    rows: dict[str, list[dict[str, Any]]] = {"history": [], "ledger": [], "db": []}
+    for kind, row in events(n_ops):
+        rows[kind].append(row)
+    return Evidence([Op.from_dict(d) for d in rows["history"]], rows["ledger"], rows["db"],
+                    reconciled=True)
+
+
+def write_run(root: Path, n_ops: int) -> dict[str, int]:
+    """Write `events(n_ops)` as a run directory; how many rows of each kind it holds."""
+    root.mkdir(parents=True, exist_ok=True)
+    counts = {"history": 0, "ledger": 0, "db": 0}
+    with (root / "history.jsonl").open("wb") as history, \
+            (root / "ledger.jsonl").open("wb") as ledger, (root / "db.json").open("wb") as db:
+        out = {"history": history, "ledger": ledger}
+        db.write(b"[")
+        for kind, row in events(n_ops):
+            if kind == "db":
+                db.write(b"," if counts["db"] else b"")
+                db.write(orjson.dumps(row))
+            else:
+                out[kind].write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+            counts[kind] += 1
+        db.write(b"]")
+    return counts
 
 
 def _timed(name: str, fn: Checker, per: dict[str, float]) -> Checker:
@@ -148,16 +199,97 @@ def measure(evidence: Evidence, repeat: int) -> dict[str, Any]:
     }
 
 
+def judge(root: Path) -> dict[str, Any]:
+    """`payrace check ROOT` as the CLI runs it, in this process: CPU, wall and peak RSS."""
+    from harness.runner.check import CheckSpec, check
+
+    (root / "summary.json").unlink(missing_ok=True)
+    start, wall = time.process_time(), time.perf_counter()
+    _, summary = check(CheckSpec(run_dir=root))
+    cpu, wall = time.process_time() - start, time.perf_counter() - wall
+    return {"cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "verdict": summary["verdict"],
+            "violations": {c["checker"]: len(c["violations"]) for c in summary["checks"]}}
+
+
+def on_disk(sizes: list[int], keep: Path | None) -> dict[str, Any]:
+    """Write each size as a run directory, then judge it in a fresh process."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-checkers-") as tmp:
+        for n in sizes:
+            root = (keep or Path(tmp)) / f"run-{n}"
+            t0 = time.perf_counter()
+            counts = write_run(root, n)
+            written = time.perf_counter() - t0
+            load = os.getloadavg()[0]
+            out = subprocess.run([sys.executable, __file__, "--judge", str(root)], check=True,
+                                 capture_output=True, text=True).stdout
+            row = {"ops": counts["history"], "ledger": counts["ledger"], "db_rows": counts["db"],
+                   "bytes": sum(f.stat().st_size for f in root.iterdir()
+                                if f.name != "summary.json"),
+                   "write_seconds": round(written, 1), "load_average": round(load, 2),
+                   **json.loads(out)}
+            row["load_average_after"] = round(os.getloadavg()[0], 2)
+            rows.append(row)
+            if keep is None:
+                shutil.rmtree(root)
+    return {"python": platform.python_version(), "machine": platform.machine(), "runs": rows,
+            "ratio_largest_over_smallest": round(
+                rows[-1]["cpu_seconds"] / rows[0]["cpu_seconds"], 2),
+            "size_ratio": round(rows[-1]["ops"] / rows[0]["ops"], 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", default="1000000,2000000,10000000",
+                        help="history sizes to write and check (default 1M, 2M, 10M ops)")
+    parser.add_argument("--keep", type=Path, help="write the run directories here and keep them")
+    parser.add_argument("--judge", type=Path, help=argparse.SUPPRESS)  # the measured child
+    parser.add_argument("--in-memory", action="store_true",
+                        help="checkers only, on evidence held in memory (500k and --ops)")
     parser.add_argument("--ops", type=int, default=1_000_000,
-                        help="largest history size; half of it is measured too (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N timings (default 3)")
+                        help="--in-memory: largest history size; half of it is measured too")
+    parser.add_argument("--repeat", type=int, default=3, help="--in-memory: best of N timings")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    if args.judge is not None:
+        print(json.dumps(judge(args.judge)))
+        return 0
+    if args.in_memory:
+        return in_memory(args)
+    try:
+        sizes = [int(n) for n in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"Expected --sizes as comma-separated integers, got --sizes={args.sizes}")
+    if not sizes or min(sizes) < 1000:
+        parser.error(f"Expected every size >= 1000, got --sizes={args.sizes}")
+    report = on_disk(sizes, args.keep)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"Python {report['python']} on {report['machine']}; `payrace check` in a fresh process")
+    for row in report["runs"]:
+        print(f"\n{row['ops']:>11,} ops, {row['ledger']:,} ledger entries, {row['db_rows']:,} rows "
+              f"({row['bytes'] / 2**30:.2f} GiB on disk): {row['cpu_seconds']:.1f} s CPU "
+              f"({row['wall_seconds']:.1f} s wall), peak RSS {row['peak_rss_mib']:,} MiB; "
+              f"{row['verdict']}; load average {row['load_average']} → "
+              f"{row['load_average_after']}")
+        print("    violations: " + ", ".join(f"{k} {v}" for k, v in row["violations"].items()))
+    largest = report["runs"][-1]
+    print(f"\nratio {largest['ops']:,} / {report['runs'][0]['ops']:,} ops "
+          f"({report['size_ratio']}x): {report['ratio_largest_over_smallest']}x CPU time; "
+          f"goals at the largest size: <= 60 s "
+          f"{'met' if largest['cpu_seconds'] <= 60 else 'MISSED'} (CPU), <= 4 GiB "
+          f"{'met' if largest['peak_rss_mib'] <= 4096 else 'MISSED'}")
+    return 0
+
+
+def in_memory(args: argparse.Namespace) -> int:
+    """The checkers alone over evidence held in memory, 500k and 1M ops, best of N."""
     if args.ops < 1000 or args.repeat < 1:
-        parser.error(f"Expected --ops >= 1000 and --repeat >= 1, got --ops={args.ops} "
-                     f"--repeat={args.repeat}")
+        raise SystemExit(f"Expected --ops >= 1000 and --repeat >= 1, got --ops={args.ops} "
+                         f"--repeat={args.repeat}")
     rows = []
     for n in (args.ops // 2, args.ops):
         t0 = time.perf_counter()

@@ -10,11 +10,15 @@ reader that must show whatever is there (the HTML report, the fault log) passes
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, BinaryIO, TypeVar, overload
+
+import orjson
 
 from harness.errors import UsageError
 
@@ -103,36 +107,84 @@ def read_jsonl(
     Streams the file: a million-line history is never held as text. OSError is the caller's.
     """
     rows: JsonlRows[Any] = into if into is not None else JsonlRows()
-    append, loads = rows.append, json.loads
+    rows.extend(stream_jsonl(path, what, convert, skip_damaged=skip_damaged, counts=rows))
+    return rows
+
+
+def stream_jsonl(
+    path: str | Path,
+    what: str,
+    convert: Callable[[Row], Any] | None = None,
+    *,
+    skip_damaged: bool = False,
+    counts: JsonlRows[Any] | None = None,
+) -> Iterator[Any]:
+    """read_jsonl one row at a time, for files too large to hold: the same rule, the same rows.
+
+    Torn and skipped lines are added to `counts` (when given) once the file is read through.
+    Parses with orjson and falls back to the standard library for any line orjson refuses,
+    so a line is damaged exactly when json.loads refuses it too (NaN, huge numbers, lone
+    surrogates and undecodable bytes parse as before) and the message is the same. One
+    difference remains: an integer beyond 64 bits reads as a float (orjson's rule); no
+    payrace writer produces one.
+    """
+    loads, fallback = orjson.loads, json.loads
+    torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
-    with Path(path).open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            # Parse first, look at the line only when it fails: a blank line fails too, and
-            # checking every line of a million-op history for blankness costs more.
-            try:
-                data = loads(line)
-                if type(data) is not dict:
-                    raise ValueError("expected a JSON object")
-                row = data if convert is None else convert(data)
-            except (ValueError, TypeError) as exc:
-                if line.isspace():
+    with Path(path).open("rb") as handle:
+        lines: Iterator[tuple[int, bytes]] = enumerate(handle, 1)
+        universal = False
+        while True:
+            for number, line in lines:
+                if not universal and b"\r" in line and line.find(b"\r") != len(line) - 2:
+                    # Rare: a lone \r ends a line for the text reader too; from here on the file
+                    # is read its way (a generator is too slow for every line of every file).
+                    lines, universal = _universal(number, line, handle), True
+                    break
+                # Parse first, look at the line only when it fails: a blank line fails too, and
+                # checking every line of a million-op history for blankness costs more.
+                try:
+                    try:
+                        data = loads(line)
+                    except ValueError:
+                        text = line.decode("utf-8", "replace")
+                        if text.isspace() or not text:
+                            continue
+                        data = fallback(text)
+                    if type(data) is not dict:
+                        raise ValueError("expected a JSON object")
+                    row = data if convert is None else convert(data)
+                except (ValueError, TypeError) as exc:
+                    if damaged is not None:  # damaged, then another line: the first was not last
+                        if not skip_damaged:
+                            raise _corrupt(path, what, *damaged) from damaged[1]
+                        skipped += 1
+                    damaged = (number, exc)
                     continue
-                if damaged is not None:  # a damaged line, then another: the first was not last
+                if damaged is not None:
                     if not skip_damaged:
-                        raise _corrupt(path, what, *damaged) from damaged[1]
-                    rows.skipped_lines += 1
-                damaged = (number, exc)
-                continue
-            if damaged is not None:
-                if not skip_damaged:
-                    raise _corrupt(path, what, *damaged)
-                rows.skipped_lines += 1
-                damaged = None
-            append(row)
+                        raise _corrupt(path, what, *damaged)
+                    skipped += 1
+                    damaged = None
+                yield row
+            else:
+                break
     if damaged is not None:
-        rows.torn_lines += 1
-    return rows
+        torn += 1
+    if counts is not None:
+        counts.torn_lines += torn
+        counts.skipped_lines += skipped
+
+
+def _universal(number: int, first: bytes, rest: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Lines from `first` (line `number`) on, numbered as a text-mode reader numbers them:
+    a lone \\r also ends a line."""
+    text = io.TextIOWrapper(rest, encoding="utf-8", errors="replace", newline=None)
+    for part in itertools.chain(io.StringIO(first.decode("utf-8", "replace"), newline=None),
+                                text):
+        yield number, part.encode("utf-8")
+        number += 1
 
 
 def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
@@ -143,4 +195,4 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
     return error
 
 
-__all__ = ["JsonlRows", "append_jsonl", "encode_line", "read_jsonl", "write_jsonl"]
+__all__ = ["JsonlRows", "append_jsonl", "encode_line", "read_jsonl", "stream_jsonl", "write_jsonl"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from harness.checkers._describe import (
@@ -13,6 +13,7 @@ from harness.checkers._describe import (
     time_order,
 )
 from harness.checkers.evidence import Evidence
+from harness.checkers.merge import merged_violations, summed
 from harness.checkers.result import CheckResult, Violation
 from harness.history import Op
 
@@ -155,15 +156,23 @@ def check_charge_bounds(evidence: Evidence) -> CheckResult:
             bound = _bound(evidence, payment_id, label)
             violations.append(_violation(evidence, payment_id, charges, bound))
     violations.sort(key=time_order)
-    checked = len(payments) - counts["outside_history"]
+    counts = {"payments": len(payments) - counts["outside_history"], **counts,
+              "violations": len(violations)}
+    return _conclude(counts, violations)
+
+
+COUNTS = ("payments", "ok", "info", "fail", "never_asked", "outside_history", "violations")
+
+
+def merge_charge_bounds(parts: Sequence[CheckResult]) -> CheckResult:
+    """The whole run's result from its partitions' (payments never span two)."""
+    return _conclude(summed(parts, COUNTS), merged_violations(parts))
+
+
+def _conclude(counts: dict[str, int], violations: list[Violation]) -> CheckResult:
+    checked = counts["payments"]
     stats = {
-        "payments": checked,
-        "ok": counts["ok"],
-        "info": counts["info"],
-        "fail": counts["fail"],
-        "never_asked": counts["never_asked"],
-        "outside_history": counts["outside_history"],
-        "violations": len(violations),
+        **{key: counts[key] for key in COUNTS},
         **first_worst_last(violations, lambda v: float(v.details["excess"])),
     }
     if violations:
@@ -179,4 +188,4 @@ def check_charge_bounds(evidence: Evidence) -> CheckResult:
     return CheckResult(NAME, "valid", "error", summary, [], stats)
 
 
-__all__ = ["NAME", "check_charge_bounds"]
+__all__ = ["NAME", "check_charge_bounds", "merge_charge_bounds"]

@@ -69,6 +69,7 @@ def check_safe(checker: Checker, name: str | None = None, severity: Severity = "
                 validity="unknown",
                 severity=severity,
                 summary=f"checker {label} returned {type(result).__name__}, not a CheckResult",
+                stats={"returned": type(result).__name__},
             )
         return result
 

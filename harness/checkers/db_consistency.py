@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from harness.checkers._describe import (
@@ -12,6 +13,7 @@ from harness.checkers._describe import (
     time_order,
 )
 from harness.checkers.evidence import DbRow, Evidence, LedgerEntry
+from harness.checkers.merge import merged_violations, summed
 from harness.checkers.result import CheckResult, Violation
 
 NAME = "db-consistency"
@@ -162,12 +164,32 @@ def check_db_consistency(evidence: Evidence) -> CheckResult:
                 _violation(evidence, pid, "money-taken-no-order", because, charges, [])
             )
     violations.sort(key=time_order)
-    stats = {
-        "rows": len(evidence.db),
-        "completed": completed,
-        "charged_not_completed": len(pending),
-        "violations": len(violations),
-        "reconciled": evidence.reconciled,
+    counts = {"rows": len(evidence.db), "completed": completed,
+              "charged_not_completed": len(pending), "violations": len(violations)}
+    return _conclude(counts, evidence.reconciled, sorted(pending)[:PENDING_SHOWN], violations)
+
+
+COUNTS = ("rows", "completed", "charged_not_completed", "violations")
+# Payments charged but not completed that the stats name: the first by id, so the list does
+# not depend on the order of the snapshot (or of the partitions a large run is judged in).
+PENDING_SHOWN = 50
+
+
+def merge_db_consistency(parts: Sequence[CheckResult]) -> CheckResult:
+    """The whole run's result from its partitions' (a payment, its row and its charges never
+    span two)."""
+    if "completed" not in parts[0].stats:  # no snapshot: every partition says so alike
+        return parts[0]
+    pending = sorted(p for part in parts for p in part.stats.get("pending_payments", ()))
+    return _conclude(summed(parts, COUNTS), bool(parts[0].stats["reconciled"]),
+                     pending[:PENDING_SHOWN], merged_violations(parts))
+
+
+def _conclude(counts: dict[str, int], reconciled: bool, pending: list[str],
+              violations: list[Violation]) -> CheckResult:
+    stats: dict[str, Any] = {
+        **{key: counts[key] for key in COUNTS},
+        "reconciled": reconciled,
         **first_worst_last(violations, lambda v: float(v.details["amount_at_stake"])),
     }
     if violations:
@@ -177,17 +199,17 @@ def check_db_consistency(evidence: Evidence) -> CheckResult:
         )
         return CheckResult(NAME, "invalid", "error", summary, violations, stats)
     if pending:
-        stats["pending_payments"] = pending[:50]
+        stats["pending_payments"] = pending
         summary = (
-            f"{plural(len(pending), 'payment')} charged but not completed, and the target "
-            f"was not reconciled, so they may still complete (first {pending[0]})"
+            f"{plural(counts['charged_not_completed'], 'payment')} charged but not completed, "
+            f"and the target was not reconciled, so they may still complete (first {pending[0]})"
         )
         return CheckResult(NAME, "unknown", "error", summary, [], stats)
     summary = (
-        f"{plural(len(evidence.db), 'payment')} in the snapshot: {completed} completed, "
+        f"{plural(counts['rows'], 'payment')} in the snapshot: {counts['completed']} completed, "
         f"each with exactly one matching charge; no charge without a completed order"
     )
     return CheckResult(NAME, "valid", "error", summary, [], stats)
 
 
-__all__ = ["NAME", "check_db_consistency"]
+__all__ = ["NAME", "check_db_consistency", "merge_db_consistency"]

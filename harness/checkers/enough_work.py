@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from harness.checkers._describe import plural
 from harness.checkers.evidence import Evidence
+from harness.checkers.merge import summed
 from harness.checkers.result import CheckResult
 from harness.errors import UsageError
 
@@ -38,26 +41,39 @@ def check_enough_work(
     by_type = {"ok": 0, "fail": 0, "info": 0, "open": 0}
     for _, done in evidence.pairing.operations:
         by_type["open" if done is None else done.type] += 1
-    executions = charges + declines
-    completed = by_type["ok"] + by_type["fail"]
-    payments = len(evidence.history_payments.union(evidence.charges_by_payment))
-    stats = {
+    counts = {
         "charges": charges,
         "declines": declines,
-        "executions": executions,
-        "payments": payments,
+        "executions": charges + declines,
+        "payments": len(evidence.history_payments.union(evidence.charges_by_payment)),
         "operations": len(evidence.pairing.operations),
-        "completed": completed,
+        "completed": by_type["ok"] + by_type["fail"],
         **by_type,
-        "min_charges": min_charges,
-        "min_completed": min_completed,
     }
+    return _conclude(counts, min_charges, min_completed)
+
+
+COUNTS = ("charges", "declines", "executions", "payments", "operations", "completed",
+          "ok", "fail", "info", "open")
+
+
+def merge_enough_work(parts: Sequence[CheckResult]) -> CheckResult:
+    """The whole run's result from its partitions': every count is a sum over payments."""
+    stats = parts[0].stats
+    return _conclude(summed(parts, COUNTS), int(stats["min_charges"]),
+                     int(stats["min_completed"]))
+
+
+def _conclude(counts: dict[str, int], min_charges: int, min_completed: int) -> CheckResult:
+    charges, declines = counts["charges"], counts["declines"]
+    executions, completed, payments = counts["executions"], counts["completed"], counts["payments"]
+    stats = {**counts, "min_charges": min_charges, "min_completed": min_completed}
     work = (
         f"executed {plural(executions, 'charge')} ({charges} succeeded, {declines} declined) "
         f"for {plural(payments, 'payment')}; "
-        f"{plural(len(evidence.pairing.operations), 'client operation')} "
-        f"({by_type['ok']} ok, {by_type['fail']} fail, {by_type['info']} info, "
-        f"{by_type['open']} never completed)"
+        f"{plural(counts['operations'], 'client operation')} "
+        f"({counts['ok']} ok, {counts['fail']} fail, {counts['info']} info, "
+        f"{counts['open']} never completed)"
     )
     short = []
     if executions < min_charges:
@@ -78,5 +94,6 @@ __all__ = [
     "DEFAULT_MIN_COMPLETED",
     "NAME",
     "check_enough_work",
+    "merge_enough_work",
     "validate_minimums",
 ]

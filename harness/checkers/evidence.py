@@ -10,6 +10,8 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from harness.errors import UsageError
 from harness.history import Op, Operation, Pairing, load_history, pair_operations
 from harness.jsonl import read_jsonl
@@ -186,25 +188,33 @@ def load_evidence(run_dir: str | Path, *, reconciled: bool = True) -> Evidence:
     for needed in (history_path, ledger_path):
         if not needed.is_file():
             raise UsageError(f"{root} is not a run directory: {needed.name} is missing")
-    db: list[dict[str, Any]] | None = None
-    if db_path.is_file():
-        try:
-            loaded = json.loads(db_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UsageError(f"{db_path} is not JSON: {exc}") from exc
-        if isinstance(loaded, dict) and isinstance(loaded.get("payments"), list):
-            loaded = loaded["payments"]
-        if not isinstance(loaded, list):
-            raise UsageError(
-                f"{db_path} must hold a list of payment rows, got {type(loaded).__name__}"
-            )
-        db = loaded
     return Evidence(
         history=load_history(history_path),
         ledger=read_jsonl(ledger_path, "ledger entry"),
-        db=db,
+        db=read_db(db_path),
         reconciled=reconciled,
     )
+
+
+def read_db(db_path: Path) -> list[Any] | None:
+    """The rows of a `db.json` (a list, or `{"payments": [...]}`); None when there is none."""
+    if not db_path.is_file():
+        return None
+    raw = db_path.read_bytes()
+    try:
+        loaded = orjson.loads(raw)
+    except ValueError:
+        try:  # the standard library's message, and its leniency (NaN, huge integers)
+            loaded = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise UsageError(f"{db_path} is not JSON: {exc}") from exc
+    if isinstance(loaded, dict) and isinstance(loaded.get("payments"), list):
+        loaded = loaded["payments"]
+    if not isinstance(loaded, list):
+        raise UsageError(
+            f"{db_path} must hold a list of payment rows, got {type(loaded).__name__}"
+        )
+    return loaded
 
 
 __all__ = [
@@ -215,4 +225,5 @@ __all__ = [
     "charge_endpoint",
     "is_money_charge",
     "load_evidence",
+    "read_db",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from harness.checkers._describe import (
     describe_keys,
@@ -11,8 +12,10 @@ from harness.checkers._describe import (
     fmt_t,
     payment_violation,
     plural,
+    time_order,
 )
 from harness.checkers.evidence import Evidence, LedgerEntry
+from harness.checkers.merge import merged_violations, summed
 from harness.checkers.result import CheckResult, Violation
 from harness.history import Operation
 
@@ -93,6 +96,9 @@ def _duplicate(evidence: Evidence, payment_id: str, charges: list[LedgerEntry]) 
     )
 
 
+COUNTS = ("payments", "charges", "duplicates", "extra_charges", "unattributed_charges")
+
+
 def check_no_duplicate_charge(evidence: Evidence) -> CheckResult:
     """Invalid when any payment has two or more successful charges; refunds do not excuse it."""
     by_payment = evidence.charges_by_payment
@@ -101,19 +107,26 @@ def check_no_duplicate_charge(evidence: Evidence) -> CheckResult:
         for pid, charges in by_payment.items()
         if len(charges) > 1
     ]
-    violations.sort(key=lambda v: (v.first_time is None, v.first_time or 0.0))
-    payments = len(evidence.history_payments.union(by_payment))
-    charges = len(evidence.charges)
-    unattributed = len(evidence.unattributed_charges)
-    extra = sum(int(v.details["charges"]) - 1 for v in violations)
-    stats = {
-        "payments": payments,
-        "charges": charges,
+    violations.sort(key=time_order)
+    counts = {
+        "payments": len(evidence.history_payments.union(by_payment)),
+        "charges": len(evidence.charges),
         "duplicates": len(violations),
-        "extra_charges": extra,
-        "unattributed_charges": unattributed,
-        **first_worst_last(violations, lambda v: float(v.details["charges"])),
+        "extra_charges": sum(int(v.details["charges"]) - 1 for v in violations),
+        "unattributed_charges": len(evidence.unattributed_charges),
     }
+    return _conclude(counts, violations)
+
+
+def merge_no_duplicate_charge(parts: Sequence[CheckResult]) -> CheckResult:
+    """The whole run's result from its partitions' (payments never span two)."""
+    return _conclude(summed(parts, COUNTS), merged_violations(parts))
+
+
+def _conclude(counts: dict[str, Any], violations: list[Violation]) -> CheckResult:
+    payments, charges = counts["payments"], counts["charges"]
+    unattributed, extra = counts["unattributed_charges"], counts["extra_charges"]
+    stats = {**counts, **first_worst_last(violations, lambda v: float(v.details["charges"]))}
     if violations:
         worst = stats["worst"]["payment_id"]
         summary = (
@@ -131,4 +144,4 @@ def check_no_duplicate_charge(evidence: Evidence) -> CheckResult:
     return CheckResult(NAME, "valid", "error", summary, [], stats)
 
 
-__all__ = ["NAME", "check_no_duplicate_charge"]
+__all__ = ["NAME", "check_no_duplicate_charge", "merge_no_duplicate_charge"]

@@ -14,6 +14,7 @@ from harness.checkers import (
     target_contract,
 )
 from harness.checkers.compose import Checker
+from harness.checkers.merge import Merge
 from harness.checkers.result import Severity
 
 
@@ -33,6 +34,9 @@ class CheckerEntry:
     source: str = ""
     # The `module:function` an option named it by, so the printed command repeats the run.
     option: str = ""
+    # Combines its results over partitions of a run too large to judge whole
+    # (harness.checkers.merge); None: it judges the whole evidence, held in memory.
+    merge: Merge | None = None
 
 
 # Adding a built-in checker is its module plus one line here.
@@ -40,29 +44,35 @@ BUILTIN: tuple[CheckerEntry, ...] = (
     CheckerEntry(
         no_duplicate_charge.NAME, no_duplicate_charge.check_no_duplicate_charge, "error",
         "at most one successful charge per payment in the provider's ledger, replays not counted",
+        merge=no_duplicate_charge.merge_no_duplicate_charge,
     ),
     CheckerEntry(
         charge_bounds.NAME, charge_bounds.check_charge_bounds, "error",
         "a payment whose client saw ok has exactly one charge; one that saw only fail has none",
+        merge=charge_bounds.merge_charge_bounds,
     ),
     CheckerEntry(
         db_consistency.NAME, db_consistency.check_db_consistency, "error",
         "completed ⇔ exactly one charge with that charge_id and amount; no money taken for an "
         "order not completed",
+        merge=db_consistency.merge_db_consistency,
     ),
     CheckerEntry(
         target_contract.NAME, target_contract.check_target_contract, "error",
         "completed payments carry a charge_id, statuses only move forward, every charge names "
         "its payment",
+        merge=target_contract.merge_target_contract,
     ),
     CheckerEntry(
         retry_key_stability.NAME, retry_key_stability.check_retry_key_stability, "warning",
         "retries for one payment reach the provider under one idempotency key",
+        merge=retry_key_stability.merge_retry_key_stability,
     ),
     CheckerEntry(
         enough_work.NAME, enough_work.check_enough_work, "error",
         "a run that did too little to judge is inconclusive (exit 4), never a pass",
         per_example=False,
+        merge=enough_work.merge_enough_work,
     ),
 )
 
@@ -72,6 +82,11 @@ Suite = dict[str, tuple[Checker, Severity]]
 def suite_of(entries: Iterable[CheckerEntry]) -> Suite:
     """name → (checker, severity) in registry order: what `run_all` runs."""
     return {entry.name: (entry.check, entry.severity) for entry in entries}
+
+
+def merges_of(entries: Iterable[CheckerEntry]) -> dict[str, Merge | None]:
+    """name → how its partitions' results merge (None: it must see the whole evidence)."""
+    return {entry.name: entry.merge for entry in entries}
 
 
 def per_example(extra: Iterable[CheckerEntry] = ()) -> Suite:
@@ -90,4 +105,7 @@ def description(name: str) -> str:
     return next((entry.description for entry in BUILTIN if entry.name == name), "")
 
 
-__all__ = ["BUILTIN", "CheckerEntry", "Suite", "description", "per_example", "position", "suite_of"]
+__all__ = [
+    "BUILTIN", "CheckerEntry", "Suite", "description", "merges_of", "per_example", "position",
+    "suite_of",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from harness.checkers._describe import (
     describe_keys,
@@ -14,6 +15,7 @@ from harness.checkers._describe import (
     time_order,
 )
 from harness.checkers.evidence import Evidence, LedgerEntry
+from harness.checkers.merge import merged_violations, summed
 from harness.checkers.result import CheckResult, Violation
 
 NAME = "retry-key-stability"
@@ -67,16 +69,27 @@ def check_retry_key_stability(evidence: Evidence) -> CheckResult:
         if len(requests) > 1 and distinct_keys([r.get("idempotency_key") for r in requests]) > 1
     ]
     violations.sort(key=time_order)
-    payments = len({pid for pid, _ in groups})
-    retried = sum(1 for requests in groups.values() if len(requests) > 1)
-    stats = {
-        "payments": payments,
+    counts = {
+        "payments": len({pid for pid, _ in groups}),
         "requests": sum(len(r) for r in groups.values()),
-        "retried_groups": retried,
+        "retried_groups": sum(1 for requests in groups.values() if len(requests) > 1),
         "unstable": len(violations),
         "unattributed_requests": unattributed,
-        **first_worst_last(violations, lambda v: float(v.details["distinct_keys"])),
     }
+    return _conclude(counts, violations)
+
+
+COUNTS = ("payments", "requests", "retried_groups", "unstable", "unattributed_requests")
+
+
+def merge_retry_key_stability(parts: Sequence[CheckResult]) -> CheckResult:
+    """The whole run's result from its partitions' (a payment's requests never span two)."""
+    return _conclude(summed(parts, COUNTS), merged_violations(parts))
+
+
+def _conclude(counts: dict[str, int], violations: list[Violation]) -> CheckResult:
+    payments, retried = counts["payments"], counts["retried_groups"]
+    stats = {**counts, **first_worst_last(violations, lambda v: float(v.details["distinct_keys"]))}
     if violations:
         summary = (
             f"{plural(len(violations), 'payment')} retried a charge under more than one "
@@ -91,4 +104,4 @@ def check_retry_key_stability(evidence: Evidence) -> CheckResult:
     return CheckResult(NAME, "valid", "warning", summary, [], stats)
 
 
-__all__ = ["NAME", "check_retry_key_stability"]
+__all__ = ["NAME", "check_retry_key_stability", "merge_retry_key_stability"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -17,6 +16,7 @@ from harness.checkers.enough_work import (
 from harness.checkers.evidence import Evidence
 from harness.checkers.registry import BUILTIN, CheckerEntry, per_example, suite_of
 from harness.checkers.result import CheckResult, Severity
+from harness.gc_pause import gc_paused
 
 # name → (checker, severity) of the built-in checkers that judge each example, in order.
 SAFETY_CHECKERS: dict[str, tuple[Checker, Severity]] = per_example()
@@ -49,18 +49,12 @@ def run_all(
     Bad minimums raise UsageError (exit 2) before anything runs.
     """
     suite = standard_checkers(min_charges, min_completed) if checkers is None else checkers
-    # Checkers build large acyclic indexes; the cyclic GC would rescan the whole evidence each
-    # time they grow (a third of the time on a million ops) and could free nothing.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    # Checkers build large acyclic indexes: the collector could free nothing in them.
+    with gc_paused():
         return [
             _registered(check_safe(fn, name, severity)(evidence), name, severity)
             for name, (fn, severity) in suite.items()
         ]
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _registered(result: CheckResult, name: str, severity: Severity) -> CheckResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from harness.checkers._describe import (
@@ -14,6 +14,7 @@ from harness.checkers._describe import (
     time_order,
 )
 from harness.checkers.evidence import Evidence
+from harness.checkers.merge import merged_violations
 from harness.checkers.result import CheckResult, Violation
 from harness.history import Op
 
@@ -236,17 +237,28 @@ def check_target_contract(evidence: Evidence) -> CheckResult:
             )
         )
     violations.sort(key=time_order)
+    return _conclude(violations, evidence.db is not None, unknown_statuses)
+
+
+def merge_target_contract(parts: Sequence[CheckResult]) -> CheckResult:
+    """The whole run's result from its partitions' (a payment's ops and row never span two)."""
+    return _conclude(merged_violations(parts), bool(parts[0].stats["db_checked"]),
+                     sum(int(part.stats["unknown_statuses"]) for part in parts))
+
+
+def _conclude(violations: list[Violation], db_checked: bool, unknown_statuses: int,
+              ) -> CheckResult:
     kinds: dict[str, int] = defaultdict(int)
     for v in violations:
         kinds[v.kind] += 1
     stats = {
         "violations": len(violations),
         "by_kind": dict(kinds),
-        "db_checked": evidence.db is not None,
+        "db_checked": db_checked,
         "unknown_statuses": unknown_statuses,
         **first_worst_last(violations, lambda v: 1.0),
     }
-    scope = "" if evidence.db is not None else " (no database snapshot, so rows were not checked)"
+    scope = "" if db_checked else " (no database snapshot, so rows were not checked)"
     if violations:
         parts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
         summary = (
@@ -259,4 +271,4 @@ def check_target_contract(evidence: Evidence) -> CheckResult:
     return CheckResult(NAME, "valid", "error", summary, [], stats)
 
 
-__all__ = ["NAME", "RANK", "check_target_contract"]
+__all__ = ["NAME", "RANK", "check_target_contract", "merge_target_contract"]

@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from harness.checkers.compose import Checker, checker_name
+from harness.checkers.merge import Merge
 from harness.checkers.registry import BUILTIN, CheckerEntry
 from harness.checkers.result import SEVERITIES, Severity
 from harness.errors import UsageError
@@ -71,6 +72,10 @@ def _entry(check: object, name: str, label: str) -> CheckerEntry:
     if severity not in SEVERITIES:
         raise UsageError(f"{label}: its severity attribute is {severity!r}; expected "
                          "'error' (the default: it decides the verdict) or 'warning'")
+    merge = getattr(check, "merge", None)
+    if merge is not None and not callable(merge):
+        raise UsageError(f"{label}: its merge attribute is a {type(merge).__name__}, not "
+                         "callable; expected a function (list of CheckResult) -> CheckResult")
     doc = (getattr(check, "__doc__", None) or "").strip()
     return CheckerEntry(
         name=name,
@@ -78,6 +83,7 @@ def _entry(check: object, name: str, label: str) -> CheckerEntry:
         severity=cast(Severity, severity),
         description=doc.splitlines()[0] if doc else "",
         source=label,
+        merge=cast(Merge | None, merge),
     )
 
 

@@ -12,10 +12,12 @@ from harness.history.ops import (
     OP_TYPES,
     Op,
     Operation,
+    OpFields,
     OpType,
     Outcome,
     Pairing,
     merge_histories,
+    op_fields,
     pair_operations,
 )
 from harness.history.recorder import HistoryRecorder, LoadedHistory, load_history
@@ -28,6 +30,7 @@ __all__ = [
     "HistoryRecorder",
     "LoadedHistory",
     "Op",
+    "OpFields",
     "OpType",
     "Operation",
     "Outcome",
@@ -37,5 +40,6 @@ __all__ = [
     "classify_response",
     "load_history",
     "merge_histories",
+    "op_fields",
     "pair_operations",
 ]

@@ -47,32 +47,48 @@ class Op:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Op:
         """Build an op from its dict; raises ValueError naming the first field that is wrong."""
+        return cls(*op_fields(data))
+
+
+OpFields = tuple[int, float, float, str, OpType, str, Any, Any, "dict[str, Any] | None",
+                 "dict[str, Any] | None"]
+
+
+def op_fields(data: Mapping[str, Any]) -> OpFields:
+    """An op's fields from its dict, in `Op`'s order, checked as `Op.from_dict` checks them.
+
+    A plain tuple: a ten-million-op history is routed and stored as these before any `Op`
+    exists, and the common case (every field present and of its type) takes one branch.
+    """
+    try:
+        index, time, process, op_type, f = (
+            data["index"], data["time"], data["process"], data["type"], data["f"])
+    except KeyError:
         missing = [name for name in ("index", "time", "process", "type", "f") if name not in data]
-        if missing:
-            raise ValueError(f"missing field(s) {', '.join(missing)}")
-        op_type = data["type"]
-        if op_type not in OP_TYPES:
-            raise ValueError(f"type={op_type!r}, expected one of invoke, ok, fail, info")
-        index = data["index"]
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            raise ValueError(f"index={index!r}, expected an integer >= 0")
-        value, error = data.get("value"), data.get("error")
-        if value is not None and not isinstance(value, dict):
-            raise ValueError(f"value={value!r}, expected an object or null")
-        if error is not None and not isinstance(error, dict):
-            raise ValueError(f"error={error!r}, expected an object or null")
-        return cls(
-            index=index,
-            time=float(data["time"]),
-            wall=float(data.get("wall", 0.0)),
-            process=str(data["process"]),
-            type=cast(OpType, op_type),
-            f=str(data["f"]),
-            payment_id=data.get("payment_id"),
-            idempotency_key=data.get("idempotency_key"),
-            value=value,
-            error=error,
-        )
+        raise ValueError(f"missing field(s) {', '.join(missing)}") from None
+    if op_type not in OP_TYPES:
+        raise ValueError(f"type={op_type!r}, expected one of invoke, ok, fail, info")
+    if type(index) is not int and (not isinstance(index, int) or isinstance(index, bool)):
+        raise ValueError(f"index={index!r}, expected an integer >= 0")
+    if index < 0:
+        raise ValueError(f"index={index!r}, expected an integer >= 0")
+    value, error = data.get("value"), data.get("error")
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"value={value!r}, expected an object or null")
+    if error is not None and not isinstance(error, dict):
+        raise ValueError(f"error={error!r}, expected an object or null")
+    return (
+        index,
+        float(time),
+        float(data.get("wall", 0.0)),
+        str(process),
+        cast(OpType, op_type),
+        str(f),
+        data.get("payment_id"),
+        data.get("idempotency_key"),
+        value,
+        error,
+    )
 
 
 class Operation(NamedTuple):

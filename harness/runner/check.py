@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import compose, load_evidence, run_all, standard_checkers, verdict
-from harness.checkers.registry import CheckerEntry
+from harness.checkers import compose, standard_checkers, verdict
+from harness.checkers.registry import BUILTIN, CheckerEntry, merges_of
+from harness.checkers.scaled import judge_files
 from harness.errors import UsageError
 from harness.runner.evidence import read_faults
 from harness.runner.parts import merge_parts_counting, part_paths
@@ -67,23 +68,32 @@ def _refuse_a_judged_run(summary: Path) -> None:
 
 
 def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
-    """Judge the directory's evidence with every checker; write summary.json beside it."""
+    """Judge the directory's evidence with every checker; write summary.json beside it.
+
+    The files are streamed and judged in partitions (harness.checkers.scaled), so a run of
+    ten million ops is judged in bounded memory with the same verdict as one held whole.
+    """
     root = spec.run_dir
     torn = merge_evidence(root)
     started, clock = datetime.now(UTC), time.monotonic()
-    evidence = load_evidence(root, reconciled=spec.settled)
-    results = run_all(evidence, checkers=standard_checkers(spec.min_charges,
-                                                           extra=spec.checkers))
-    name, _ = verdict(compose(results))
-    from harness.runner.run import evidence_stats  # the run's own counts, the same way
+    from harness.runner.run import combine_evidence_stats, evidence_stats  # the run's own counts
 
+    judged = judge_files(
+        root / HISTORY, root / LEDGER, root / DB,
+        standard_checkers(spec.min_charges, extra=spec.checkers),
+        merges_of([*BUILTIN, *spec.checkers]),
+        reconciled=spec.settled,
+        tally=lambda evidence: evidence_stats(evidence.history, evidence.ledger),
+    )
+    results = judged.results
+    name, _ = verdict(compose(results))
     notes: list[str] = []
-    if evidence.db is None:
+    if not judged.has_db:
         notes.append(f"No {DB}: db-consistency could not be judged.")
     if not spec.settled:
         notes.append("Checked as unsettled: payments still in progress are work in progress, "
                      "not losses.")
-    torn += getattr(evidence.history, "torn_lines", 0)
+    torn += judged.torn_lines
     if torn:
         notes.append(f"{torn} torn line(s) at the end of the history or its parts (a process "
                      "died mid-write) were left out.")
@@ -93,7 +103,7 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
         target=f"evidence {root.resolve().name}", parts={"evidence": {"dir": str(root)}}, seed=None,
         started=started, duration_s=time.monotonic() - clock,
         checks=[r.to_dict() for r in results],
-        stats=evidence_stats(evidence.history, evidence.ledger),
+        stats=combine_evidence_stats(judged.tallies),
         faults=read_faults(root / "faults.jsonl"), notes=notes,
     )
     write_summary(root, summary)

@@ -256,6 +256,18 @@ def evidence_stats(ops: Sequence[Op], ledger: Sequence[Mapping[str, Any]]) -> di
     }
 
 
+def combine_evidence_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """evidence_stats of a whole run from those of its partitions (a payment is in one)."""
+    outcomes: Counter[str] = Counter()
+    for part in parts:
+        outcomes.update(part["outcomes"])
+    keys = ("operations", "payments", "charges", "charged_payments", "duplicated_payments",
+            "provider_requests")
+    totals = {key: sum(int(part[key]) for part in parts) for key in keys}
+    return {"operations": totals["operations"], "outcomes": dict(sorted(outcomes.items())),
+            **{key: totals[key] for key in keys[1:]}}
+
+
 def run_stats(ops: Sequence[Op], ledger: list[dict[str, Any]], load: LoadOutcome,
               run_dir: Path) -> dict[str, Any]:
     """Counts the report and the benchmark read: the evidence's, then the load's throughput."""

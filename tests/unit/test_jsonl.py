@@ -120,3 +120,26 @@ def test_appends_from_many_threads_stay_whole_lines(tmp_path: Path) -> None:
         t.join()
     rows = read_jsonl(path, "fault")
     assert len(rows) == 200 and rows.torn_lines == 0
+
+
+def test_lines_are_numbered_and_split_as_a_text_reader_splits_them(tmp_path: Path) -> None:
+    """\\r\\n ends one line; a lone \\r ends a line too, so a damaged line is named by the number
+    a text editor shows, and rows after it still read."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a":1}\r\n{"a":2}\r{"a":3}\n{"a":4}\n')
+    assert read_jsonl(path, "row") == [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}]
+    path.write_bytes(b'{"a":1}\r{"a":\r{"a":3}\n')
+    with pytest.raises(UsageError, match=r"line 2 is not a row"):
+        read_jsonl(path, "row")
+
+
+def test_what_the_standard_library_reads_is_read_alike(tmp_path: Path) -> None:
+    """Lines the fast parser refuses (NaN, a lone surrogate, bad UTF-8) read as json.loads
+    reads them, and a refused line's message is json's."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a":NaN}\n{"s":"\\ud800"}\n{"b":"\xff"}\n')
+    rows = read_jsonl(path, "row")
+    assert rows[1:] == [{"s": "\ud800"}, {"b": "\ufffd"}] and rows[0]["a"] != rows[0]["a"]
+    path.write_bytes(b'{"a":1}\n{"a":\n{"a":2}\n')
+    with pytest.raises(UsageError, match=r"line 2 is not a row \(Expecting value: line 2 col"):
+        read_jsonl(path, "row")

@@ -1,0 +1,196 @@
+"""Which partition each op, ledger entry and DB row goes to, so one payment is judged whole.
+
+A payment's evidence is keyed by its id: its ops, its ledger entries and its DB row go to
+the partition its id hashes to. What the checkers relate across payment ids links the two
+partitions, and linked partitions are judged together as one group:
+- an op and the completion paired with it (docs/CONTRACTS.md: the next completion of the
+  same process), whatever their payment ids say; an invoke without a payment id (a create)
+  waits for its completion and goes where that goes;
+- an orphan completion and the op before it in its process, so that pairing inside a group
+  leaves it an orphan exactly as pairing the whole history does;
+- money charges sharing an id, a latest_charge or a dedup key, a refund and its charge,
+  a DB row and the charge its charge_id names.
+Anything with no payment id, or an id that cannot be hashed, goes to partition 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.checkers.spill import Row, Spill
+from harness.history import OpFields
+from harness.ledger import is_money_charge
+
+HISTORY, LEDGER, DB = "history", "ledger", "db"
+KINDS = (HISTORY, LEDGER, DB)
+
+
+class Partitions:
+    """K partitions by payment id, and which of them are linked (a union-find over K)."""
+
+    def __init__(self, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"Expected at least one partition, got count={count}")
+        self.count = count
+        self._parent = list(range(count))
+
+    def of(self, key: Any) -> int:
+        """The partition of a payment id (the hash varies by process; the verdict does not)."""
+        if key is None or self.count == 1:
+            return 0
+        try:
+            return hash(key) % self.count
+        except TypeError:  # a list as an id: the checkers will refuse it, in partition 0
+            return 0
+
+    def link(self, a: int, b: int) -> None:
+        a, b = self._root(a), self._root(b)
+        if a != b:
+            self._parent[max(a, b)] = min(a, b)
+
+    def _root(self, p: int) -> int:
+        while self._parent[p] != p:
+            self._parent[p] = self._parent[self._parent[p]]
+            p = self._parent[p]
+        return p
+
+    def groups(self) -> list[list[int]]:
+        """Linked partitions together, each group in order of its lowest partition."""
+        out: dict[int, list[int]] = {}
+        for p in range(self.count):
+            out.setdefault(self._root(p), []).append(p)
+        return list(out.values())
+
+
+# Per process: (last op was an invoke, its f, its partition, the invoke still waiting for
+# its completion to say where it goes, or None).
+_Last = tuple[bool, str, int, Row | None]
+
+
+class HistoryRouter:
+    """Routes ops in history order; `finish()` places invokes still waiting at the end."""
+
+    def __init__(self, partitions: Partitions, spill: Spill) -> None:
+        self._parts = partitions
+        self._spill = spill
+        self._last: dict[str, _Last] = {}
+        self.origin: float | None = None  # the first op's wall - time: the run's t=0
+
+    def route(self, seq: int, fields: OpFields) -> None:
+        process, op_type, f, pid = fields[3], fields[4], fields[5], fields[6]
+        if self.origin is None:
+            self.origin = fields[2] - fields[1]
+        parts, add, row = self._parts, self._spill.add, (seq, fields)
+        prev = self._last.get(process)
+        if op_type == "invoke":
+            if prev is not None and prev[3] is not None:  # never completed: in no payment's index
+                add(0, HISTORY, prev[3])
+            if pid is None:
+                self._last[process] = (True, f, 0, row)
+            else:
+                p = parts.of(pid)
+                add(p, HISTORY, row)
+                self._last[process] = (True, f, p, None)
+            return
+        if prev is not None and prev[0] and prev[1] == f:  # the completion of prev
+            if prev[3] is not None:
+                p = parts.of(pid)
+                add(p, HISTORY, prev[3])
+            else:
+                p = prev[2]
+                if pid is not None:
+                    parts.link(p, parts.of(pid))
+        else:  # an orphan: keep the op before it in its process beside it
+            p = parts.of(pid)
+            if prev is not None:
+                if prev[3] is not None:
+                    add(p, HISTORY, prev[3])
+                else:
+                    parts.link(p, prev[2])
+        add(p, HISTORY, row)
+        self._last[process] = (False, f, p, None)
+
+    def finish(self) -> None:
+        for _, _, _, waiting in self._last.values():
+            if waiting is not None:
+                self._spill.add(0, HISTORY, waiting)
+        self._last.clear()
+
+
+class LedgerRouter:
+    """Routes ledger entries in order; remembers where each money charge went, for links."""
+
+    def __init__(self, partitions: Partitions, spill: Spill) -> None:
+        self._parts = partitions
+        self._spill = spill
+        # Every key a checker finds a money charge by (its dedup key, id, latest_charge,
+        # charge) → the partition of the first charge with it.
+        self.charge_keys: dict[Any, int] = {}
+        self._refunds: list[Row] = []  # refunds of a charge not seen yet
+        self.origin: float | None = None  # the first entry's wall time, for a run without ops
+
+    def route(self, seq: int, entry: dict[str, Any]) -> None:
+        parts = self._parts
+        p = parts.of(entry.get("payment_id"))
+        if self.origin is None:
+            wall = entry.get("wall", entry.get("time"))
+            if isinstance(wall, int | float):
+                self.origin = float(wall)
+        kind = entry.get("kind")
+        if kind == "charge" and is_money_charge(entry):
+            charge_id = entry.get("id")
+            if not charge_id:  # found by refunds of "no charge id": those live in partition 0
+                parts.link(p, 0)
+            keys = [charge_id or ("seq", entry.get("seq"))]
+            keys += [entry.get(k) for k in ("id", "latest_charge", "charge")
+                     if isinstance(entry.get(k), str)]
+            for key in keys:
+                try:
+                    first = self.charge_keys.setdefault(key, p)
+                except TypeError:
+                    continue
+                if first != p:
+                    parts.link(p, first)
+        elif kind == "refund":
+            charge = entry.get("charge")
+            if not charge:
+                p = 0
+            else:
+                try:
+                    known = self.charge_keys.get(charge)
+                except TypeError:
+                    known = 0
+                if known is None:
+                    self._refunds.append((seq, entry))
+                    return
+                p = known
+        self._spill.add(p, LEDGER, (seq, entry))
+
+    def finish(self) -> None:
+        """Refunds listed before their charge go where it went (or stay by payment id)."""
+        for seq, entry in self._refunds:
+            known = self.charge_keys.get(entry.get("charge"))
+            p = known if known is not None else self._parts.of(entry.get("payment_id"))
+            self._spill.add(p, LEDGER, (seq, entry))
+        self._refunds.clear()
+
+
+def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
+             charge_keys: dict[Any, int]) -> None:
+    """Each DB row goes by its id, linked to the partition of the charge its charge_id names."""
+    for position, row in enumerate(rows):
+        if not isinstance(row, dict):
+            spill.add(0, DB, (position, row))
+            continue
+        p = partitions.of(row.get("id"))
+        try:
+            linked = charge_keys.get(row.get("charge_id"))
+        except TypeError:
+            linked = None
+        if linked is not None and linked != p:
+            partitions.link(p, linked)
+        spill.add(p, DB, (position, row))
+
+
+__all__ = ["DB", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter", "Partitions",
+           "route_db"]

@@ -1,0 +1,147 @@
+"""Judging evidence files of any size: route them into partitions, judge each, merge the results.
+
+One streaming pass reads the ledger, the DB view and the history (harness.checkers.routing)
+into partitions spilled to a temporary file; each group of linked partitions is then loaded
+as an `Evidence` and judged by the suite, and each checker's `merge` makes the partitions'
+results the whole run's. Memory holds one group, not the run. A suite holding a checker
+without a `merge` is judged in one partition: the whole evidence, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from harness.checkers.evidence import Evidence, read_db
+from harness.checkers.merge import Merge, merge_results
+from harness.checkers.registry import Suite
+from harness.checkers.result import CheckResult
+from harness.checkers.routing import (
+    DB,
+    HISTORY,
+    KINDS,
+    LEDGER,
+    HistoryRouter,
+    LedgerRouter,
+    Partitions,
+    route_db,
+)
+from harness.checkers.spill import Spill
+from harness.checkers.suite import run_all
+from harness.errors import UsageError
+from harness.gc_pause import gc_paused
+from harness.history import Op, op_fields
+from harness.jsonl import JsonlRows, stream_jsonl
+
+# Evidence bytes (history + ledger) per partition: about 300,000 ops with their ledger, a few
+# hundred megabytes once loaded as objects, whatever the size of the run.
+PART_BYTES = 64 << 20
+MAX_PARTITIONS = 1024
+
+
+@dataclass(frozen=True, eq=False)
+class PartEvidence(Evidence):
+    """The evidence of some payments of a larger run: times stay on the whole run's clock."""
+
+    run_origin: float | None = None
+
+    @cached_property
+    def origin(self) -> float | None:
+        return self.run_origin
+
+
+@dataclass
+class Judged:
+    """The suite's results over the files, and what reading them found."""
+
+    results: list[CheckResult]
+    torn_lines: int  # of the history: its last line was cut short
+    has_db: bool
+    partitions: int
+    groups: int
+    tallies: list[Any] = field(default_factory=list)  # `tally` of each group's evidence
+
+
+def partitions_for(*paths: Path | None) -> int:
+    """How many partitions evidence files of this size need (1 for any run that fits easily)."""
+    size = sum(p.stat().st_size for p in paths if p is not None and p.is_file())
+    return max(1, min(MAX_PARTITIONS, -(-size // PART_BYTES)))
+
+
+def judge_files(
+    history: Path,
+    ledger: Path,
+    db: Path | None,
+    checkers: Suite,
+    merges: Mapping[str, Merge | None],
+    *,
+    reconciled: bool = True,
+    settled_how: str | None = None,
+    partitions: int | None = None,
+    tally: Callable[[Evidence], Any] | None = None,
+) -> Judged:
+    """Judge history, ledger and DB files with `checkers`, partition by partition.
+
+    `merges` says how each checker's partitions combine; one without forces one partition.
+    A damaged line is refused as `read_jsonl` refuses it (UsageError naming file and line).
+    """
+    whole = any(merges.get(name) is None for name in checkers)
+    count = 1 if whole else (partitions or partitions_for(history, ledger))
+    parts = Partitions(count)
+    with gc_paused(), Spill(count, KINDS) as spill:
+        origin, torn, has_db = _route(history, ledger, db, parts, spill)
+        per_check: dict[str, list[CheckResult]] = {name: [] for name in checkers}
+        tallies: list[Any] = []
+        groups = parts.groups()
+        for group in groups:
+            evidence = PartEvidence(
+                history=[Op(*fields) for _, fields in spill.read(group, HISTORY)],
+                ledger=[entry for _, entry in spill.read(group, LEDGER)],
+                db=[row for _, row in spill.read(group, DB)] if has_db else None,
+                reconciled=reconciled,
+                settled_how=settled_how,
+                run_origin=origin,
+            )
+            for result in run_all(evidence, checkers=checkers):
+                per_check[result.checker].append(result)
+            if tally is not None:
+                tallies.append(tally(evidence))
+            del evidence
+    results = [
+        merge_results(name, merge, per_check[name]) if (merge := merges.get(name)) is not None
+        else per_check[name][0]
+        for name in checkers
+    ]
+    return Judged(results, torn, has_db, count, len(groups), tallies)
+
+
+def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
+           spill: Spill) -> tuple[float | None, int, bool]:
+    """The one pass over the files: (the run's clock origin, torn history lines, DB present)."""
+    ledger_router = LedgerRouter(parts, spill)
+    for seq, entry in enumerate(stream_jsonl(ledger, "ledger entry")):
+        ledger_router.route(seq, entry)
+    ledger_router.finish()
+    rows = read_db(db) if db is not None else None
+    if rows is not None:
+        route_db(rows, parts, spill, ledger_router.charge_keys)
+        del rows
+    ledger_router.charge_keys.clear()  # links are made; the map is the pass's largest object
+    counts: JsonlRows[Any] = JsonlRows()
+    router = HistoryRouter(parts, spill)
+    try:
+        for seq, fields in enumerate(stream_jsonl(history, "history op", op_fields,
+                                                  counts=counts)):
+            router.route(seq, fields)
+    except OSError as exc:
+        raise UsageError(f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
+    router.finish()
+    origin = router.origin if router.origin is not None else ledger_router.origin
+    return origin, counts.torn_lines, db is not None and db.is_file()
+
+
+__all__ = ["MAX_PARTITIONS", "PART_BYTES", "Judged", "PartEvidence", "judge_files",
+           "partitions_for"]
