@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+import orjson
+
 from harness.errors import UsageError
 
 T = TypeVar("T")
@@ -26,9 +28,42 @@ Row = dict[str, Any]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
+def _plain(obj: Any) -> bool:
+    """`obj` is made of JSON's own types only, exactly, for which orjson writes the bytes
+    `_ENCODER` writes: str keys, no subclasses (an IntEnum, a str subclass), no NaN or
+    infinity, and floats where Python's repr uses no exponent (1e-4 ≤ |x| < 1e16, or 0)."""
+    t = type(obj)
+    if t is str or t is int or t is bool or obj is None:
+        return True
+    if t is float:
+        x: float = obj
+        return x == 0.0 or 1e-4 <= abs(x) < 1e16
+    if t is dict:
+        return all(type(k) is str and _plain(v) for k, v in obj.items())
+    if t is list or t is tuple:
+        return all(_plain(v) for v in obj)
+    return False
+
+
+def encode_line_bytes(row: Any) -> bytes:
+    """One JSON Lines line for `row`, newline included, as UTF-8 bytes.
+
+    Byte for byte what `_ENCODER` writes. orjson writes it about ten times faster, so it
+    writes every row it writes identically (a history op, a ledger entry: _plain, and ASCII
+    with no DEL, which json escapes and orjson does not); anything else goes through json.
+    """
+    try:
+        out = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) if _plain(row) else b""
+    except (orjson.JSONEncodeError, RecursionError):  # an int beyond 64 bits, a cycle: json's
+        out = b""
+    if out and out.isascii() and b"\x7f" not in out:
+        return out
+    return (_ENCODER.encode(row) + "\n").encode("utf-8")
+
+
 def encode_line(row: Any) -> str:
     """One JSON Lines line for `row`, newline included."""
-    return _ENCODER.encode(row) + "\n"
+    return encode_line_bytes(row).decode("utf-8")
 
 
 def _as_row(row: Any) -> Any:
@@ -103,7 +138,7 @@ def read_jsonl(
     Streams the file: a million-line history is never held as text. OSError is the caller's.
     """
     rows: JsonlRows[Any] = into if into is not None else JsonlRows()
-    append, loads = rows.append, json.loads
+    append = rows.append
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
     with Path(path).open(encoding="utf-8", errors="replace") as lines:
@@ -111,7 +146,7 @@ def read_jsonl(
             # Parse first, look at the line only when it fails: a blank line fails too, and
             # checking every line of a million-op history for blankness costs more.
             try:
-                data = loads(line)
+                data = _loads(line)
                 if type(data) is not dict:
                     raise ValueError("expected a JSON object")
                 row = data if convert is None else convert(data)
@@ -135,6 +170,16 @@ def read_jsonl(
     return rows
 
 
+def _loads(line: str) -> Any:
+    """json.loads's result, from orjson (several times faster) for every line it reads alike;
+    what orjson refuses (NaN, an int beyond 64 bits, a lone surrogate) is json's to read or to
+    refuse, with json's own error."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
 def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
     error = UsageError(
         f"{path} line {number} is not a {what} ({exc}); only the last line may be torn"
@@ -143,4 +188,6 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
     return error
 
 
-__all__ = ["JsonlRows", "append_jsonl", "encode_line", "read_jsonl", "write_jsonl"]
+__all__ = [
+    "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "read_jsonl", "write_jsonl",
+]
