@@ -6,8 +6,10 @@ It prints `listening on http://host:port` and serves docs/TARGETS.md's three end
 one aiohttp process with its rows in a dict, so the service costs as little as a service
 can: a charge is one stand-in call (`POST /v1/charges`) under the payment's one stable
 `Idempotency-Key` (`pay-<id>`), which makes it correct under every retry payrace sends. Also
-`GET /_admin/snapshot` (the database view in one request) and `POST /_admin/reconcile`
-(re-drive what an ambiguous answer left `processing`, with the same key). It exits when its
+`GET /_admin/snapshot` (the database view in one request), `POST /_admin/reconcile`
+(re-drive what an ambiguous answer left `processing`, with the same key) and
+`GET /_admin/served` (contract requests answered so far: benchmarks read a load generator's
+rate there, at the instants they read its CPU). It exits when its
 stdin closes (`--exit-with-stdin`), so a killed benchmark leaves no server behind.
 `benchmarks/bench_ceiling.py` starts it with `running_target`.
 """
@@ -70,6 +72,7 @@ class Service:
         # Payments whose stand-in call is on its way: a second charge then is a 409, as the
         # contract says for a charge in progress, and never a second call.
         self.in_flight: set[str] = set()
+        self.served = 0
         self._ids = itertools.count(1)
         self._prefix = f"pay_{os.getpid():x}_"
         self.session: aiohttp.ClientSession | None = None
@@ -86,6 +89,7 @@ class Service:
             await self.session.close()
 
     async def create(self, request: web.Request) -> web.Response:
+        self.served += 1
         try:
             body = orjson.loads(await request.read())
             amount, currency = body["amount"], body.get("currency", "usd")
@@ -101,10 +105,12 @@ class Service:
                            "amount": payment.amount, "currency": payment.currency})
 
     async def read(self, request: web.Request) -> web.Response:
+        self.served += 1
         payment = self.rows.get(request.match_info["id"])
         return _json(200, payment.row()) if payment is not None else _error(404, "not_found")
 
     async def charge(self, request: web.Request) -> web.Response:
+        self.served += 1
         payment = self.rows.get(request.match_info["id"])
         if payment is None:
             return _error(404, "not_found")
@@ -155,6 +161,9 @@ class Service:
                 return "declined", None
         return "unknown", None
 
+    async def count(self, _request: web.Request) -> web.Response:
+        return _json(200, {"requests": self.served})
+
     async def snapshot(self, _request: web.Request) -> web.Response:
         return _json(200, [p.row() for p in self.rows.values()])
 
@@ -172,6 +181,7 @@ class Service:
         app.router.add_post("/payments/{id}/charge", self.charge)
         app.router.add_get("/_admin/snapshot", self.snapshot)
         app.router.add_post("/_admin/reconcile", self.reconcile)
+        app.router.add_get("/_admin/served", self.count)
         app.on_startup.append(self.start)
         app.on_cleanup.append(self.stop)
         return app
