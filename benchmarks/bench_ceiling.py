@@ -166,7 +166,7 @@ def limit(cores: dict[str, float], per_process: dict[str, float], machine_cores:
 
 
 def measure(processes: int, users: int, duration: float, warmup: float, out: Path,
-            seed: int) -> dict[str, Any]:
+            seed: int, think_ms: int = 0, latency_ms: int = 0) -> dict[str, Any]:
     """One `payrace run steady` against a fresh stand-in and target; its figures."""
     load_before = os.getloadavg()
     with running_standin(seed=seed) as stripe_url, \
@@ -177,7 +177,8 @@ def measure(processes: int, users: int, duration: float, warmup: float, out: Pat
                    "--users", str(users), "--duration", f"{duration:g}s",
                    "--processes", str(processes), "--seed", str(seed),
                    "--reports-dir", str(reports), "--no-progress"]
-        env = dict(os.environ, PAYRACE_THINK_MS="0", PAYRACE_PROVIDER_LATENCY_MS="0")
+        env = dict(os.environ, PAYRACE_THINK_MS=str(think_ms),
+                   PAYRACE_PROVIDER_LATENCY_MS=str(latency_ms))
         started = time.monotonic()
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
@@ -212,6 +213,7 @@ def measure(processes: int, users: int, duration: float, warmup: float, out: Pat
     load = summary.get("load", {})
     return {
         "processes": processes, "users": users, "duration_s": duration,
+        "think_ms": think_ms, "latency_ms": latency_ms,
         "exit_code": proc.returncode, "verdict": summary.get("verdict"),
         "verified": proc.returncode == 0 and summary.get("verdict") == "verified",
         "payments_per_s": round(payments / span, 1), "requests_per_s": round(requests / span, 1),
@@ -241,7 +243,9 @@ def describe(r: dict[str, Any]) -> str:
     per = ", ".join(f"{k} {v:.2f}" for k, v in r["per_process_cores"].items())
     ms = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_payment"].items())
     la = r["load_average"]
-    return (f"--processes {r['processes']} --users {r['users']}: {r['payments_per_s']:.0f} "
+    knobs = (f" (think {r['think_ms']} ms, provider latency {r['latency_ms']} ms)"
+             if r["think_ms"] or r["latency_ms"] else "")
+    return (f"--processes {r['processes']} --users {r['users']}{knobs}: {r['payments_per_s']:.0f} "
             f"payments/s, {r['requests_per_s']:.0f} requests/s over {r['window_s']:.0f} s; "
             f"{r['verdict']} (exit {r['exit_code']})\n"
             f"  cores: {cores} (machine {r['machine_cores_busy']:.2f})\n"
@@ -261,13 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds after the first charge left out of the rate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--think-ms", type=int, default=0,
+                        help="steady's think time (its own default is 100)")
+    parser.add_argument("--latency-ms", type=int, default=0,
+                        help="stand-in latency per charge (steady's own default is 20)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="payrace-bench-ceiling-") as tmp:
         for processes in (int(p) for p in args.processes.split(",")):
             for users in (int(u) for u in args.users.split(",")):
-                r = measure(processes, users, args.duration, args.warmup, Path(tmp), args.seed)
+                r = measure(processes, users, args.duration, args.warmup, Path(tmp), args.seed,
+                            args.think_ms, args.latency_ms)
                 results.append(r)
                 if not args.json:
                     print(describe(r), flush=True)
