@@ -30,9 +30,42 @@ Row = dict[str, Any]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
+def _plain(obj: Any) -> bool:
+    """`obj` is made of JSON's own types only, exactly, for which orjson writes the bytes
+    `_ENCODER` writes: str keys, no subclasses (an IntEnum, a str subclass), no NaN or
+    infinity, and floats where Python's repr uses no exponent (1e-4 ≤ |x| < 1e16, or 0)."""
+    t = type(obj)
+    if t is str or t is int or t is bool or obj is None:
+        return True
+    if t is float:
+        x: float = obj
+        return x == 0.0 or 1e-4 <= abs(x) < 1e16
+    if t is dict:
+        return all(type(k) is str and _plain(v) for k, v in obj.items())
+    if t is list or t is tuple:
+        return all(_plain(v) for v in obj)
+    return False
+
+
+def encode_line_bytes(row: Any) -> bytes:
+    """One JSON Lines line for `row`, newline included, as UTF-8 bytes.
+
+    Byte for byte what `_ENCODER` writes. orjson writes it about ten times faster, so it
+    writes every row it writes identically (a history op, a ledger entry: _plain, and ASCII
+    with no DEL, which json escapes and orjson does not); anything else goes through json.
+    """
+    try:
+        out = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) if _plain(row) else b""
+    except (orjson.JSONEncodeError, RecursionError):  # an int beyond 64 bits, a cycle: json's
+        out = b""
+    if out and out.isascii() and b"\x7f" not in out:
+        return out
+    return (_ENCODER.encode(row) + "\n").encode("utf-8")
+
+
 def encode_line(row: Any) -> str:
     """One JSON Lines line for `row`, newline included."""
-    return _ENCODER.encode(row) + "\n"
+    return encode_line_bytes(row).decode("utf-8")
 
 
 def _as_row(row: Any) -> Any:
@@ -195,4 +228,7 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
     return error
 
 
-__all__ = ["JsonlRows", "append_jsonl", "encode_line", "read_jsonl", "stream_jsonl", "write_jsonl"]
+__all__ = [
+    "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "read_jsonl", "stream_jsonl",
+    "write_jsonl",
+]

@@ -10,7 +10,7 @@ import httpx
 
 from harness.history import HistoryRecorder, Op, Outcome, load_history
 from harness.jsonl import read_jsonl
-from harness.runner.parts import merge_parts, part_path
+from harness.runner.parts import merge_parts, part_path, part_paths
 from harness.runner.stack import Stack
 from harness.targets.admin import TargetAdmin
 from harness.targets.settle import Settled, is_settled, settle
@@ -180,7 +180,9 @@ def collect_history(history: Path | None) -> list[Op]:
     """Merge every process's part into the one history file and load it."""
     if history is None:
         return []
-    merge_parts(history)
+    # Only several Locust processes leave parts; merging none would read the history twice.
+    if part_paths(history):
+        merge_parts(history)
     return list(load_history(history)) if history.is_file() else []
 
 

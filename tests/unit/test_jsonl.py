@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+import json
+import math
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
-from harness.jsonl import append_jsonl, encode_line, read_jsonl, write_jsonl
+from harness.jsonl import append_jsonl, encode_line, encode_line_bytes, read_jsonl, write_jsonl
 
 
 @dataclass
@@ -143,3 +146,48 @@ def test_what_the_standard_library_reads_is_read_alike(tmp_path: Path) -> None:
     path.write_bytes(b'{"a":1}\n{"a":\n{"a":2}\n')
     with pytest.raises(UsageError, match=r"line 2 is not a row \(Expecting value: line 2 col"):
         read_jsonl(path, "row")
+
+
+class _Level(enum.IntEnum):
+    HIGH = 2
+
+
+class _Tag(str):
+    pass
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+_OP = {"index": 7, "time": 0.7034993439956452, "wall": 1796292554.815715, "process": "10340-u1",
+       "type": "ok", "f": "charge", "payment_id": "pay_2777_12", "idempotency_key": None,
+       "value": {"id": "pay_2777_12", "status": "completed", "charge_id": "ch_afad74"},
+       "error": None}
+
+
+@pytest.mark.parametrize("row", [
+    _OP,
+    {**_OP, "time": 0.0, "value": {"amount": 1000, "ok": True, "list": [1, [2.5, None]]}},
+    {"seq": 3, "kind": "charge", "time": -0.0, "params": ("a", 1)},
+    {"customer": "José", "note": "\u2028"},             # non-ASCII: json escapes it
+    {"text": "a\x7fb\x00\n\"\\/"},                    # DEL and control characters
+    {"t": 5.783607805179446e-05, "big": 1e16, "tiny": 1e-300},  # floats json writes with e
+    {"nan": math.nan, "inf": -math.inf},                # json's NaN and -Infinity
+    {"n": 2**70, "m": -(2**63)},                        # beyond 64 bits, and its edge
+    {"level": _Level.HIGH, "tag": _Tag("x"), "at": datetime(2026, 1, 2, tzinfo=UTC)},
+    {1: "int key", "nested": {"k": {2.5: "float key"}}},
+])
+def test_every_line_is_byte_for_byte_what_json_writes(row: dict[Any, Any]) -> None:
+    """The fast path (orjson) never changes a byte of the evidence: whatever the row holds, the
+    line is what json.JSONEncoder(separators=(",", ":"), default=str) writes."""
+    expected = _JSON.encode(row) + "\n"
+    assert encode_line_bytes(row) == expected.encode("utf-8")
+    assert encode_line(row) == expected
+
+
+def test_a_line_orjson_cannot_read_is_read_as_json_reads_it(tmp_path: Path) -> None:
+    """NaN, an int beyond 64 bits and a lone surrogate escape are JSON to json.loads: read alike."""
+    path = tmp_path / "rows.jsonl"
+    lines = ['{"a":NaN}', '{"a":184467440737095516160}', '{"a":"\\ud800"}', '{"a":1,"a":2}']
+    path.write_text("\n".join(lines) + "\n")
+    rows = read_jsonl(path, "row")
+    expected = [json.loads(line) for line in lines]
+    assert math.isnan(rows[0]["a"]) and rows[1:] == expected[1:]
