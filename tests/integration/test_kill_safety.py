@@ -42,6 +42,20 @@ def _lines(path: Path) -> int:
         return 0
 
 
+def _flag_values(children: list[psutil.Process], flag: str) -> list[Path]:
+    """The paths the children were started with after `flag` (e.g. a temp dir they own)."""
+    return [Path(arg) for child in children for name, arg in
+            zip(child.cmdline(), child.cmdline()[1:], strict=False) if name == flag]
+
+
+def _nothing_left(children: list[psutil.Process], dirs: list[Path], what: str) -> None:
+    """Every process payrace started ends on its own (the pipes to them closed with it), and
+    the temp dirs it made are removed by their watchdog."""
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+    _wait_for(lambda: not any(d.exists() for d in dirs), 20, what)
+
+
 def test_payrace_run_killed_mid_load_leaves_evidence_and_nothing_running(
         postgres_server: Provisioned, tmp_path: Path) -> None:
     out = tmp_path / "reports"
@@ -56,18 +70,13 @@ def test_payrace_run_killed_mid_load_leaves_evidence_and_nothing_running(
             return bool(runs) and _lines(runs[0]) >= 200
         _wait_for(loading, 90, "the load to record 200 history lines")
         children = psutil.Process(runner.pid).children(recursive=True)
-        state_dirs = [Path(arg) for child in children for flag, arg in
-                      zip(child.cmdline(), child.cmdline()[1:], strict=False)
-                      if flag == "--state-dir"]
+        state_dirs = _flag_values(children, "--state-dir")
         assert any("locust_child" in " ".join(c.cmdline()) for c in children), children
         assert state_dirs, "the reference service was started with a state dir"
     finally:
         runner.kill()  # SIGKILL: no cleanup, no atexit, nothing
         runner.wait()
-    # Every process payrace started ends on its own: the pipes to them closed with it.
-    _, alive = psutil.wait_procs(children, timeout=30)
-    assert not alive, [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
-    _wait_for(lambda: not any(d.exists() for d in state_dirs), 20, "the service's temp dir")
+    _nothing_left(children, state_dirs, "the service's temp dir")
 
     [run_dir] = [p.parent for p in out.glob("*/history.jsonl")]
     assert _lines(run_dir / "history.jsonl") >= 200
@@ -132,16 +141,13 @@ def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_runn
                 runs[0].with_name("ledger.jsonl"))
         _wait_for(exploring, 120, "an example to record 20 history lines and a charge")
         children = psutil.Process(explorer.pid).children(recursive=True)
-        scratch = [Path(arg) for child in children for flag, arg in
-                   zip(child.cmdline(), child.cmdline()[1:], strict=False) if flag == "--root"]
+        scratch = _flag_values(children, "--root")
         assert any("harness.stripe_standin" in " ".join(c.cmdline()) for c in children)
         assert scratch and all(d.name.startswith("payrace-explore-") for d in scratch), scratch
     finally:
         explorer.kill()  # SIGKILL: no cleanup, no atexit, nothing
         explorer.wait()
-    _, alive = psutil.wait_procs(children, timeout=30)
-    assert not alive, [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
-    _wait_for(lambda: not any(d.exists() for d in scratch), 20, "the explore scratch dir")
+    _nothing_left(children, scratch, "the explore scratch dir")
 
     # The example in progress at the kill: a new one may have begun since the wait saw a
     # charge (each example starts its history and ledger afresh), so only their agreement is
