@@ -410,7 +410,8 @@ class PaymentModel(RuleBasedStateMachine):
         env, target = self.env, self.env.target
         moved = clock_family.day_passes(
             functools.partial(env.call, target.move_clock) if target.can_move_clock else None,
-            functools.partial(env.call, env.standin.advance_clock))
+            functools.partial(env.call, env.standin.advance_clock),
+            hold=lambda: clock_family.provider_held(env.standin))
         if not moved:
             self.example.provider_only_clock = True
         return moved
