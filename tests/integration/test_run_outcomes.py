@@ -82,17 +82,17 @@ def test_target_that_dies_mid_run_still_gets_a_report(postgres_server: Provision
     with fresh_database(postgres_server.url, "t_dies", REFERENCE_SCHEMA) as database_url, \
             running_service("safe", 2, database_url, standin) as url:
         killer = _kill_service_after(url, 3.0)
-        started = time.monotonic()
         result = payrace("run", "steady", "--target", url, "--stripe-url", standin,
                          "--users", "4", "--duration", "20s", "--min-charges", "1",
                          "--out", str(out), "--no-progress")
         killer.join(timeout=5)
-        elapsed = time.monotonic() - started
     assert "Traceback" not in result.stderr, result.stderr
     run_dir = only_run_dir(out)
     summary = check_summary(run_dir, "inconclusive")
     assert result.returncode == 4
-    assert elapsed < 18, "the run stopped when the target died, not at the end of the duration"
+    # The load phase ended when the target died, not at the end of its 20 s (payrace's own
+    # start and judging around it are not the claim, and vary with the machine's load).
+    assert summary["load"]["elapsed_s"] < 20, summary["load"]
     assert summary["target_died"] and summary["target_died"]["at_s"] < 10
     assert any("died" in note for note in summary["notes"])
     assert check(summary, "target-alive")["validity"] == "unknown"
