@@ -139,7 +139,10 @@ def soak(variant: str, charges: int, users: int, seed: int, out: Path) -> dict[s
         (runs[-1].parent / "faults.jsonl").read_text().splitlines()
         if line.strip() and "skipped" not in json.loads(line))
     checks = {c["checker"]: c for c in summary["checks"]}
-    lost = checks.get("db-consistency", {}).get("stats", {}).get("charged_not_completed")
+    # Lost: money taken, yet the order is not completed after settling (db-consistency's kind).
+    db_check = checks.get("db-consistency", {})
+    lost = (sum(1 for v in db_check.get("violations", []) if v["kind"] == "money-taken-order-lost")
+            if db_check.get("validity") in ("valid", "invalid") else None)
     return {
         "variant": variant,
         "until_charges": charges,
