@@ -410,8 +410,7 @@ class PaymentModel(RuleBasedStateMachine):
         env, target = self.env, self.env.target
         moved = clock_family.day_passes(
             functools.partial(env.call, target.move_clock) if target.can_move_clock else None,
-            functools.partial(env.call, env.standin.advance_clock),
-            hold=lambda: clock_family.provider_held(env.standin))
+            functools.partial(env.call, env.standin.advance_clock))
         if not moved:
             self.example.provider_only_clock = True
         return moved

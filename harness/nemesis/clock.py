@@ -1,18 +1,16 @@
-"""The clock family: a day passes for the service, then the provider, the provider held still."""
+"""The clock family: a day passes, the service's clock first, then the provider's key clock."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.nemesis.family import Detail, Fault, FaultFamily, NemesisContext
 from harness.nemesis.provider import arm
 
 if TYPE_CHECKING:
-    from harness.stripe_standin import StandinAdmin
     from harness.targets.abilities import Abilities
 
 NAME = "clock"
@@ -28,9 +26,6 @@ LOST_WAIT_S = 0.3
 # than a service's lease, so a re-drive still meets the forgotten key — as it would a day on.
 RETRY_QUIET_S = 1.0
 RETRY_WAIT_S = 3.0
-# The longest the provider is held while the clocks move (a service whose clock move waits on
-# a lock held across a provider call would otherwise never finish it).
-HOLD_MS = 5000
 
 
 def reach(abilities: Abilities) -> tuple[bool, str]:
@@ -44,30 +39,14 @@ def reach(abilities: Abilities) -> tuple[bool, str]:
 
 
 def day_passes(move_service: Callable[[float], None] | None,
-               move_provider: Callable[[float], object], seconds: float = CLOCK_JUMP_S, *,
-               hold: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
-               ) -> bool:
-    """Move the service's clock (where it offers a way), then the provider's, inside `hold`;
-    say whether the service's moved. First the service's: a service that uses its own clock to
-    stop trusting a key must never see the provider forget it before it knows a day passed.
-    `hold` (provider_held) keeps the provider still meanwhile: a charge attempted between
-    the two moves would see the day pass only at the provider — a key forgotten there, still
-    young to the service, a double charge no real clock makes (a soak of `safe` found it)."""
-    with hold():
-        if move_service is not None:
-            move_service(seconds)
-        move_provider(seconds)
+               move_provider: Callable[[float], object], seconds: float = CLOCK_JUMP_S) -> bool:
+    """Move the service's clock (where it offers a way), then the provider's; say whether the
+    service's moved. First the service's: a service that uses its own clock to stop trusting a
+    key must never see the provider forget it before it knows a day passed."""
+    if move_service is not None:
+        move_service(seconds)
+    move_provider(seconds)
     return move_service is not None
-
-
-@contextlib.contextmanager
-def provider_held(standin: StandinAdmin) -> Iterator[None]:
-    """The stand-in holds every new API request (at most HOLD_MS) until the block ends."""
-    standin.pause(HOLD_MS)
-    try:
-        yield
-    finally:
-        standin.resume()
 
 
 def _move_target(ctx: NemesisContext) -> Callable[[float], None] | None:
@@ -93,8 +72,7 @@ def jump_after_lost_answers(ctx: NemesisContext) -> Detail:
     arm(ctx, lost)
     ctx.sleep(LOST_WAIT_S)  # let the charges execute and their answers be lost
     _until_lost_retries_end(ctx, cursor)
-    moved = day_passes(_move_target(ctx), ctx.standin.advance_clock,
-                       hold=lambda: provider_held(ctx.standin))
+    moved = day_passes(_move_target(ctx), ctx.standin.advance_clock)
     return {"seconds": CLOCK_JUMP_S, "service_clock": moved, "rules": lost}
 
 

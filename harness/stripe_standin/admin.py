@@ -1,4 +1,4 @@
-"""The admin API (`/_standin/…`): health, faults, ledger, reset, the clock, a pause and webhooks."""
+"""The admin API (`/_standin/…`): health, faults, ledger, reset, the clock and webhooks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from aiohttp import web
 from harness import __version__
 from harness.stripe_standin.api import json_response
 from harness.stripe_standin.faults import FaultRuleError, parse_rules
-from harness.stripe_standin.pause import MAX_HOLD_MS
 from harness.stripe_standin.state import StandinState
 from harness.stripe_standin.wire import StripeError
 
@@ -125,19 +124,6 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
             )
         return json_response(200, {"now": state.clock.advance(seconds)}, {})
 
-    async def pause(request: web.Request) -> web.Response:
-        body = await _json_body(request) or {}
-        timeout_ms = body.get("timeout_ms", 5000) if isinstance(body, dict) else None
-        if (isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int)
-                or not 1 <= timeout_ms <= MAX_HOLD_MS):
-            return _error(400, f'Expected {{"timeout_ms": N}} with 1 <= N <= {MAX_HOLD_MS}, '
-                          f"got {body!r}", "timeout_ms")
-        state.pause.hold(timeout_ms)
-        return json_response(200, {"held": True, "timeout_ms": timeout_ms}, {})
-
-    async def resume(_request: web.Request) -> web.Response:
-        return json_response(200, {"released": state.pause.release()}, {})
-
     async def webhooks(_request: web.Request) -> web.Response:
         # The only place an endpoint's secret shows again after its create (Stripe's dashboard
         # plays this role), and the only place at all for a `--webhook` endpoint's.
@@ -157,6 +143,4 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
         web.post("/_standin/ledger/dump", _guarded(dump)),
         web.post("/_standin/reset", _guarded(reset)),
         web.post("/_standin/clock", _guarded(clock)),
-        web.post("/_standin/pause", _guarded(pause)),
-        web.delete("/_standin/pause", _guarded(resume)),
     ]

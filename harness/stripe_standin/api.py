@@ -172,7 +172,6 @@ class ApiHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         state = self.state
-        await state.pause.wait()  # held while every clock of the run moves: nothing is stamped yet
         rid = new_request_id()
         wall = time.time()
         entry: dict[str, Any] = {

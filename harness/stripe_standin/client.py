@@ -110,14 +110,6 @@ class StandinAdmin:
         """Clear objects, keys, faults, the ledger and the clock offset."""
         self._call("POST", "/_standin/reset")
 
-    def pause(self, timeout_ms: int = 5000) -> None:
-        """Hold every new API request until `resume` (or `timeout_ms` at the latest)."""
-        self._call("POST", "/_standin/pause", json={"timeout_ms": timeout_ms})
-
-    def resume(self) -> int:
-        """End a pause; return how many requests were waiting."""
-        return int(self._call("DELETE", "/_standin/pause")["released"])
-
     def advance_clock(self, seconds: float) -> float:
         """Move the stand-in's clock forward; return its new time (epoch seconds)."""
         body = {"advance_seconds": seconds}

@@ -9,7 +9,6 @@ from harness.stripe_standin.clock import Clock
 from harness.stripe_standin.faults import Faults
 from harness.stripe_standin.idempotency import IdempotencyStore
 from harness.stripe_standin.ledger import Ledger
-from harness.stripe_standin.pause import Pause
 from harness.stripe_standin.resources import Resources
 from harness.stripe_standin.webhooks import Webhooks
 
@@ -29,8 +28,6 @@ class StandinState:
     ledger: Ledger = field(init=False)
     keys: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = field(default_factory=Faults)
-    # New API requests wait while held (a nemesis moving every clock at once).
-    pause: Pause = field(default_factory=Pause)
     webhooks: Webhooks = field(init=False)
     resources: Resources = field(init=False)
 
@@ -40,10 +37,9 @@ class StandinState:
         self.resources = Resources(self.ledger, self.webhooks)
 
     def reset(self) -> None:
-        """Forget objects, events, keys, faults (freeing gated and paused requests), the ledger,
-        the clock offset, API-registered webhook endpoints and pending deliveries."""
+        """Forget objects, events, keys, faults (freeing gated requests), the ledger, the clock
+        offset, API-registered webhook endpoints and pending deliveries."""
         self.faults.clear()
-        self.pause.release()
         self.resources.clear()
         self.keys.clear()
         self.ledger.clear()

@@ -150,37 +150,3 @@ def test_release_gates_lets_waiting_requests_through_and_keeps_the_rule(
     assert standin_admin.faults()[0]["waiting"] == 0
     resp = httpx.post(f"{standin}/_standin/faults/release", json={"payment_id": 5})
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "payment_id"
-
-
-def test_a_pause_holds_new_requests_until_resumed_and_they_see_the_moved_clock(
-    standin: str, standin_admin: StandinAdmin
-) -> None:
-    """A charge that arrives while held is neither executed nor logged until resume; then it
-    carries the clock as moved meanwhile (a day passes for the service and provider at once)."""
-    before = standin_admin.health()["now"]
-    standin_admin.pause(timeout_ms=30_000)
-    held = threading.Thread(target=charge, args=(standin, "pay_p"))
-    held.start()
-    time.sleep(0.3)
-    assert held.is_alive() and standin_admin.ledger_entries() == []
-    standin_admin.advance_clock(90_000)
-    assert standin_admin.resume() == 1  # the one charge was waiting
-    held.join(timeout=5)
-    assert not held.is_alive()
-    [request, *_] = standin_admin.ledger_entries()
-    assert request["time"] >= before + 90_000
-    assert standin_admin.resume() == 0  # resuming an open provider is harmless
-
-
-def test_a_pause_ends_by_itself_at_its_timeout_and_on_reset(
-    standin: str, standin_admin: StandinAdmin
-) -> None:
-    """A nemesis that dies mid-pause never hangs the provider; bad timeouts are a 400."""
-    standin_admin.pause(timeout_ms=200)
-    assert charge(standin, "pay_t1").status_code == 200  # answered once the 200 ms are over
-    standin_admin.pause(timeout_ms=30_000)
-    standin_admin.reset()
-    assert charge(standin, "pay_t2").status_code == 200
-    for bad in (0, 60_001, "5", True):
-        resp = httpx.post(f"{standin}/_standin/pause", json={"timeout_ms": bad})
-        assert resp.status_code == 400 and resp.json()["error"]["param"] == "timeout_ms"

@@ -167,27 +167,3 @@ def test_scenarios_declare_their_families_and_a_plain_locustfile_gets_the_provid
     assert scenario_families(str(declared)) == ("provider", "database")
     # As `payrace run` asks: by the path it resolved (its name alone is not a scenario's).
     assert scenario_families(declared) == ("provider", "database")
-
-
-def test_a_day_passes_for_the_service_then_the_provider_inside_one_hold() -> None:
-    """Both clocks move while the provider is held, the service's first; without a service
-    clock only the provider's moves, still held."""
-    from contextlib import contextmanager
-
-    from harness.nemesis.clock import CLOCK_JUMP_S, day_passes
-
-    events: list[str] = []
-
-    @contextmanager
-    def hold() -> Any:
-        events.append("hold")
-        yield
-        events.append("release")
-
-    moved = day_passes(lambda s: events.append(f"service {s:g}"),
-                       lambda s: events.append(f"provider {s:g}"), hold=hold)
-    assert moved is True
-    assert events == ["hold", f"service {CLOCK_JUMP_S:g}", f"provider {CLOCK_JUMP_S:g}", "release"]
-    events.clear()
-    assert day_passes(None, lambda s: events.append("provider"), 10, hold=hold) is False
-    assert events == ["hold", "provider", "release"]
