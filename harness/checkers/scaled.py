@@ -9,6 +9,7 @@ without a `merge` is judged in one partition: the whole evidence, as before.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,7 +92,7 @@ def judge_files(
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
     parts = Partitions(count)
-    with gc_paused(), Spill(count, KINDS) as spill:
+    with gc_paused(), contextlib.closing(Spill(count, KINDS)) as spill:
         origin, torn, has_db = _route(history, ledger, db, parts, spill)
         per_check: dict[str, list[CheckResult]] = {name: [] for name in checkers}
         tallies: list[Any] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import marshal
 import tempfile
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 # Rows per marshalled chunk: large enough that one marshal call amortises its overhead,
@@ -68,17 +67,6 @@ class Spill:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> Spill:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _position(row: Row) -> int:
