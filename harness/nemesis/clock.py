@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,10 +23,17 @@ CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
 LOST_BEFORE_JUMP = 2
 LOST_WAIT_S = 0.3
 # How long no retry of a lost charge must be seen before the day passes, and the most to wait:
-# longer than an SDK's retry pause inside one request (stripe-python: 0.25–0.5 s), shorter
-# than a service's lease, so a re-drive still meets the forgotten key — as it would a day on.
-RETRY_QUIET_S = 1.0
-RETRY_WAIT_S = 3.0
+# longer than an SDK's retry pause inside one request (stripe-python: 0.25–0.5 s, more on a
+# loaded machine), shorter than a service's lease, so a re-drive still meets the forgotten
+# key — as it would a day on. Keys used this recently when the day passes are in the middle
+# of an attempt: the provider renews them rather than forgetting them under their own retry.
+RETRY_QUIET_S = 2.0
+RETRY_WAIT_S = 5.0
+# Under load, how long the service's clock runs a day ahead of the provider's: a decision the
+# service took on a key's age just before its clock moved (a claim that found the key young)
+# reaches the provider before the provider forgets the key. Meanwhile the service sees every
+# old key as old and searches first, which is the safe side.
+SERVICE_AHEAD_S = 2.0
 
 
 def reach(abilities: Abilities) -> tuple[bool, str]:
@@ -39,12 +47,16 @@ def reach(abilities: Abilities) -> tuple[bool, str]:
 
 
 def day_passes(move_service: Callable[[float], None] | None,
-               move_provider: Callable[[float], object], seconds: float = CLOCK_JUMP_S) -> bool:
-    """Move the service's clock (where it offers a way), then the provider's; say whether the
-    service's moved. First the service's: a service that uses its own clock to stop trusting a
-    key must never see the provider forget it before it knows a day passed."""
+               move_provider: Callable[[float], object], seconds: float = CLOCK_JUMP_S,
+               between: Callable[[], object] | None = None) -> bool:
+    """Move the service's clock (where it offers a way), then — after `between`, when the
+    service's moved — the provider's; say whether the service's moved. First the service's: a
+    service that uses its own clock to stop trusting a key must never see the provider forget
+    it before it knows a day passed."""
     if move_service is not None:
         move_service(seconds)
+        if between is not None:
+            between()
     move_provider(seconds)
     return move_service is not None
 
@@ -65,15 +77,22 @@ def _move_target(ctx: NemesisContext) -> Callable[[float], None] | None:
 
 def jump_after_lost_answers(ctx: NemesisContext) -> Detail:
     """Responses are lost, then a day passes before anyone tries again: the service's own
-    clock first (where it offers POST /_admin/clock), then the provider's, which forgets every
-    idempotency key older than 24 h — the keys of those lost responses included."""
+    clock first (where it offers POST /_admin/clock), then, SERVICE_AHEAD_S later, the
+    provider's, which forgets every idempotency key older than 24 h — the keys of those lost
+    responses included — except keys in the middle of an attempt (used in the last
+    RETRY_QUIET_S, or executing), which start a new lifetime."""
     cursor = int(ctx.standin.health()["ledger_entries"])
     lost = [{"action": "drop_after", "count": LOST_BEFORE_JUMP, "money": True}]
     arm(ctx, lost)
     ctx.sleep(LOST_WAIT_S)  # let the charges execute and their answers be lost
     _until_lost_retries_end(ctx, cursor)
-    moved = day_passes(_move_target(ctx), ctx.standin.advance_clock)
-    return {"seconds": CLOCK_JUMP_S, "service_clock": moved, "rules": lost}
+    move_provider = functools.partial(ctx.standin.advance_clock,
+                                      renew_keys_used_within_s=RETRY_QUIET_S)
+    moved = day_passes(_move_target(ctx), move_provider,
+                       between=functools.partial(ctx.sleep, SERVICE_AHEAD_S))
+    return {"seconds": CLOCK_JUMP_S, "service_clock": moved, "rules": lost,
+            "service_ahead_s": SERVICE_AHEAD_S if moved else 0.0,
+            "keys_in_use_renewed_within_s": RETRY_QUIET_S}
 
 
 def _until_lost_retries_end(ctx: NemesisContext, cursor: int) -> None:
