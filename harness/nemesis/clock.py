@@ -32,7 +32,8 @@ RETRY_WAIT_S = 5.0
 # Under load, how long the service's clock runs a day ahead of the provider's: a decision the
 # service took on a key's age just before its clock moved (a claim that found the key young)
 # reaches the provider before the provider forgets the key. Meanwhile the service sees every
-# old key as old and searches first, which is the safe side.
+# old key as old and searches first, which is the safe side; a key it uses in that time is,
+# for the service, used after the day passed, so the provider renews it too.
 SERVICE_AHEAD_S = 2.0
 
 
@@ -80,19 +81,35 @@ def jump_after_lost_answers(ctx: NemesisContext) -> Detail:
     clock first (where it offers POST /_admin/clock), then, SERVICE_AHEAD_S later, the
     provider's, which forgets every idempotency key older than 24 h — the keys of those lost
     responses included — except keys in the middle of an attempt (used in the last
-    RETRY_QUIET_S, or executing), which start a new lifetime."""
+    RETRY_QUIET_S, or executing) and keys used since the service's clock moved, which start
+    a new lifetime."""
     cursor = int(ctx.standin.health()["ledger_entries"])
     lost = [{"action": "drop_after", "count": LOST_BEFORE_JUMP, "money": True}]
     arm(ctx, lost)
     ctx.sleep(LOST_WAIT_S)  # let the charges execute and their answers be lost
     _until_lost_retries_end(ctx, cursor)
-    move_provider = functools.partial(ctx.standin.advance_clock,
-                                      renew_keys_used_within_s=RETRY_QUIET_S)
-    moved = day_passes(_move_target(ctx), move_provider,
+    move_target = _move_target(ctx)
+    service_moved: list[float] = []
+    renewed_within: list[float] = []
+
+    def move_service(seconds: float) -> None:
+        assert move_target is not None
+        service_moved.append(time.monotonic())
+        move_target(seconds)
+
+    def move_provider(seconds: float) -> None:
+        # Renewed: keys in the middle of an attempt (used in the last RETRY_QUIET_S), and keys
+        # used since the service's clock moved (after the day passed, as the service sees it).
+        # The lost charges' keys fall outside both: quiet for RETRY_QUIET_S before it moved.
+        since = time.monotonic() - service_moved[0] if service_moved else 0.0
+        renewed_within.append(round(RETRY_QUIET_S + since, 3))
+        ctx.standin.advance_clock(seconds, renew_keys_used_within_s=RETRY_QUIET_S + since)
+
+    moved = day_passes(move_service if move_target is not None else None, move_provider,
                        between=functools.partial(ctx.sleep, SERVICE_AHEAD_S))
     return {"seconds": CLOCK_JUMP_S, "service_clock": moved, "rules": lost,
             "service_ahead_s": SERVICE_AHEAD_S if moved else 0.0,
-            "keys_in_use_renewed_within_s": RETRY_QUIET_S}
+            "keys_in_use_renewed_within_s": renewed_within[0]}
 
 
 def _until_lost_retries_end(ctx: NemesisContext, cursor: int) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -69,3 +72,60 @@ def test_the_jump_forgets_lost_keys_but_renews_keys_in_use(
     assert again is not None and again.headers.get("Idempotent-Replayed") == "true"
     assert again.json()["id"] == busy.json()["id"]
     assert len(standin_admin.charges("pay_busy")) == 1
+
+
+@contextmanager
+def _service_with_a_clock() -> Iterator[tuple[str, threading.Event]]:
+    """A target that offers POST /_admin/clock; the event is set once its clock moved."""
+    moved = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            moved.set()
+            time.sleep(0.5)  # a service slow to say so: the gap outlasts RETRY_QUIET_S
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", moved
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_key_first_used_while_the_service_runs_a_day_ahead_is_renewed(
+    standin: str, standin_admin: StandinAdmin
+) -> None:
+    """For a service whose clock moved, a key it uses before the provider's clock follows was
+    used after the day passed: the provider renews it rather than forget it two seconds on."""
+    with _service_with_a_clock() as (url, service_moved):
+        ctx = NemesisContext(standin_url=standin, target_url=url, target_clock=True)
+        detail: dict[str, Any] = {}
+        jump = threading.Thread(
+            target=lambda: detail.update(clock.jump_after_lost_answers(ctx)))
+        try:
+            jump.start()
+            deadline = time.monotonic() + 10
+            while not standin_admin.faults() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert [_charge(standin, p) for p in ("pay_lost1", "pay_lost2")] == [None, None]
+            assert service_moved.wait(30), "the service's clock moved first"
+            gap = _charge(standin, "pay_gap")  # the provider's clock has not moved yet
+            jump.join(30)
+            assert not jump.is_alive()
+        finally:
+            ctx.close()
+    assert gap is not None and gap.status_code == 200
+    assert detail["service_clock"] is True
+    assert detail["keys_in_use_renewed_within_s"] >= clock.RETRY_QUIET_S + clock.SERVICE_AHEAD_S
+    again = _charge(standin, "pay_gap")
+    assert again is not None and again.headers.get("Idempotent-Replayed") == "true"
+    assert len(standin_admin.charges("pay_gap")) == 1
