@@ -23,12 +23,14 @@ CLOCK_JUMP_S = KEY_LIFETIME_S + 3600
 LOST_BEFORE_JUMP = 2
 LOST_WAIT_S = 0.3
 # How long no retry of a lost charge must be seen before the day passes, and the most to wait:
-# longer than an SDK's retry pause inside one request (stripe-python: 0.25–0.5 s, more on a
-# loaded machine), shorter than a service's lease, so a re-drive still meets the forgotten
-# key — as it would a day on. Keys used this recently when the day passes are in the middle
-# of an attempt: the provider renews them rather than forgetting them under their own retry.
-RETRY_QUIET_S = 2.0
-RETRY_WAIT_S = 5.0
+# longer than an SDK's retry pause inside one request (stripe-python: 0.25–0.5 s), shorter
+# than a client's retry (~1.5 s on) or a service's lease, so a later attempt still meets the
+# forgotten key — as it would a day on (at 2 s a client's retry of a stable key came inside
+# the wait, replayed, and a service that reuses keys forever went uncaught). Keys used this
+# recently when the day passes are in the middle of an attempt: the provider renews them
+# rather than forgetting them under their own retry.
+RETRY_QUIET_S = 1.0
+RETRY_WAIT_S = 3.0
 # Under load, how long the service's clock runs a day ahead of the provider's: a decision the
 # service took on a key's age just before its clock moved (a claim that found the key young)
 # reaches the provider before the provider forgets the key. Meanwhile the service sees every
