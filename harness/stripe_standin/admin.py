@@ -128,8 +128,12 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
                 400, f"renew_keys_used_within_s must be seconds >= 0, got {keep!r}",
                 "renew_keys_used_within_s",
             )
+        aging = body.get("except_keys", [])
+        if not isinstance(aging, list) or not all(isinstance(k, str) for k in aging):
+            return _error(400, f"except_keys must be a list of idempotency keys, got {aging!r}",
+                          "except_keys")
         now = state.clock.advance(seconds)
-        renewed = state.keys.renew_in_use(now, float(keep))
+        renewed = state.keys.renew_in_use(now, float(keep), frozenset(aging))
         return json_response(200, {"now": now, "renewed_keys": renewed}, {})
 
     async def webhooks(_request: web.Request) -> web.Response:

@@ -128,9 +128,10 @@ class IdempotencyStore:
             del self._keys[k]
         return len(old)
 
-    def renew_in_use(self, now: float, within_s: float) -> int:
+    def renew_in_use(self, now: float, within_s: float,
+                     except_keys: frozenset[str] = frozenset()) -> int:
         """Start a new lifetime at `now` for every key still executing or used in the last
-        `within_s` real seconds; return how many.
+        `within_s` real seconds, but those in `except_keys`; return how many.
 
         Called as the clock jumps a day: the jump stands for a day passing *between* attempts,
         so a key in the middle of one (its request executing, or the SDK about to retry it)
@@ -139,7 +140,8 @@ class IdempotencyStore:
         if within_s <= 0:
             return 0
         recent = time.monotonic() - within_s
-        renewed = [k for k, v in self._keys.items() if v.in_flight or v.touched >= recent]
+        renewed = [k for k, v in self._keys.items()
+                   if (v.in_flight or v.touched >= recent) and k[1] not in except_keys]
         for k in renewed:
             # To the back, where keys as young as `now` belong: prune relies on the order.
             stored = self._keys.pop(k)

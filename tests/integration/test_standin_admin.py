@@ -127,10 +127,9 @@ def test_a_day_passing_renews_only_keys_used_within_the_window(
     assert again["k_new"].json()["id"] == new["id"]
     assert again["k_new"].headers.get("Idempotent-Replayed") == "true"
     assert again["k_old"].json()["id"] != old["id"]
-    refused = httpx.post(f"{standin}/_standin/clock",
-                         json={"advance_seconds": 1, "renew_keys_used_within_s": -1})
-    assert refused.status_code == 400
-    assert refused.json()["error"]["param"] == "renew_keys_used_within_s"
+    for field, bad in (("renew_keys_used_within_s", -1), ("except_keys", "k_new")):
+        refused = httpx.post(f"{standin}/_standin/clock", json={"advance_seconds": 1, field: bad})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field
 
 
 def test_armed_rules_are_listed_with_their_counters(

@@ -97,6 +97,18 @@ def test_keys_in_use_when_the_day_passes_start_a_new_lifetime() -> None:
     assert store.prune(now=day + KEY_LIFETIME_SECONDS) == 2
 
 
+def test_keys_named_to_age_are_never_renewed() -> None:
+    """The lost charges' keys, between attempts: they age even when used in the window."""
+    store = IdempotencyStore()
+    for key in ("lost", "busy"):
+        store.begin("sk_test_a", key, EP, "d", now=0)
+        store.finish("sk_test_a", key, 200, b"{}")
+    day = KEY_LIFETIME_SECONDS + 3600
+    assert store.renew_in_use(now=day, within_s=60, except_keys=frozenset({"lost"})) == 1
+    assert store.begin("sk_test_a", "lost", EP, "d", now=day) is None
+    assert store.begin("sk_test_a", "busy", EP, "d", now=day) is not None
+
+
 def test_renewing_nothing_when_no_window_is_given() -> None:
     store = IdempotencyStore()
     store.begin("sk_test_a", "k", EP, "d", now=0)
