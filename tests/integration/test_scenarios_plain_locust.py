@@ -25,13 +25,14 @@ def naive_service(postgres_url: str, standin_url: str) -> Iterator[str]:
         yield url
 
 
-def locust(scenario: str, host: str, env: dict[str, str], *args: str) -> None:
+def locust(scenario: str, host: str, env: dict[str, str], *args: str) -> str:
     command = [sys.executable, "-m", "locust", "-f", str(scenarios_dir() / f"{scenario}.py"),
                "--headless", "--host", host, "--only-summary", "--loglevel", "WARNING",
                "--exit-code-on-error", "0", *args]
     result = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
                             timeout=90, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
+    return result.stderr
 
 
 def test_every_scenario_names_the_race_it_hunts() -> None:
@@ -98,12 +99,13 @@ def test_scenario_knobs_are_locust_arguments_and_environment_variables(
     for name, env, args, clicks in cases:
         history = tmp_path / name / "history.jsonl"
         history.parent.mkdir()
-        locust("double_click", naive_service,
+        err = locust("double_click", naive_service,
                {"PAYRACE_HISTORY": str(history), "PAYRACE_STANDIN_URL": standin_url, **env},
                # 3 s: on a loaded machine 1 s ended some runs before their start hook armed.
                "-u", "1", "-r", "1", "-t", "3s", *args)
-        faults = [json.loads(line)
-                  for line in (history.parent / "faults.jsonl").read_text().splitlines()]
+        log = history.parent / "faults.jsonl"
+        assert log.is_file(), f"{name}: no fault was logged; Locust said: {err[-3000:]}"
+        faults = [json.loads(line) for line in log.read_text().splitlines()]
         assert faults[0]["rules"][0] == {"action": "gate", "n": clicks, "timeout_ms": 400}, name
 
 
