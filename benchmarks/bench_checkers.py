@@ -199,16 +199,26 @@ def measure(evidence: Evidence, repeat: int) -> dict[str, Any]:
     }
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def judge(root: Path) -> dict[str, Any]:
-    """`payrace check ROOT` as the CLI runs it, in this process: CPU, wall and peak RSS."""
+    """`payrace check ROOT` as the CLI runs it, in this process: CPU (this process and the
+    workers it judged in), wall and peak RSS (this process; the largest worker)."""
     from harness.runner.check import CheckSpec, check
 
     (root / "summary.json").unlink(missing_ok=True)
     start, wall = time.process_time(), time.perf_counter()
     _, summary = check(CheckSpec(run_dir=root))
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
-    return {"cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
+    workers = _cpu(resource.RUSAGE_CHILDREN)  # the workers, reaped when judging ended
+    return {"cpu_seconds": round(cpu + workers, 2), "cpu_main_seconds": round(cpu, 2),
+            "wall_seconds": round(wall, 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_worker_mib": round(
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
             "verdict": summary["verdict"],
             "violations": {c["checker"]: len(c["violations"]) for c in summary["checks"]}}
 

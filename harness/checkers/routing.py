@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers.spill import Row, Spill
+from harness.checkers.spill import Spill
 from harness.history import OpFields
 from harness.ledger import is_money_charge
 
@@ -62,9 +62,11 @@ class Partitions:
         return list(out.values())
 
 
+# A history op or ledger entry as routed: (its line number, the line).
+Line = tuple[int, bytes]
 # Per process: (last op was an invoke, its f, its partition, the invoke still waiting for
 # its completion to say where it goes, or None).
-_Last = tuple[bool, str, int, Row | None]
+_Last = tuple[bool, str, int, Line | None]
 
 
 class HistoryRouter:
@@ -76,26 +78,26 @@ class HistoryRouter:
         self._last: dict[str, _Last] = {}
         self.origin: float | None = None  # the first op's wall - time: the run's t=0
 
-    def route(self, seq: int, fields: OpFields) -> None:
+    def route(self, number: int, line: bytes, fields: OpFields) -> None:
         process, op_type, f, pid = fields[3], fields[4], fields[5], fields[6]
         if self.origin is None:
             self.origin = fields[2] - fields[1]
-        parts, add, row = self._parts, self._spill.add, (seq, fields)
+        parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
         if op_type == "invoke":
             if prev is not None and prev[3] is not None:  # never completed: in no payment's index
-                add(0, HISTORY, prev[3])
+                add(0, HISTORY, *prev[3])
             if pid is None:
                 self._last[process] = (True, f, 0, row)
             else:
                 p = parts.of(pid)
-                add(p, HISTORY, row)
+                add(p, HISTORY, number, line)
                 self._last[process] = (True, f, p, None)
             return
         if prev is not None and prev[0] and prev[1] == f:  # the completion of prev
             if prev[3] is not None:
                 p = parts.of(pid)
-                add(p, HISTORY, prev[3])
+                add(p, HISTORY, *prev[3])
             else:
                 p = prev[2]
                 if pid is not None:
@@ -104,16 +106,16 @@ class HistoryRouter:
             p = parts.of(pid)
             if prev is not None:
                 if prev[3] is not None:
-                    add(p, HISTORY, prev[3])
+                    add(p, HISTORY, *prev[3])
                 else:
                     parts.link(p, prev[2])
-        add(p, HISTORY, row)
+        add(p, HISTORY, number, line)
         self._last[process] = (False, f, p, None)
 
     def finish(self) -> None:
         for _, _, _, waiting in self._last.values():
             if waiting is not None:
-                self._spill.add(0, HISTORY, waiting)
+                self._spill.add(0, HISTORY, *waiting)
         self._last.clear()
 
 
@@ -126,10 +128,10 @@ class LedgerRouter:
         # Every key a checker finds a money charge by (its dedup key, id, latest_charge,
         # charge) → the partition of the first charge with it.
         self.charge_keys: dict[Any, int] = {}
-        self._refunds: list[Row] = []  # refunds of a charge not seen yet
+        self._refunds: list[tuple[int, bytes, dict[str, Any]]] = []  # of a charge not seen yet
         self.origin: float | None = None  # the first entry's wall time, for a run without ops
 
-    def route(self, seq: int, entry: dict[str, Any]) -> None:
+    def route(self, number: int, line: bytes, entry: dict[str, Any]) -> None:
         parts = self._parts
         p = parts.of(entry.get("payment_id"))
         if self.origin is None:
@@ -161,17 +163,17 @@ class LedgerRouter:
                 except TypeError:
                     known = 0
                 if known is None:
-                    self._refunds.append((seq, entry))
+                    self._refunds.append((number, line, entry))
                     return
                 p = known
-        self._spill.add(p, LEDGER, (seq, entry))
+        self._spill.add(p, LEDGER, number, line)
 
     def finish(self) -> None:
         """Refunds listed before their charge go where it went (or stay by payment id)."""
-        for seq, entry in self._refunds:
+        for number, line, entry in self._refunds:
             known = self.charge_keys.get(entry.get("charge"))
             p = known if known is not None else self._parts.of(entry.get("payment_id"))
-            self._spill.add(p, LEDGER, (seq, entry))
+            self._spill.add(p, LEDGER, number, line)
         self._refunds.clear()
 
 
@@ -180,7 +182,7 @@ def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
     """Each DB row goes by its id, linked to the partition of the charge its charge_id names."""
     for position, row in enumerate(rows):
         if not isinstance(row, dict):
-            spill.add(0, DB, (position, row))
+            spill.add(0, DB, position, row)
             continue
         p = partitions.of(row.get("id"))
         try:
@@ -189,7 +191,7 @@ def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
             linked = None
         if linked is not None and linked != p:
             partitions.link(p, linked)
-        spill.add(p, DB, (position, row))
+        spill.add(p, DB, position, row)
 
 
 __all__ = ["DB", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter", "Partitions",
