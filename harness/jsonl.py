@@ -198,27 +198,14 @@ def scan_jsonl(
     what: str,
     convert: Callable[[Row], Any] | None = None,
     *,
-    quick: Callable[[bytes], Any] | None = None,
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
-    """(line number, the line's bytes, its row) for each row stream_jsonl yields, by its rule.
-
-    `quick(line)` may read a line without parsing it: it returns what the caller needs of it
-    (never None), or None to have the line parsed. A line read quickly is parsed in full
-    here only when it is the file's last, so the torn-line rule stays exact; whoever parses
-    the others later (each has a line after it) and finds one damaged calls `refuse_damaged`,
-    which raises the error the exact reader raises for the file's first damaged line.
-    """
-    if quick is not None and skip_damaged:
-        raise ValueError("Expected quick=None with skip_damaged=True: a damaged line read "
-                         "quickly could not be skipped")
+    """(line number, the line's bytes, its row) for each row stream_jsonl yields, by its rule:
+    for a reader that keeps the line itself (harness.checkers.spill)."""
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
-    # The last row, yielded once a later line shows it is not the file's last (True: quick).
-    held: tuple[int, bytes, Any, bool] | None = None
-    read_quickly = False  # a line before this one was not parsed: it may be damaged too
     with Path(path).open("rb") as handle:
         lines: Iterator[tuple[int, bytes]] = enumerate(handle, 1)
         universal = False
@@ -229,60 +216,30 @@ def scan_jsonl(
                     # is read its way (a generator is too slow for every line of every file).
                     lines, universal = _universal(number, line, handle), True
                     break
-                row = None if quick is None else quick(line)
-                quickly = row is not None
-                if not quickly:
-                    try:
-                        row = parse_line(line, convert)
-                    except (ValueError, TypeError) as exc:
-                        if damaged is not None:  # damaged, then another: the first was not last
-                            if not skip_damaged:
-                                raise _first_damage(path, what, convert, read_quickly, *damaged)
-                            skipped += 1
-                        damaged = (number, exc)
-                        continue
-                    if row is BLANK:
-                        continue
+                try:
+                    row = parse_line(line, convert)
+                except (ValueError, TypeError) as exc:
+                    if damaged is not None:  # damaged, then another line: the first was not last
+                        if not skip_damaged:
+                            raise _corrupt(path, what, *damaged) from damaged[1]
+                        skipped += 1
+                    damaged = (number, exc)
+                    continue
+                if row is BLANK:
+                    continue
                 if damaged is not None:
                     if not skip_damaged:
-                        raise _first_damage(path, what, convert, read_quickly, *damaged)
+                        raise _corrupt(path, what, *damaged)
                     skipped += 1
                     damaged = None
-                if held is not None:
-                    yield held[:3]
-                held = (number, line, row, quickly)
-                read_quickly = read_quickly or quickly
+                yield number, line, row
             else:
                 break
-    if held is not None and held[3] and damaged is None:  # the last line was read quickly
-        try:
-            parse_line(held[1], convert)
-        except (ValueError, TypeError) as exc:
-            damaged, held = (held[0], exc), None
-    if held is not None:
-        yield held[:3]
     if damaged is not None:
         torn += 1
     if counts is not None:
         counts.torn_lines += torn
         counts.skipped_lines += skipped
-
-
-def refuse_damaged(path: str | Path, what: str,
-                   convert: Callable[[Row], Any] | None = None) -> None:
-    """Raise the UsageError the exact reader raises for the file's first damaged line;
-    return when there is none (every line sound, or only the last one torn)."""
-    for _ in scan_jsonl(path, what, convert):
-        pass
-
-
-def _first_damage(path: str | Path, what: str, convert: Callable[[Row], Any] | None,
-                  read_quickly: bool, number: int, exc: Exception) -> UsageError:
-    """The error for the damaged line `number`, unless lines before it were read quickly:
-    one of them may be damaged too, and the exact reader names the first."""
-    if read_quickly:
-        refuse_damaged(path, what, convert)
-    return _corrupt(path, what, number, exc)
 
 
 def _universal(number: int, first: bytes, rest: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -305,5 +262,5 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
 
 __all__ = [
     "BLANK", "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "parse_line",
-    "read_jsonl", "refuse_damaged", "scan_jsonl", "stream_jsonl", "write_jsonl",
+    "read_jsonl", "scan_jsonl", "stream_jsonl", "write_jsonl",
 ]

@@ -55,7 +55,7 @@ def judging_pool(workers: int) -> Iterator[Pool | None]:
         yield None
         return
     pool = multiprocessing.get_context("spawn").Pool(
-        workers, initializer=_watch_parent, initargs=(os.getpid(),))
+        workers, initializer=watch_parent, initargs=(os.getpid(),))
     try:
         yield pool
     finally:
@@ -63,7 +63,8 @@ def judging_pool(workers: int) -> Iterator[Pool | None]:
         pool.join()
 
 
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
+    """In a worker: exit within WATCH_SECONDS once `parent` is gone."""
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
                      name="payrace-watch-parent").start()
 
@@ -76,4 +77,5 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "usable_cpus"]
+__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "usable_cpus",
+           "watch_parent"]

@@ -15,10 +15,14 @@ Anything with no payment id, or an id that cannot be hashed, goes to partition 0
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from zlib import crc32
 
+from harness.checkers.evidence import read_db
 from harness.checkers.spill import Spill
 from harness.history import OpFields
+from harness.jsonl import scan_jsonl
 from harness.ledger import is_money_charge
 
 HISTORY, LEDGER, DB = "history", "ledger", "db"
@@ -35,10 +39,14 @@ class Partitions:
         self._parent = list(range(count))
 
     def of(self, key: Any) -> int:
-        """The partition of a payment id (the hash varies by process; the verdict does not)."""
+        """The partition of a payment id, the same in every process: the ledger may be routed
+        in another process than the history (harness.checkers.side), and a string's hash()
+        differs between processes, so a string goes by its CRC-32."""
         if key is None or self.count == 1:
             return 0
-        try:
+        if type(key) is str:
+            return crc32(key.encode("utf-8", "surrogatepass")) % self.count
+        try:  # a number or a bool (JSON's other scalars): hash() is the same everywhere
             return hash(key) % self.count
         except TypeError:  # a list as an id: the checkers will refuse it, in partition 0
             return 0
@@ -53,6 +61,15 @@ class Partitions:
             self._parent[p] = self._parent[self._parent[p]]
             p = self._parent[p]
         return p
+
+    def roots(self) -> list[int]:
+        """Each partition's representative: what `adopt` needs to repeat these links."""
+        return [self._root(p) for p in range(self.count)]
+
+    def adopt(self, roots: list[int]) -> None:
+        """Add the links another Partitions of the same count made (its `roots()`)."""
+        for p, root in enumerate(roots):
+            self.link(p, root)
 
     def groups(self) -> list[list[int]]:
         """Linked partitions together, each group in order of its lowest partition."""
@@ -194,5 +211,20 @@ def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
         spill.add(p, DB, position, row)
 
 
+def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: Spill,
+                 ) -> float | None:
+    """The ledger's and the DB view's pass, into `spill`: the first ledger entry's wall time."""
+    router = LedgerRouter(partitions, spill)
+    for number, line, entry in scan_jsonl(ledger, "ledger entry"):
+        router.route(number, line, entry)
+    router.finish()
+    rows = read_db(db) if db is not None else None
+    if rows is not None:
+        route_db(rows, partitions, spill, router.charge_keys)
+        del rows
+    router.charge_keys.clear()  # links are made; the map is the pass's largest object
+    return router.origin
+
+
 __all__ = ["DB", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter", "Partitions",
-           "route_db"]
+           "route_db", "route_ledger"]

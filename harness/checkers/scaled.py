@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness.checkers.evidence import read_db
 from harness.checkers.judging import Group, PartEvidence, Settings, Tally, judge_group
 from harness.checkers.merge import Merge, merge_results
 from harness.checkers.pool import MAX_WORKERS, importable, judging_pool, usable_cpus
@@ -25,13 +24,12 @@ from harness.checkers.result import CheckResult
 from harness.checkers.routing import (
     DB,
     HISTORY,
-    KINDS,
     LEDGER,
     HistoryRouter,
-    LedgerRouter,
     Partitions,
-    route_db,
+    route_ledger,
 )
+from harness.checkers.side import side_pass
 from harness.checkers.spill import Spill
 from harness.errors import UsageError
 from harness.gc_pause import gc_paused
@@ -87,8 +85,9 @@ def judge_files(
     """Judge history, ledger and DB files with `checkers`, partition by partition.
 
     `merges` says how each checker's partitions combine; one without forces one partition.
-    Groups are judged in `workers` processes (default `workers_for`). A damaged line is
-    refused as `read_jsonl` refuses it (UsageError naming file and line).
+    Groups are judged in `workers` processes (default `workers_for`); with two or more, the
+    ledger and DB view are routed in another process while this one routes the history.
+    A damaged line is refused as `read_jsonl` refuses it (UsageError naming file and line).
     """
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
@@ -96,12 +95,15 @@ def judge_files(
         workers = workers_for(count, checkers, tally)
     parts = Partitions(count)
     # The workers start (a fresh interpreter each) while this process routes the files.
-    with gc_paused(), contextlib.closing(Spill(count, KINDS, (HISTORY, LEDGER))) as spill, \
-            judging_pool(min(workers, count)) as pool:
-        origin, torn, has_db = _route(history, ledger, db, parts, spill)
+    with gc_paused(), contextlib.ExitStack() as stack:
+        ops = stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
+        rest = stack.enter_context(contextlib.closing(Spill(count, (LEDGER, DB), (LEDGER,))))
+        pool = stack.enter_context(judging_pool(min(workers, count)))
+        origin, torn = _route(history, ledger, db, parts, (ops, rest), aside=workers > 1)
+        has_db = db is not None and db.is_file()
         settings = Settings(checkers, tally, reconciled, settled_how, origin)
         groups = parts.groups()
-        tasks = _groups(spill, groups, has_db)
+        tasks = _groups(ops, rest, groups, has_db)
         judged: Iterator[tuple[list[CheckResult], Any]] = (
             (judge_group(settings, task) for task in tasks) if pool is None
             else pool.imap(partial(judge_group, settings), tasks))
@@ -121,35 +123,35 @@ def judge_files(
                   1 if pool is None else min(workers, count))
 
 
-def _groups(spill: Spill, groups: list[list[int]], has_db: bool) -> Iterator[Group]:
+def _groups(ops: Spill, rest: Spill, groups: list[list[int]], has_db: bool) -> Iterator[Group]:
     # Lazily: a pool's feeder holds one group read ahead, not the run.
     for group in groups:
-        yield Group(spill.chunks(group, HISTORY), spill.chunks(group, LEDGER),
-                    spill.chunks(group, DB) if has_db else None)
+        yield Group(ops.chunks(group, HISTORY), rest.chunks(group, LEDGER),
+                    rest.chunks(group, DB) if has_db else None)
 
 
 def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
-           spill: Spill) -> tuple[float | None, int, bool]:
-    """The one pass over the files: (the run's clock origin, torn history lines, DB present)."""
-    ledger_router = LedgerRouter(parts, spill)
-    for number, line, entry in scan_jsonl(ledger, "ledger entry"):
-        ledger_router.route(number, line, entry)
-    ledger_router.finish()
-    rows = read_db(db) if db is not None else None
-    if rows is not None:
-        route_db(rows, parts, spill, ledger_router.charge_keys)
-        del rows
-    ledger_router.charge_keys.clear()  # links are made; the map is the pass's largest object
-    counts: JsonlRows[Any] = JsonlRows()
-    router = HistoryRouter(parts, spill)
-    try:
-        for number, line, fields in scan_jsonl(history, "history op", op_fields, counts=counts):
-            router.route(number, line, fields)
-    except OSError as exc:
-        raise UsageError(f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
-    router.finish()
-    origin = router.origin if router.origin is not None else ledger_router.origin
-    return origin, counts.torn_lines, db is not None and db.is_file()
+           spills: tuple[Spill, Spill], *, aside: bool) -> tuple[float | None, int]:
+    """The one pass over the files: (the run's clock origin, torn history lines). `aside`: the
+    ledger and DB view are routed by another process meanwhile (harness.checkers.side)."""
+    ops, rest = spills
+    with contextlib.ExitStack() as stack:
+        side = stack.enter_context(side_pass(ledger, db, parts, rest)) if aside else None
+        ledger_origin = route_ledger(ledger, db, parts, rest) if side is None else None
+        counts: JsonlRows[Any] = JsonlRows()
+        router = HistoryRouter(parts, ops)
+        try:
+            for number, line, fields in scan_jsonl(history, "history op", op_fields,
+                                                   counts=counts):
+                router.route(number, line, fields)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
+        router.finish()
+        if side is not None:
+            ledger_origin = side.result()
+    origin = router.origin if router.origin is not None else ledger_origin
+    return origin, counts.torn_lines
 
 
 __all__ = ["MAX_PARTITIONS", "PART_BYTES", "Judged", "PartEvidence", "judge_files",

@@ -12,7 +12,7 @@ import marshal
 import tempfile
 from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 # Rows per chunk: large enough that one write amortises its overhead, small enough that K
 # partitions' open buffers stay a few megabytes.
@@ -22,6 +22,7 @@ Row = tuple[int, Any]  # (position in its file, payload): the position restores 
 # One chunk as stored: (payload, positions as array("q") bytes). The payload is the lines,
 # each ending in one newline, or a marshalled list of rows.
 Chunk = tuple[bytes, bytes]
+Key = tuple[int, str]  # (partition, kind)
 
 
 class Spill:
@@ -29,18 +30,19 @@ class Spill:
 
     `lines` names the kinds whose rows are lines (bytes without a newline inside); the
     others hold JSON-parsed values (dicts, lists, str, numbers, None), which marshal keeps
-    exactly.
+    exactly. Another process may fill it (harness.checkers.side): it writes to the same
+    file (`file`, opened on this one's `fileno()`), then hands over its `index`.
     """
 
-    def __init__(self, partitions: int, kinds: Iterable[str], lines: Iterable[str] = ()) -> None:
+    def __init__(self, partitions: int, kinds: Iterable[str], lines: Iterable[str] = (),
+                 file: IO[bytes] | None = None) -> None:
         self.partitions = partitions
         self.lines = frozenset(lines)
-        # Owned by the Spill, closed by close() or contextlib.closing (and gone on exit).
-        self._file = tempfile.TemporaryFile(prefix="payrace-spill-")  # noqa: SIM115
+        self._file = file  # made at the first chunk stored, unless given
         keys = [(p, kind) for p in range(partitions) for kind in kinds]
-        self._payloads: dict[tuple[int, str], list[Any]] = {key: [] for key in keys}
-        self._positions: dict[tuple[int, str], array[int]] = {key: array("q") for key in keys}
-        self._chunks: dict[tuple[int, str], list[tuple[int, int, int]]] = {k: [] for k in keys}
+        self._payloads: dict[Key, list[Any]] = {key: [] for key in keys}
+        self._positions: dict[Key, array[int]] = {key: array("q") for key in keys}
+        self._chunks: dict[Key, list[tuple[int, int, int]]] = {k: [] for k in keys}
         self.rows = 0
 
     def add(self, partition: int, kind: str, position: int, payload: Any) -> None:
@@ -52,19 +54,51 @@ class Spill:
         if len(payloads) >= CHUNK_ROWS:
             self._write(key)
 
-    def _write(self, key: tuple[int, str]) -> None:
+    def _write(self, key: Key) -> None:
         chunk = self._pending(key)
         if not chunk[1]:
             return
-        offset = self._file.seek(0, 2)
-        self._file.write(chunk[0])
-        self._file.write(chunk[1])
-        self._chunks[key].append((offset, len(chunk[0]), len(chunk[1])))
+        self._store(key, chunk)
         self.rows += len(self._payloads[key])
         self._payloads[key] = []
         self._positions[key] = array("q")
 
-    def _pending(self, key: tuple[int, str]) -> Chunk:
+    def flush(self) -> None:
+        """Every row still buffered onto the file, so that `index` names them all."""
+        for key in self._payloads:
+            self._write(key)
+        if self._file is not None:
+            self._file.flush()
+
+    @property
+    def index(self) -> dict[Key, list[tuple[int, int, int]]]:
+        """Where each (partition, kind)'s chunks are on the file: (offset, payload size,
+        positions size)."""
+        return self._chunks
+
+    def take(self, index: dict[Key, list[tuple[int, int, int]]]) -> None:
+        """The chunks another process wrote to this Spill's file, by its `index`."""
+        for key, chunks in index.items():
+            self._chunks[key].extend(chunks)
+
+    def fileno(self) -> int:
+        """The file's descriptor, for another process to write chunks to."""
+        return self._opened().fileno()
+
+    def _opened(self) -> IO[bytes]:
+        if self._file is None:
+            # Owned by the Spill, closed by close() or contextlib.closing (and gone on exit).
+            self._file = tempfile.TemporaryFile(prefix="payrace-spill-")  # noqa: SIM115
+        return self._file
+
+    def _store(self, key: Key, chunk: Chunk) -> None:
+        file = self._opened()
+        offset = file.seek(0, 2)
+        file.write(chunk[0])
+        file.write(chunk[1])
+        self._chunks[key].append((offset, len(chunk[0]), len(chunk[1])))
+
+    def _pending(self, key: Key) -> Chunk:
         payloads = self._payloads[key]
         if key[1] in self.lines:
             # The file's last line may lack its newline; every stored line ends in one.
@@ -78,6 +112,7 @@ class Spill:
         out: list[Chunk] = []
         for partition in partitions:
             for offset, size, count in self._chunks[(partition, kind)]:
+                assert self._file is not None  # a chunk is stored on it
                 self._file.seek(offset)
                 out.append((self._file.read(size), self._file.read(count)))
             if self._payloads[(partition, kind)]:
@@ -85,7 +120,8 @@ class Spill:
         return out
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def unpack(chunks: Iterable[Chunk], lines: bool) -> list[Row]:
@@ -104,4 +140,4 @@ def _position(row: Row) -> int:
     return row[0]
 
 
-__all__ = ["CHUNK_ROWS", "Chunk", "Row", "Spill", "unpack"]
+__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Row", "Spill", "unpack"]
