@@ -61,12 +61,14 @@ def partitions_for(*paths: Path | None) -> int:
     return max(1, min(MAX_PARTITIONS, -(-size // PART_BYTES)))
 
 
-def workers_for(partitions: int, checkers: Suite, tally: Tally | None) -> int:
-    """Processes to judge in: one per usable CPU, up to the partitions and MAX_WORKERS; one
-    (this process) when a checker or the tally cannot be imported by a worker."""
+def workers_for(partitions: int, checkers: Suite, tally: Tally | None,
+                wanted: int | None = None) -> int:
+    """Processes to judge in: `wanted`, or one per usable CPU up to MAX_WORKERS, and at most
+    one per partition; one (this process) when a checker or the tally cannot be imported by
+    a worker."""
     if not all(importable(fn) for fn, _ in checkers.values()) or not importable(tally):
         return 1
-    return max(1, min(usable_cpus(), partitions, MAX_WORKERS))
+    return max(1, min(wanted or min(usable_cpus(), MAX_WORKERS), partitions))
 
 
 def judge_files(
@@ -85,20 +87,19 @@ def judge_files(
     """Judge history, ledger and DB files with `checkers`, partition by partition.
 
     `merges` says how each checker's partitions combine; one without forces one partition.
-    Groups are judged in `workers` processes (default `workers_for`); with two or more, the
+    Groups are judged in `workers` processes (`workers_for`); with two or more, the
     ledger and DB view are routed in another process while this one routes the history.
     A damaged line is refused as `read_jsonl` refuses it (UsageError naming file and line).
     """
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
-    if workers is None:
-        workers = workers_for(count, checkers, tally)
+    workers = workers_for(count, checkers, tally, workers)
     parts = Partitions(count)
     # The workers start (a fresh interpreter each) while this process routes the files.
     with gc_paused(), contextlib.ExitStack() as stack:
         ops = stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
         rest = stack.enter_context(contextlib.closing(Spill(count, (LEDGER, DB), (LEDGER,))))
-        pool = stack.enter_context(judging_pool(min(workers, count)))
+        pool = stack.enter_context(judging_pool(workers))
         origin, torn = _route(history, ledger, db, parts, (ops, rest), aside=workers > 1)
         has_db = db is not None and db.is_file()
         settings = Settings(checkers, tally, reconciled, settled_how, origin)
@@ -119,8 +120,7 @@ def judge_files(
         else per_check[name][0]
         for name in checkers
     ]
-    return Judged(results, torn, has_db, count, len(groups), tallies,
-                  1 if pool is None else min(workers, count))
+    return Judged(results, torn, has_db, count, len(groups), tallies, workers)
 
 
 def _groups(ops: Spill, rest: Spill, groups: list[list[int]], has_db: bool) -> Iterator[Group]:
