@@ -117,8 +117,8 @@ class HistoryRouter:
                 add(p, HISTORY, *prev[3])
             else:
                 p = prev[2]
-                if pid is not None:
-                    parts.link(p, parts.of(pid))
+                if pid is not None and (q := parts.of(pid)) != p:  # the common case: no link
+                    parts.link(p, q)
         else:  # an orphan: keep the op before it in its process beside it
             p = parts.of(pid)
             if prev is not None:

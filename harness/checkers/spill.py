@@ -101,8 +101,11 @@ class Spill:
     def _pending(self, key: Key) -> Chunk:
         payloads = self._payloads[key]
         if key[1] in self.lines:
-            # The file's last line may lack its newline; every stored line ends in one.
-            data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in payloads)
+            data = b"".join(payloads)
+            if data.count(b"\n") != len(payloads):
+                # The file's last line may lack its newline; every stored line ends in one.
+                data = b"".join(line if line.endswith(b"\n") else line + b"\n"
+                                for line in payloads)
         else:
             data = marshal.dumps(payloads)
         return data, self._positions[key].tobytes()
