@@ -140,7 +140,8 @@ def read_jsonl(
     Streams the file: a million-line history is never held as text. OSError is the caller's.
     """
     rows: JsonlRows[Any] = into if into is not None else JsonlRows()
-    rows.extend(stream_jsonl(path, what, convert, skip_damaged=skip_damaged, counts=rows))
+    rows.extend(row for _, _, row in scan_jsonl(path, what, convert, skip_damaged=skip_damaged,
+                                                 counts=rows))
     return rows
 
 
@@ -176,23 +177,6 @@ def parse_line(line: bytes, convert: Callable[[Row], Any] | None = None) -> Any:
     return data if convert is None else convert(data)
 
 
-def stream_jsonl(
-    path: str | Path,
-    what: str,
-    convert: Callable[[Row], Any] | None = None,
-    *,
-    skip_damaged: bool = False,
-    counts: JsonlRows[Any] | None = None,
-) -> Iterator[Any]:
-    """read_jsonl one row at a time, for files too large to hold: the same rule, the same rows.
-
-    Torn and skipped lines are added to `counts` (when given) once the file is read through.
-    Each line is read by `parse_line`.
-    """
-    for _, _, row in scan_jsonl(path, what, convert, skip_damaged=skip_damaged, counts=counts):
-        yield row
-
-
 def scan_jsonl(
     path: str | Path,
     what: str,
@@ -201,8 +185,12 @@ def scan_jsonl(
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
-    """(line number, the line's bytes, its row) for each row stream_jsonl yields, by its rule:
-    for a reader that keeps the line itself (harness.checkers.spill)."""
+    """read_jsonl one row at a time, for files too large to hold: (line number, the line's
+    bytes, its row) for each row, by the same rule; the line is for a reader that keeps it
+    (harness.checkers.spill). Each line is read by `parse_line`.
+
+    Torn and skipped lines are added to `counts` (when given) once the file is read through.
+    """
     loads = orjson.loads
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
@@ -270,5 +258,5 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
 
 __all__ = [
     "BLANK", "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "parse_line",
-    "read_jsonl", "scan_jsonl", "stream_jsonl", "write_jsonl",
+    "read_jsonl", "scan_jsonl", "write_jsonl",
 ]
