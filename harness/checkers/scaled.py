@@ -1,10 +1,13 @@
 """Judging evidence files of any size: route them into partitions, judge each, merge the results.
 
 One streaming pass reads the ledger, the DB view and the history (harness.checkers.routing)
-into partitions spilled to a temporary file; each group of linked partitions is then loaded
-as an `Evidence` and judged by the suite, and each checker's `merge` makes the partitions'
-results the whole run's. Memory holds one group, not the run. A suite holding a checker
-without a `merge` is judged in one partition: the whole evidence, as before.
+into partitions spilled to temporary files, the lines as they were read; each group of
+linked partitions is then parsed into an `Evidence` and judged by the suite, and each
+checker's `merge` makes the partitions' results the whole run's. Memory holds one group per
+process, not the run. With two or more CPUs the ledger is routed by a side process while
+this one routes the history (harness.checkers.side), and the groups are judged by spawned
+workers (harness.checkers.pool). A suite holding a checker without a `merge` is judged in
+one partition: the whole evidence, as before.
 """
 
 from __future__ import annotations
