@@ -25,6 +25,11 @@ MAX_WORKERS = 4
 WATCH_SECONDS = 0.5
 
 
+def may_start_processes() -> bool:
+    """False in a daemonic process (a multiprocessing worker): it may not have children."""
+    return not multiprocessing.current_process().daemon
+
+
 def usable_cpus() -> int:
     """CPUs this process may run on (its affinity, where the platform tells)."""
     try:
@@ -77,5 +82,5 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "usable_cpus",
-           "watch_parent"]
+__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "may_start_processes",
+           "usable_cpus", "watch_parent"]

@@ -21,7 +21,13 @@ from typing import Any
 
 from harness.checkers.judging import Group, PartEvidence, Settings, Tally, judge_group
 from harness.checkers.merge import Merge, merge_results
-from harness.checkers.pool import MAX_WORKERS, importable, judging_pool, usable_cpus
+from harness.checkers.pool import (
+    MAX_WORKERS,
+    importable,
+    judging_pool,
+    may_start_processes,
+    usable_cpus,
+)
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
 from harness.checkers.routing import (
@@ -68,8 +74,9 @@ def workers_for(partitions: int, checkers: Suite, tally: Tally | None,
                 wanted: int | None = None) -> int:
     """Processes to judge in: `wanted`, or one per usable CPU up to MAX_WORKERS, and at most
     one per partition; one (this process) when a checker or the tally cannot be imported by
-    a worker."""
-    if not all(importable(fn) for fn, _ in checkers.values()) or not importable(tally):
+    a worker, or when this process may not start any."""
+    if (not may_start_processes() or not importable(tally)
+            or not all(importable(fn) for fn, _ in checkers.values())):
         return 1
     return max(1, min(wanted or min(usable_cpus(), MAX_WORKERS), partitions))
 

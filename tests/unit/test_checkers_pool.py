@@ -3,6 +3,7 @@ every payment id to the same partition."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -107,3 +108,23 @@ def test_only_payraces_own_functions_go_to_workers() -> None:
     assert importable(evidence_tally) and importable(None)
     assert not importable(lambda evidence: None)
     assert not importable(print)
+
+
+def _workers_in_a_daemon(root: Path, answer: multiprocessing.SimpleQueue[int]) -> None:
+    judged = judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                         standard_checkers(), merges_of(BUILTIN), partitions=4, workers=2,
+                         tally=evidence_tally)
+    answer.put(judged.workers)
+
+
+def test_a_daemonic_process_judges_in_itself(tmp_path: Path) -> None:
+    """multiprocessing lets no daemonic process start others: a check inside one (a worker of
+    the user's own pool) judges its partitions itself instead of failing."""
+    root = _Run(11, 300).write(tmp_path / "run")
+    context = multiprocessing.get_context("spawn")
+    answer: multiprocessing.SimpleQueue[int] = context.SimpleQueue()
+    process = context.Process(target=_workers_in_a_daemon, args=(root, answer), daemon=True)
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    assert answer.get() == 1
