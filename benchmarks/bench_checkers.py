@@ -6,7 +6,9 @@ Run: .venv/bin/python benchmarks/bench_checkers.py             (1M, 2M and 10M o
 Goals (issue #12 item 4): loading and checking 10,000,000 ops with their ledger in <= 60 s and
 <= 4 GiB peak memory, twice the history about twice the time. Each size is written as a run
 directory (history.jsonl, ledger.jsonl, db.json) and judged by `payrace check`'s own code in
-a fresh process, whose CPU time, wall time and peak RSS (ru_maxrss) are reported.
+a fresh process: its wall time, the CPU time of it and the processes it starts (the side pass
+routing the ledger, the workers judging groups), and peak RSS (its own, the largest other's,
+and all of them together, sampled).
 (issue 4, in memory: all checkers over 1,000,000 ops in <= 5 s.)
 This is a measurement to record in docs/PERFORMANCE.md, not a pass/fail test.
 """
