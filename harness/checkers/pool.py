@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,7 +61,7 @@ def judging_pool(workers: int) -> Iterator[Pool | None]:
         yield None
         return
     pool = multiprocessing.get_context("spawn").Pool(
-        workers, initializer=watch_parent, initargs=(os.getpid(),))
+        workers, initializer=start_worker, initargs=(os.getpid(),))
     try:
         yield pool
     finally:
@@ -68,8 +69,13 @@ def judging_pool(workers: int) -> Iterator[Pool | None]:
         pool.join()
 
 
-def watch_parent(parent: int) -> None:
-    """In a worker: exit within WATCH_SECONDS once `parent` is gone."""
+def start_worker(parent: int) -> None:
+    """In a worker: leave Ctrl-C to `parent`, and exit within WATCH_SECONDS once it is gone.
+
+    Ctrl-C reaches the whole process group: the parent stops its workers on its way out, and
+    a worker interrupted too would only add its traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
                      name="payrace-watch-parent").start()
 
@@ -83,4 +89,4 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 __all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "may_start_processes",
-           "usable_cpus", "watch_parent"]
+           "start_worker", "usable_cpus"]

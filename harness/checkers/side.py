@@ -21,7 +21,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from harness.checkers.pool import watch_parent
+from harness.checkers.pool import start_worker
 from harness.checkers.routing import DB, LEDGER, Partitions, route_ledger
 from harness.checkers.spill import Spill
 from harness.gc_pause import gc_paused
@@ -79,7 +79,7 @@ def side_pass(ledger: Path, db: Path | None, partitions: Partitions,
 def _side(ledger: Path, db: Path | None, count: int, file: Any, answers: Connection,
           parent: int) -> None:
     """The side process: route onto the shared file, then answer with the index and links."""
-    watch_parent(parent)
+    start_worker(parent)
     partitions = Partitions(count)
     spill = Spill(count, (LEDGER, DB), (LEDGER,), file=os.fdopen(file.detach(), "r+b"))
     try:

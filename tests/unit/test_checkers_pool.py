@@ -56,8 +56,11 @@ def test_a_parent_that_raises_leaves_no_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_killed_parent_leaves_no_process(tmp_path: Path) -> None:
-    """SIGKILL, which runs no cleanup: the workers notice the orphaning and exit by themselves."""
+@pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
+def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
+    """SIGKILL, which runs no cleanup: the workers notice the orphaning and exit by themselves.
+    Ctrl-C (SIGINT to the whole process group): the parent stops them, and only the parent
+    says it was interrupted."""
     root = _Run(10, 40_000).write(tmp_path / "run")
     script = textwrap.dedent(f"""
         from pathlib import Path
@@ -72,7 +75,8 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path) -> None:
                             standard_checkers(), merges_of(BUILTIN), partitions=8, workers=2,
                             tally=evidence_tally)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,
+                              stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         children: list[psutil.Process] = []
@@ -81,9 +85,14 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path) -> None:
             children = psutil.Process(parent.pid).children(recursive=True)
         assert len(children) >= 3, children
         time.sleep(1.0)  # mid-work
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
+        if how == "SIGKILL":
+            os.kill(parent.pid, signal.SIGKILL)
+        else:
+            os.killpg(parent.pid, signal.SIGINT)
+        _, stderr = parent.communicate(timeout=30)
         assert _gone([c.pid for c in children], 10 * WATCH_SECONDS + 5) == []
+        if how == "Ctrl-C":
+            assert stderr.count("KeyboardInterrupt") == 1, stderr
     finally:
         if parent.poll() is None:
             parent.kill()
