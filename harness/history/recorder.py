@@ -48,6 +48,11 @@ class HistoryRecorder:
         self._ops: list[Op] = []
         self._open: dict[str, Op] = {}
 
+    @property
+    def recorded(self) -> int:
+        """How many ops are in the file so far (each written whole before this counts it)."""
+        return self._next
+
     def record(
         self,
         process: str,

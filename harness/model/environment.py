@@ -16,6 +16,7 @@ from harness.errors import PayraceError
 from harness.history import HistoryRecorder
 from harness.jsonl import encode_line, write_jsonl
 from harness.ledger import is_money_charge
+from harness.ledger_behind import remove_mark, write_mark
 from harness.model.checks import CheckTally, PaymentViolation
 from harness.model.targets import Target
 from harness.nemesis.registry import FAMILY_NAMES
@@ -291,6 +292,9 @@ class Environment:
             recorder = HistoryRecorder(self.evidence_dir / "history.jsonl")
             if not self.ledger_journalled:
                 write_jsonl(self.evidence_dir / "ledger.jsonl", [])
+                # The copy may miss what the provider does in the step in flight (or in
+                # the background): the mark says which ops each copy covers, for a kill.
+                write_mark(self.evidence_dir, 0)
         for client in self.clients:
             client.recorder = recorder
         example = Example(self.stats.examples, recorder, time.monotonic(), cursor=cursor)
@@ -307,6 +311,9 @@ class Environment:
         if lazy and not example.dirty and self.target.spec.kind == "reference":
             return []
         example.dirty = False
+        # Every op recorded before the read has its charges in it (a charge is made before
+        # the completion recording it); an invoke whose charge comes later is only pending.
+        covered = example.recorder.recorded
         # Without a limit one page holds every entry after the cursor.
         page = self.call(self.standin.ledger, example.cursor)
         new: list[dict[str, Any]] = list(page["entries"])
@@ -317,6 +324,8 @@ class Environment:
         if self.evidence_dir is not None and not self.ledger_journalled and new:
             with (self.evidence_dir / "ledger.jsonl").open("a", encoding="utf-8") as journal:
                 journal.writelines(encode_line(entry) for entry in new)
+        if self.evidence_dir is not None and not self.ledger_journalled:
+            write_mark(self.evidence_dir, covered)
         step = max(example.step - 1, 0)
         for entry in new:
             example.ledger.append(entry)
@@ -389,4 +398,6 @@ class Environment:
         self.pool.shutdown(wait=True)
         if self.current is not None:
             self.current.recorder.close()
+        if self.evidence_dir is not None:
+            remove_mark(self.evidence_dir)  # ended, not killed: no copy is behind
 

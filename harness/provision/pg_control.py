@@ -60,6 +60,13 @@ class PgControl:
         now = time.monotonic()
         return {"stop_s": round(stopped - started, 3), "down_s": round(now - stopped, 3)}
 
+    def stop_now(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Stop the server at once (immediate: no checkpoint, the data is thrown away next);
+        True when pg_ctl says it stopped."""
+        done = self._pg_ctl("stop", "-m", "immediate", "-w", "-t", str(int(timeout_s)),
+                            check=False)
+        return done.returncode == 0
+
     def ensure_running(self) -> bool:
         """Start the server if an interrupted restart left it down; True when it was."""
         if self.running():

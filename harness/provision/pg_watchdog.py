@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness.provision.pg_control import PgControl
+
 STOP_TIMEOUT_S = 10
 
 
@@ -62,15 +64,10 @@ def stop_server(root: Path, pg_ctl: Path) -> None:
     """Stop the server in `root`/data if one runs (immediately), then delete `root`."""
     pgdata = root / "data"
     if (pgdata / "postmaster.pid").exists():
-        # pg_ctl refuses to run as root; as root the wheel runs the server as the data dir's owner.
-        user = pgdata.stat().st_uid if os.geteuid() == 0 else None
         # If this fails, deleting the directory below still ends the postmaster: it exits
         # within a minute of finding its postmaster.pid gone.
-        subprocess.run(
-            [str(pg_ctl), "-D", str(pgdata), "-m", "immediate", "-w", "-t", str(STOP_TIMEOUT_S),
-             "stop"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=user, check=False,
-        )  # fmt: skip
+        with contextlib.suppress(OSError):
+            PgControl(pg_ctl, pgdata).stop_now(STOP_TIMEOUT_S)
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from harness.checkers import compose, standard_checkers, verdict
 from harness.checkers.registry import BUILTIN, CheckerEntry, merges_of
 from harness.checkers.scaled import judge_files
 from harness.errors import UsageError
+from harness.ledger_behind import LEDGER_BEHIND, copy_prefix, covered_ops
 from harness.runner.evidence import read_faults
 from harness.runner.parts import merge_parts_counting, part_paths
 from harness.runs import build_summary, write_summary
@@ -78,16 +80,27 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
     started, clock = datetime.now(UTC), time.monotonic()
     from harness.runner.run import combine_evidence_stats, evidence_tally  # the run's own counts
 
-    judged = judge_files(
-        root / HISTORY, root / LEDGER, root / DB,
-        standard_checkers(spec.min_charges, extra=spec.checkers),
-        merges_of([*BUILTIN, *spec.checkers]),
-        reconciled=spec.settled,
-        tally=evidence_tally,  # a module-level function: worker processes import it by name
-    )
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="payrace-check-") as scratch:
+        history = root / HISTORY
+        covered = covered_ops(root)
+        if covered is not None:
+            # Judged: the prefix the ledger copy covers. The ops after it may have charged
+            # where the copy could not see, so they would read as charges never made.
+            history = Path(scratch) / HISTORY
+            left_out = copy_prefix(root / HISTORY, covered, history)
+            notes.append(f"{LEDGER_BEHIND}: the ledger is a copy that covers the first "
+                         f"{covered} history op(s); the {left_out} recorded after its last copy "
+                         "were left out.")
+        judged = judge_files(
+            history, root / LEDGER, root / DB,
+            standard_checkers(spec.min_charges, extra=spec.checkers),
+            merges_of([*BUILTIN, *spec.checkers]),
+            reconciled=spec.settled,
+            tally=evidence_tally,  # a module-level function: worker processes import it by name
+        )
     results = judged.results
     name, _ = verdict(compose(results))
-    notes: list[str] = []
     if not judged.has_db:
         notes.append(f"No {DB}: db-consistency could not be judged.")
     if not spec.settled:

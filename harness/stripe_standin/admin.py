@@ -122,7 +122,19 @@ def admin_routes(state: StandinState) -> list[web.RouteDef]:
                 400, f'Expected {{"advance_seconds": N}} with N >= 0, got {body!r}',
                 "advance_seconds",
             )
-        return json_response(200, {"now": state.clock.advance(seconds)}, {})
+        keep = body.get("renew_keys_used_within_s", 0)
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or keep < 0:
+            return _error(
+                400, f"renew_keys_used_within_s must be seconds >= 0, got {keep!r}",
+                "renew_keys_used_within_s",
+            )
+        aging = body.get("except_keys", [])
+        if not isinstance(aging, list) or not all(isinstance(k, str) for k in aging):
+            return _error(400, f"except_keys must be a list of idempotency keys, got {aging!r}",
+                          "except_keys")
+        now = state.clock.advance(seconds)
+        renewed = state.keys.renew_in_use(now, float(keep), frozenset(aging))
+        return json_response(200, {"now": now, "renewed_keys": renewed}, {})
 
     async def webhooks(_request: web.Request) -> web.Response:
         # The only place an endpoint's secret shows again after its create (Stripe's dashboard

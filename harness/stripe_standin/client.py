@@ -110,7 +110,16 @@ class StandinAdmin:
         """Clear objects, keys, faults, the ledger and the clock offset."""
         self._call("POST", "/_standin/reset")
 
-    def advance_clock(self, seconds: float) -> float:
-        """Move the stand-in's clock forward; return its new time (epoch seconds)."""
-        body = {"advance_seconds": seconds}
+    def advance_clock(self, seconds: float, renew_keys_used_within_s: float = 0.0,
+                      except_keys: Collection[str] = ()) -> float:
+        """Move the stand-in's clock forward; return its new time (epoch seconds).
+
+        Keys still executing or used in the last `renew_keys_used_within_s` real seconds
+        start a new lifetime instead of aging (they are in the middle of an attempt), but
+        those in `except_keys`, which age whatever their use."""
+        body: dict[str, Any] = {"advance_seconds": seconds}
+        if renew_keys_used_within_s:
+            body["renew_keys_used_within_s"] = renew_keys_used_within_s
+        if except_keys:
+            body["except_keys"] = sorted(except_keys)
         return float(self._call("POST", "/_standin/clock", json=body)["now"])

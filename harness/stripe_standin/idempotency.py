@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from harness.stripe_standin.wire import IDEMPOTENCY_ERROR, INVALID_REQUEST, StripeError
@@ -20,6 +21,9 @@ class StoredResponse:
     status: int | None = None  # None while the first request still executes
     body: bytes | None = None  # the JSON exactly as first sent
     headers: dict[str, str] = field(default_factory=dict)
+    # Real (monotonic) time of the last request to carry the key, started or answered: a key
+    # used this recently is in the middle of an attempt, whatever the movable clock says.
+    touched: float = field(default_factory=time.monotonic)
 
     @property
     def in_flight(self) -> bool:
@@ -76,6 +80,7 @@ class IdempotencyStore:
                 "execute a different request.",
                 type=IDEMPOTENCY_ERROR,
             )
+        stored.touched = time.monotonic()
         if stored.in_flight:
             raise StripeError(
                 409,
@@ -97,6 +102,7 @@ class IdempotencyStore:
         """Store the first response on the key; replays return it unchanged."""
         stored = self._keys.get((api_key, key))
         if stored is not None and stored.in_flight:
+            stored.touched = time.monotonic()
             stored.status = status
             stored.body = body
             stored.headers = dict(headers or {})
@@ -121,6 +127,27 @@ class IdempotencyStore:
         for k in old:
             del self._keys[k]
         return len(old)
+
+    def renew_in_use(self, now: float, within_s: float,
+                     except_keys: frozenset[str] = frozenset()) -> int:
+        """Start a new lifetime at `now` for every key still executing or used in the last
+        `within_s` real seconds, but those in `except_keys`; return how many.
+
+        Called as the clock jumps a day: the jump stands for a day passing *between* attempts,
+        so a key in the middle of one (its request executing, or the SDK about to retry it)
+        is taken to have been used after the jump, never forgotten under its own retry.
+        """
+        if within_s <= 0:
+            return 0
+        recent = time.monotonic() - within_s
+        renewed = [k for k, v in self._keys.items()
+                   if (v.in_flight or v.touched >= recent) and k[1] not in except_keys]
+        for k in renewed:
+            # To the back, where keys as young as `now` belong: prune relies on the order.
+            stored = self._keys.pop(k)
+            stored.created = now
+            self._keys[k] = stored
+        return len(renewed)
 
     def clear(self) -> None:
         """Forget every key."""

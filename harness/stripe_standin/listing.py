@@ -32,6 +32,9 @@ class Collection(dict[str, Obj]):
         self.ordered: list[Obj] = []  # creation order, oldest first
         self.seq: dict[str, int] = {}  # id -> position in `ordered`: the tie-break on `created`
         self.by: dict[str, dict[str, list[Obj]]] = {name: {} for name in indexed}
+        # (metadata key, value) -> objects, oldest first: search's `metadata['k']:'v'` reads
+        # only these instead of every object (the stand-in never changes metadata once made).
+        self.by_metadata: dict[tuple[str, str], list[Obj]] = {}
         # `created` is whole seconds of a clock that only moves forward, so creation order is
         # date order; only a wall clock stepped back (NTP) breaks that, and lists then sort.
         self.disordered = False
@@ -46,6 +49,8 @@ class Collection(dict[str, Obj]):
                 value = obj.get(name)
                 if isinstance(value, str):
                     self.by[name].setdefault(value, []).append(obj)
+            for meta in (obj.get("metadata") or {}).items():
+                self.by_metadata.setdefault(meta, []).append(obj)
         super().__setitem__(key, obj)
 
     def clear(self) -> None:
@@ -54,7 +59,16 @@ class Collection(dict[str, Obj]):
         self.seq.clear()
         for index in self.by.values():
             index.clear()
+        self.by_metadata.clear()
         self.disordered = False
+
+    def candidates(self, clauses: list[tuple[str, str]]) -> list[Obj]:
+        """Oldest first, every object that may match the clauses: those carrying the first
+        metadata clause's pair when there is one, else all."""
+        for name, value in clauses:
+            if name.startswith("metadata."):
+                return self.by_metadata.get((name[len("metadata."):], value), [])
+        return self.ordered
 
     def sort_key(self, obj: Obj) -> tuple[int, int]:
         """Oldest first by `created`, ties by creation order; lists read it backwards."""

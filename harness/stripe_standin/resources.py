@@ -378,8 +378,8 @@ class Resources:
         store = self.charges if kind == "charge" else self.intents
         clauses = args["clauses"]
         found: list[dict[str, Any]] = []
-        # Newest first, as Stripe orders search results; dicts keep creation order.
-        for obj in reversed(store.values()):
+        # Newest first, as Stripe orders search results; candidates keep creation order.
+        for obj in reversed(store.candidates(clauses)):
             seen = self.freshness.view(obj, now)
             if seen is not None and matches_query(seen, clauses):
                 found.append(seen)

@@ -124,15 +124,21 @@ def test_a_standin_killed_mid_run_makes_the_run_inconclusive_with_its_journalled
     assert any(entry["kind"] == "charge" for entry in ledger), "the journal's charges were judged"
 
 
+@pytest.mark.parametrize("provider", ["own", "stripe-url"])
 def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_running(
-        postgres_server: Provisioned, tmp_path: Path) -> None:
-    """The example in progress keeps its history and the stand-in's journalled ledger in the
-    run directory as it goes: after a SIGKILL they are there, and `payrace check` judges them."""
+        provider: str, postgres_server: Provisioned, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
+    """The example in progress keeps its history and ledger in the run directory as it goes:
+    its own stand-in journals the ledger there; a `--stripe-url` one's is copied after each
+    step, with ledger.behind saying which ops the copy covers. After a SIGKILL they are there,
+    and `payrace check` judges them."""
     out = tmp_path / "reports"
+    stripe = (["--stripe-url", request.getfixturevalue("standin")] if provider == "stripe-url"
+              else [])
     command = [sys.executable, "-c", "import sys; from harness.cli import main; "
                "sys.argv[0] = 'payrace'; main()", "explore", "--target", "reference:safe",
                "--max-examples", "500", "--seed", "3", "--database-url", postgres_server.url,
-               "--reports-dir", str(out)]
+               "--reports-dir", str(out), *stripe]
     explorer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def exploring() -> bool:
@@ -142,7 +148,9 @@ def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_runn
         _wait_for(exploring, 120, "an example to record 20 history lines and a charge")
         children = psutil.Process(explorer.pid).children(recursive=True)
         scratch = _flag_values(children, "--root")
-        assert any("harness.stripe_standin" in " ".join(c.cmdline()) for c in children)
+        started_standin = any("harness.stripe_standin" in " ".join(c.cmdline())
+                              for c in children)
+        assert started_standin == (provider == "own")
         assert scratch and all(d.name.startswith("payrace-explore-") for d in scratch), scratch
     finally:
         explorer.kill()  # SIGKILL: no cleanup, no atexit, nothing
@@ -156,6 +164,9 @@ def test_payrace_explore_killed_mid_example_leaves_that_example_and_nothing_runn
     [run_dir] = [p.parent for p in out.glob("*/history.jsonl")]
     assert (run_dir / "ledger.jsonl").is_file()
     assert not (run_dir / "summary.json").exists()
+    # Its own stand-in journalled the ledger: it never lags, so no mark says it may. A copy
+    # does lag, and the mark says how far it covers the history.
+    assert (run_dir / "ledger.behind").exists() == (provider == "stripe-url")
 
     checked = payrace("check", str(run_dir), "--unsettled", "--min-charges", "1")
     assert "Traceback" not in checked.stderr, checked.stderr

@@ -53,8 +53,9 @@ def test_ensure_running_starts_a_server_a_cut_short_restart_left_down(
     control = own_server.control
     assert control is not None
     assert control.ensure_running() is False  # up: nothing to do
-    control._pg_ctl("stop", "-m", "fast", "-w")  # a restart stopped between its stop and start
+    assert control.stop_now() is True  # as a restart stopped between its stop and start
     assert not control.running()
+    assert control.stop_now() is False  # nothing left to stop
     assert control.ensure_running() is True
     with psycopg.connect(libpq_url(own_server.url), autocommit=True) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -100,7 +100,8 @@ def test_scenario_knobs_are_locust_arguments_and_environment_variables(
         history.parent.mkdir()
         locust("double_click", naive_service,
                {"PAYRACE_HISTORY": str(history), "PAYRACE_STANDIN_URL": standin_url, **env},
-               "-u", "1", "-r", "1", "-t", "1s", *args)
+               # 3 s: on a loaded machine 1 s ended some runs before their start hook armed.
+               "-u", "1", "-r", "1", "-t", "3s", *args)
         faults = [json.loads(line)
                   for line in (history.parent / "faults.jsonl").read_text().splitlines()]
         assert faults[0]["rules"][0] == {"action": "gate", "n": clicks, "timeout_ms": 400}, name

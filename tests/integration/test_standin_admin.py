@@ -109,6 +109,29 @@ def test_clock_moves_forward_and_stamps_the_ledger(
     assert standin_admin.ledger_entries()[0]["time"] >= before + 3600
 
 
+def test_a_day_passing_renews_only_keys_used_within_the_window(
+    standin: str, standin_admin: StandinAdmin
+) -> None:
+    """Keys used in the last N real seconds survive the jump (an attempt in progress); older
+    ones are forgotten, and a bad window is a 400 naming the field."""
+    key = {"Authorization": AUTH["Authorization"]}
+    data = {"amount": "500", "currency": "usd", "source": "tok_visa"}
+    old = httpx.post(f"{standin}/v1/charges", headers={**key, "Idempotency-Key": "k_old"},
+                     data=data).json()
+    time.sleep(2.0)  # far outside the window below, which k_new is well inside
+    new = httpx.post(f"{standin}/v1/charges", headers={**key, "Idempotency-Key": "k_new"},
+                     data=data).json()
+    standin_admin.advance_clock(25 * 3600, renew_keys_used_within_s=1.5)
+    again = {k: httpx.post(f"{standin}/v1/charges", headers={**key, "Idempotency-Key": k},
+                           data=data) for k in ("k_old", "k_new")}
+    assert again["k_new"].json()["id"] == new["id"]
+    assert again["k_new"].headers.get("Idempotent-Replayed") == "true"
+    assert again["k_old"].json()["id"] != old["id"]
+    for field, bad in (("renew_keys_used_within_s", -1), ("except_keys", "k_new")):
+        refused = httpx.post(f"{standin}/_standin/clock", json={"advance_seconds": 1, field: bad})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+
+
 def test_armed_rules_are_listed_with_their_counters(
     standin: str, standin_admin: StandinAdmin
 ) -> None:

@@ -18,6 +18,7 @@ from harness.errors import UsageError
 from harness.stripe_standin import TEST_API_KEY, StandinAdmin, running_standin
 from harness.stripe_standin.server import serving_in_thread
 from harness.stripe_standin.state import StandinState
+from harness.stripe_standin.webhooks import LANES
 from harness.targets.standin import drain_webhooks, webhooks_pending
 from tests.integration.webhook_receiver import Receiver, running_receiver
 
@@ -169,6 +170,33 @@ def test_a_timeout_is_retried() -> None:
             entries = state.ledger.entries("webhook")
     assert [(e["attempt"], e["status"], e["error"]) for e in entries] == [
         (1, None, "timed out after 0.3 s"), (2, 200, None)]
+
+
+def test_payments_are_delivered_in_parallel_each_in_its_order() -> None:
+    """Stripe sends deliveries concurrently: while one payment's event sits at a slow
+    receiver, other payments' events are sent; one payment's events still go one after the
+    other, in the order they were made (a stand-in in a thread, so lanes are computable)."""
+    lanes: dict[int, str] = {}
+    n = 0
+    while len(lanes) < LANES:  # one payment per lane
+        lanes.setdefault(hash(f"pay_{n}") % LANES, f"pay_{n}")
+        n += 1
+    payments = list(lanes.values())
+    with running_receiver(delays=[1.0] * (LANES + 1)) as rec, \
+            serving_in_thread(StandinState()) as (url, _state):
+        client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": url},
+                                     max_network_retries=0)
+        hook(client, rec.url, ["charge.succeeded", "charge.refunded"])
+        charges = [client.v1.charges.create(params={
+            "amount": 600, "currency": "usd", "source": "tok_visa",
+            "metadata": {"payment_id": pid}}) for pid in payments]
+        client.v1.refunds.create(params={"charge": charges[0].id})
+        got = rec.wait_for(LANES + 1)
+    first = [d for d in got if json.loads(d.body)["data"]["object"]["id"] == charges[0].id]
+    assert [json.loads(d.body)["type"] for d in first] == ["charge.succeeded", "charge.refunded"]
+    assert first[1].arrived >= first[0].at, "one payment's events never overlap"
+    overlapping = [(a, b) for a in got for b in got if a is not b and a.arrived < b.arrived < a.at]
+    assert overlapping, "other payments' deliveries were sent while one sat at the receiver"
 
 
 def test_faults_duplicate_delay_drop_reorder(

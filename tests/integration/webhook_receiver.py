@@ -19,7 +19,8 @@ class Delivery:
     body: bytes
     headers: dict[str, str]
     status: int  # what the receiver answered
-    at: float
+    at: float  # when it was answered
+    arrived: float = 0.0  # when it came in (monotonic)
 
 
 @dataclass
@@ -53,6 +54,7 @@ def running_receiver(
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            arrived = time.monotonic()
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with receiver.cond:
                 status = receiver.script.pop(0) if receiver.script else 200
@@ -65,7 +67,7 @@ def running_receiver(
                 self.end_headers()
             with receiver.cond:
                 receiver.got.append(Delivery(body, dict(self.headers.items()), status,
-                                             time.monotonic()))
+                                             time.monotonic(), arrived))
                 receiver.cond.notify_all()
 
         def log_message(self, *_args: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.ledger_behind import write_mark
 from tests.sample_runs import write_sample_run
 
 EVIDENCE = ("history.jsonl", "ledger.jsonl", "db.json")
@@ -56,6 +57,31 @@ def test_clean_evidence_is_verified_and_too_little_is_inconclusive(tmp_path: Pat
     code, out, _ = check(str(ev), "--min-charges", "100000")
     assert code == 4 and out.startswith("INCONCLUSIVE"), out
     assert summary(ev)["verdict"] == "inconclusive"  # a check's own summary is rewritten
+
+
+@pytest.mark.parametrize("variant", ["safe", "pr145"])
+def test_a_lagging_ledger_copy_is_judged_with_the_history_it_covers(
+        tmp_path: Path, variant: str) -> None:
+    """An explore killed while its ledger was a copy (ledger.behind says how many ops the last
+    copy covers): that prefix is judged, the rest left out and said; the files are untouched."""
+    ev = evidence(tmp_path, variant)
+    history = (ev / "history.jsonl").read_bytes()
+    ops = history.count(b"\n")
+    whole, _, _ = check(str(ev), "--min-charges", "1")
+    (ev / "summary.json").unlink()
+    write_mark(ev, ops)
+    code, out, err = check(str(ev), "--min-charges", "1")
+    assert code == whole and whole == (0 if variant == "safe" else 1), out + err
+    assert f"covers the first {ops} history op(s); the 0 recorded" in out
+    # A copy that covers nothing, or a mark that cannot be read: no op is judged, so never a
+    # pass; the ledger's own double charge still shows.
+    for mark in ('{"history_ops": 0}', "{torn"):
+        (ev / "ledger.behind").write_text(mark)
+        (ev / "summary.json").unlink()
+        code, out, err = check(str(ev), "--min-charges", "1")
+        assert code == (4 if variant == "safe" else 1), out + err
+        assert f"the {ops} recorded after its last copy were left out" in out
+    assert (ev / "history.jsonl").read_bytes() == history
 
 
 def test_history_parts_are_merged_and_a_torn_last_line_is_left_out(tmp_path: Path) -> None:

@@ -76,3 +76,40 @@ def test_keys_must_be_1_to_255_characters(key: str) -> None:
     with pytest.raises(StripeError, match="255"):
         IdempotencyStore.validate_key(key)
     IdempotencyStore.validate_key("x" * 255)
+
+
+def test_keys_in_use_when_the_day_passes_start_a_new_lifetime() -> None:
+    """A key executing or used in the window is renewed; an idle one still ages and goes."""
+    store = IdempotencyStore()
+    for key in ("idle", "recent"):
+        store.begin("sk_test_a", key, EP, "d", now=0)
+        store.finish("sk_test_a", key, 200, b"{}")
+    store.begin("sk_test_a", "executing", EP, "d", now=0)  # no answer yet
+    for key in ("idle", "executing"):  # last used long ago in real time
+        store._keys[("sk_test_a", key)].touched -= 60
+    day = KEY_LIFETIME_SECONDS + 3600
+    assert store.renew_in_use(now=day, within_s=5) == 2
+    store.finish("sk_test_a", "executing", 200, b"{}")
+    assert store.begin("sk_test_a", "idle", EP, "d", now=day) is None  # forgotten: a new claim
+    for key in ("recent", "executing"):
+        assert store.begin("sk_test_a", key, EP, "d", now=day) is not None  # replayed
+    # The renewed keys age from the jump and are pruned a day after it, in order.
+    assert store.prune(now=day + KEY_LIFETIME_SECONDS) == 2
+
+
+def test_keys_named_to_age_are_never_renewed() -> None:
+    """The lost charges' keys, between attempts: they age even when used in the window."""
+    store = IdempotencyStore()
+    for key in ("lost", "busy"):
+        store.begin("sk_test_a", key, EP, "d", now=0)
+        store.finish("sk_test_a", key, 200, b"{}")
+    day = KEY_LIFETIME_SECONDS + 3600
+    assert store.renew_in_use(now=day, within_s=60, except_keys=frozenset({"lost"})) == 1
+    assert store.begin("sk_test_a", "lost", EP, "d", now=day) is None
+    assert store.begin("sk_test_a", "busy", EP, "d", now=day) is not None
+
+
+def test_renewing_nothing_when_no_window_is_given() -> None:
+    store = IdempotencyStore()
+    store.begin("sk_test_a", "k", EP, "d", now=0)
+    assert store.renew_in_use(now=10**6, within_s=0) == 0

@@ -118,3 +118,19 @@ def test_apply_expand_copies_and_leaves_null_ids() -> None:
     out = apply_expand(page, {"data": {"latest_charge": {}}}, lookup)
     assert out["data"][0]["latest_charge"]["id"] == "ch_1"
     assert out["data"][1]["latest_charge"] is None
+
+
+def test_search_candidates_are_the_objects_carrying_the_metadata_pair() -> None:
+    """A metadata clause narrows search to the objects indexed under that pair, oldest first;
+    without one every object is a candidate; clear empties the index."""
+    charges = Collection()
+    for n, pid in enumerate(["pay_a", "pay_b", "pay_a"]):
+        charges[f"ch_{n}"] = {"id": f"ch_{n}", "created": n, "metadata": {"payment_id": pid}}
+    charges["ch_3"] = {"id": "ch_3", "created": 3, "metadata": {}}
+    pay_a = [("status", "succeeded"), ("metadata.payment_id", "pay_a")]
+    assert [o["id"] for o in charges.candidates(pay_a)] == ["ch_0", "ch_2"]
+    assert charges.candidates([("metadata.payment_id", "pay_z")]) == []
+    assert charges.candidates([("metadata.order", "pay_a")]) == []
+    assert len(charges.candidates([("status", "succeeded")])) == 4
+    charges.clear()
+    assert charges.candidates(pay_a) == []

@@ -71,6 +71,6 @@ def test_events_are_snapshots_made_without_any_listener() -> None:
     assert first["request"] == {"id": "req_1", "idempotency_key": "key-1"}
     assert first["created"] == int(CTX.now) and first["pending_webhooks"] == 0
     # Nobody listens: nothing was queued, no delivery task was started.
-    assert state.webhooks.queue is None and state.webhooks.task is None
+    assert state.webhooks.lanes == [] and state.webhooks.tasks == []
     state.reset()
     assert len(state.resources.events.store) == 0
