@@ -6,7 +6,9 @@ Run: .venv/bin/python benchmarks/bench_checkers.py             (1M, 2M and 10M o
 Goals (issue #12 item 4): loading and checking 10,000,000 ops with their ledger in <= 60 s and
 <= 4 GiB peak memory, twice the history about twice the time. Each size is written as a run
 directory (history.jsonl, ledger.jsonl, db.json) and judged by `payrace check`'s own code in
-a fresh process, whose CPU time, wall time and peak RSS (ru_maxrss) are reported.
+a fresh process: its wall time, the CPU time of it and the processes it starts (the side pass
+routing the ledger, the workers judging groups), and peak RSS (its own, the largest other's,
+and all of them together, sampled).
 (issue 4, in memory: all checkers over 1,000,000 ops in <= 5 s.)
 This is a measurement to record in docs/PERFORMANCE.md, not a pass/fail test.
 """
@@ -23,12 +25,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -199,16 +203,44 @@ def measure(evidence: Evidence, repeat: int) -> dict[str, Any]:
     }
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _sample_rss(peak: list[int], stop: threading.Event) -> None:
+    """The largest sum of RSS over this process and its children, sampled every 0.1 s."""
+    me = psutil.Process()
+    while not stop.wait(0.1):
+        try:
+            total = sum(p.memory_info().rss for p in [me, *me.children(recursive=True)])
+        except psutil.Error:  # a worker ended between the listing and the reading
+            continue
+        peak[0] = max(peak[0], total)
+
+
 def judge(root: Path) -> dict[str, Any]:
-    """`payrace check ROOT` as the CLI runs it, in this process: CPU, wall and peak RSS."""
+    """`payrace check ROOT` as the CLI runs it, in this process: CPU (this process and the
+    processes it judged with), wall, and peak RSS (this process; the largest of the others;
+    all of them together, sampled)."""
     from harness.runner.check import CheckSpec, check
 
     (root / "summary.json").unlink(missing_ok=True)
+    peak, stop = [0], threading.Event()
+    sampler = threading.Thread(target=_sample_rss, args=(peak, stop), daemon=True)
+    sampler.start()
     start, wall = time.process_time(), time.perf_counter()
     _, summary = check(CheckSpec(run_dir=root))
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
-    return {"cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
+    stop.set()
+    sampler.join()
+    workers = _cpu(resource.RUSAGE_CHILDREN)  # the workers, reaped when judging ended
+    return {"cpu_seconds": round(cpu + workers, 2), "cpu_main_seconds": round(cpu, 2),
+            "wall_seconds": round(wall, 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_worker_mib": round(
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+            "peak_rss_total_mib": round(peak[0] / 2**20),
             "verdict": summary["verdict"],
             "violations": {c["checker"]: len(c["violations"]) for c in summary["checks"]}}
 
@@ -272,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in report["runs"]:
         print(f"\n{row['ops']:>11,} ops, {row['ledger']:,} ledger entries, {row['db_rows']:,} rows "
               f"({row['bytes'] / 2**30:.2f} GiB on disk): {row['cpu_seconds']:.1f} s CPU "
-              f"({row['wall_seconds']:.1f} s wall), peak RSS {row['peak_rss_mib']:,} MiB; "
+              f"({row['wall_seconds']:.1f} s wall), peak RSS {row['peak_rss_total_mib']:,} MiB "
+              f"in all processes; "
               f"{row['verdict']}; load average {row['load_average']} → "
               f"{row['load_average_after']}")
         print("    violations: " + ", ".join(f"{k} {v}" for k, v in row["violations"].items()))
@@ -280,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nratio {largest['ops']:,} / {report['runs'][0]['ops']:,} ops "
           f"({report['size_ratio']}x): {report['ratio_largest_over_smallest']}x CPU time; "
           f"goals at the largest size: <= 60 s "
-          f"{'met' if largest['cpu_seconds'] <= 60 else 'MISSED'} (CPU), <= 4 GiB "
-          f"{'met' if largest['peak_rss_mib'] <= 4096 else 'MISSED'}")
+          f"{'met' if largest['wall_seconds'] <= 60 else 'MISSED'} (wall), <= 4 GiB "
+          f"{'met' if largest['peak_rss_total_mib'] <= 4096 else 'MISSED'}")
     return 0
 
 

@@ -140,28 +140,58 @@ def read_jsonl(
     Streams the file: a million-line history is never held as text. OSError is the caller's.
     """
     rows: JsonlRows[Any] = into if into is not None else JsonlRows()
-    rows.extend(stream_jsonl(path, what, convert, skip_damaged=skip_damaged, counts=rows))
+    rows.extend(row for _, _, row in scan_jsonl(path, what, convert, skip_damaged=skip_damaged,
+                                                 counts=rows))
     return rows
 
 
-def stream_jsonl(
+class _Blank:
+    """The row of a blank line: every reader ignores it."""
+
+
+BLANK = _Blank()
+
+
+def parse_line(line: bytes, convert: Callable[[Row], Any] | None = None) -> Any:
+    """One line's row under this module's rule: BLANK for a blank line, ValueError or
+    TypeError for a damaged one.
+
+    Parses with orjson and falls back to the standard library for any line orjson refuses,
+    so a line is damaged exactly when json.loads refuses it too (NaN, huge numbers, lone
+    surrogates and undecodable bytes parse as before) and the message is the same. One
+    difference remains: an integer beyond 64 bits reads as a float (orjson's rule); no
+    payrace writer produces one. `convert` turns the object into a row and raises ValueError
+    or TypeError for one it rejects.
+    """
+    # Parse first, look at the line only when it fails: a blank line fails too, and checking
+    # every line of a million-op history for blankness costs more.
+    try:
+        data = orjson.loads(line)
+    except ValueError:
+        text = line.decode("utf-8", "replace")
+        if text.isspace() or not text:
+            return BLANK
+        data = json.loads(text)
+    if type(data) is not dict:
+        raise ValueError("expected a JSON object")
+    return data if convert is None else convert(data)
+
+
+def scan_jsonl(
     path: str | Path,
     what: str,
     convert: Callable[[Row], Any] | None = None,
     *,
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
-) -> Iterator[Any]:
-    """read_jsonl one row at a time, for files too large to hold: the same rule, the same rows.
+) -> Iterator[tuple[int, bytes, Any]]:
+    """read_jsonl one row at a time, for files too large to hold: (line number, the line's
+    bytes, its row) for each row, by the same rule; the line is for a reader that keeps it
+    (harness.checkers.spill). Each line is read by `parse_line`.
 
     Torn and skipped lines are added to `counts` (when given) once the file is read through.
-    Parses with orjson and falls back to the standard library for any line orjson refuses,
-    so a line is damaged exactly when json.loads refuses it too (NaN, huge numbers, lone
-    surrogates and undecodable bytes parse as before) and the message is the same. One
-    difference remains: an integer beyond 64 bits reads as a float (orjson's rule); no
-    payrace writer produces one.
     """
-    loads, fallback = orjson.loads, json.loads
+    loads = orjson.loads
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
@@ -175,19 +205,15 @@ def stream_jsonl(
                     # is read its way (a generator is too slow for every line of every file).
                     lines, universal = _universal(number, line, handle), True
                     break
-                # Parse first, look at the line only when it fails: a blank line fails too, and
-                # checking every line of a million-op history for blankness costs more.
                 try:
-                    try:
+                    try:  # parse_line's common case inlined: a call per line of ten million
                         data = loads(line)
                     except ValueError:
-                        text = line.decode("utf-8", "replace")
-                        if text.isspace() or not text:
-                            continue
-                        data = fallback(text)
-                    if type(data) is not dict:
-                        raise ValueError("expected a JSON object")
-                    row = data if convert is None else convert(data)
+                        data = None
+                    if type(data) is dict:
+                        row = data if convert is None else convert(data)
+                    else:
+                        row = parse_line(line, convert)
                 except (ValueError, TypeError) as exc:
                     if damaged is not None:  # damaged, then another line: the first was not last
                         if not skip_damaged:
@@ -195,12 +221,14 @@ def stream_jsonl(
                         skipped += 1
                     damaged = (number, exc)
                     continue
+                if row is BLANK:
+                    continue
                 if damaged is not None:
                     if not skip_damaged:
                         raise _corrupt(path, what, *damaged)
                     skipped += 1
                     damaged = None
-                yield row
+                yield number, line, row
             else:
                 break
     if damaged is not None:
@@ -229,6 +257,6 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
 
 
 __all__ = [
-    "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "read_jsonl", "stream_jsonl",
-    "write_jsonl",
+    "BLANK", "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "parse_line",
+    "read_jsonl", "scan_jsonl", "write_jsonl",
 ]

@@ -15,10 +15,14 @@ Anything with no payment id, or an id that cannot be hashed, goes to partition 0
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from zlib import crc32
 
-from harness.checkers.spill import Row, Spill
+from harness.checkers.evidence import read_db
+from harness.checkers.spill import Spill
 from harness.history import OpFields
+from harness.jsonl import scan_jsonl
 from harness.ledger import is_money_charge
 
 HISTORY, LEDGER, DB = "history", "ledger", "db"
@@ -35,10 +39,14 @@ class Partitions:
         self._parent = list(range(count))
 
     def of(self, key: Any) -> int:
-        """The partition of a payment id (the hash varies by process; the verdict does not)."""
+        """The partition of a payment id, the same in every process: the ledger may be routed
+        in another process than the history (harness.checkers.side), and a string's hash()
+        differs between processes, so a string goes by its CRC-32."""
         if key is None or self.count == 1:
             return 0
-        try:
+        if type(key) is str:
+            return crc32(key.encode("utf-8", "surrogatepass")) % self.count
+        try:  # a number or a bool (JSON's other scalars): hash() is the same everywhere
             return hash(key) % self.count
         except TypeError:  # a list as an id: the checkers will refuse it, in partition 0
             return 0
@@ -54,6 +62,15 @@ class Partitions:
             p = self._parent[p]
         return p
 
+    def roots(self) -> list[int]:
+        """Each partition's representative: what `adopt` needs to repeat these links."""
+        return [self._root(p) for p in range(self.count)]
+
+    def adopt(self, roots: list[int]) -> None:
+        """Add the links another Partitions of the same count made (its `roots()`)."""
+        for p, root in enumerate(roots):
+            self.link(p, root)
+
     def groups(self) -> list[list[int]]:
         """Linked partitions together, each group in order of its lowest partition."""
         out: dict[int, list[int]] = {}
@@ -62,9 +79,11 @@ class Partitions:
         return list(out.values())
 
 
+# A history op or ledger entry as routed: (its line number, the line).
+Line = tuple[int, bytes]
 # Per process: (last op was an invoke, its f, its partition, the invoke still waiting for
 # its completion to say where it goes, or None).
-_Last = tuple[bool, str, int, Row | None]
+_Last = tuple[bool, str, int, Line | None]
 
 
 class HistoryRouter:
@@ -76,44 +95,44 @@ class HistoryRouter:
         self._last: dict[str, _Last] = {}
         self.origin: float | None = None  # the first op's wall - time: the run's t=0
 
-    def route(self, seq: int, fields: OpFields) -> None:
+    def route(self, number: int, line: bytes, fields: OpFields) -> None:
         process, op_type, f, pid = fields[3], fields[4], fields[5], fields[6]
         if self.origin is None:
             self.origin = fields[2] - fields[1]
-        parts, add, row = self._parts, self._spill.add, (seq, fields)
+        parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
         if op_type == "invoke":
             if prev is not None and prev[3] is not None:  # never completed: in no payment's index
-                add(0, HISTORY, prev[3])
+                add(0, HISTORY, *prev[3])
             if pid is None:
                 self._last[process] = (True, f, 0, row)
             else:
                 p = parts.of(pid)
-                add(p, HISTORY, row)
+                add(p, HISTORY, number, line)
                 self._last[process] = (True, f, p, None)
             return
         if prev is not None and prev[0] and prev[1] == f:  # the completion of prev
             if prev[3] is not None:
                 p = parts.of(pid)
-                add(p, HISTORY, prev[3])
+                add(p, HISTORY, *prev[3])
             else:
                 p = prev[2]
-                if pid is not None:
-                    parts.link(p, parts.of(pid))
+                if pid is not None and (q := parts.of(pid)) != p:  # the common case: no link
+                    parts.link(p, q)
         else:  # an orphan: keep the op before it in its process beside it
             p = parts.of(pid)
             if prev is not None:
                 if prev[3] is not None:
-                    add(p, HISTORY, prev[3])
+                    add(p, HISTORY, *prev[3])
                 else:
                     parts.link(p, prev[2])
-        add(p, HISTORY, row)
+        add(p, HISTORY, number, line)
         self._last[process] = (False, f, p, None)
 
     def finish(self) -> None:
         for _, _, _, waiting in self._last.values():
             if waiting is not None:
-                self._spill.add(0, HISTORY, waiting)
+                self._spill.add(0, HISTORY, *waiting)
         self._last.clear()
 
 
@@ -126,10 +145,10 @@ class LedgerRouter:
         # Every key a checker finds a money charge by (its dedup key, id, latest_charge,
         # charge) → the partition of the first charge with it.
         self.charge_keys: dict[Any, int] = {}
-        self._refunds: list[Row] = []  # refunds of a charge not seen yet
+        self._refunds: list[tuple[int, bytes, dict[str, Any]]] = []  # of a charge not seen yet
         self.origin: float | None = None  # the first entry's wall time, for a run without ops
 
-    def route(self, seq: int, entry: dict[str, Any]) -> None:
+    def route(self, number: int, line: bytes, entry: dict[str, Any]) -> None:
         parts = self._parts
         p = parts.of(entry.get("payment_id"))
         if self.origin is None:
@@ -161,17 +180,17 @@ class LedgerRouter:
                 except TypeError:
                     known = 0
                 if known is None:
-                    self._refunds.append((seq, entry))
+                    self._refunds.append((number, line, entry))
                     return
                 p = known
-        self._spill.add(p, LEDGER, (seq, entry))
+        self._spill.add(p, LEDGER, number, line)
 
     def finish(self) -> None:
         """Refunds listed before their charge go where it went (or stay by payment id)."""
-        for seq, entry in self._refunds:
+        for number, line, entry in self._refunds:
             known = self.charge_keys.get(entry.get("charge"))
             p = known if known is not None else self._parts.of(entry.get("payment_id"))
-            self._spill.add(p, LEDGER, (seq, entry))
+            self._spill.add(p, LEDGER, number, line)
         self._refunds.clear()
 
 
@@ -180,7 +199,7 @@ def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
     """Each DB row goes by its id, linked to the partition of the charge its charge_id names."""
     for position, row in enumerate(rows):
         if not isinstance(row, dict):
-            spill.add(0, DB, (position, row))
+            spill.add(0, DB, position, row)
             continue
         p = partitions.of(row.get("id"))
         try:
@@ -189,8 +208,23 @@ def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
             linked = None
         if linked is not None and linked != p:
             partitions.link(p, linked)
-        spill.add(p, DB, (position, row))
+        spill.add(p, DB, position, row)
+
+
+def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: Spill,
+                 ) -> float | None:
+    """The ledger's and the DB view's pass, into `spill`: the first ledger entry's wall time."""
+    router = LedgerRouter(partitions, spill)
+    for number, line, entry in scan_jsonl(ledger, "ledger entry"):
+        router.route(number, line, entry)
+    router.finish()
+    rows = read_db(db) if db is not None else None
+    if rows is not None:
+        route_db(rows, partitions, spill, router.charge_keys)
+        del rows
+    router.charge_keys.clear()  # links are made; the map is the pass's largest object
+    return router.origin
 
 
 __all__ = ["DB", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter", "Partitions",
-           "route_db"]
+           "route_db", "route_ledger"]

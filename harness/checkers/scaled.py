@@ -1,57 +1,54 @@
 """Judging evidence files of any size: route them into partitions, judge each, merge the results.
 
 One streaming pass reads the ledger, the DB view and the history (harness.checkers.routing)
-into partitions spilled to a temporary file; each group of linked partitions is then loaded
-as an `Evidence` and judged by the suite, and each checker's `merge` makes the partitions'
-results the whole run's. Memory holds one group, not the run. A suite holding a checker
-without a `merge` is judged in one partition: the whole evidence, as before.
+into partitions spilled to temporary files, the lines as they were read; each group of
+linked partitions is then parsed into an `Evidence` and judged by the suite, and each
+checker's `merge` makes the partitions' results the whole run's. Memory holds one group per
+process, not the run. With two or more CPUs the ledger is routed by a side process while
+this one routes the history (harness.checkers.side), and the groups are judged by spawned
+workers (harness.checkers.pool). A suite holding a checker without a `merge` is judged in
+one partition: the whole evidence, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness.checkers.evidence import Evidence, read_db
+from harness.checkers.judging import Group, PartEvidence, Settings, Tally, judge_group
 from harness.checkers.merge import Merge, merge_results
+from harness.checkers.pool import (
+    MAX_WORKERS,
+    importable,
+    judging_pool,
+    may_start_processes,
+    usable_cpus,
+)
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
 from harness.checkers.routing import (
     DB,
     HISTORY,
-    KINDS,
     LEDGER,
     HistoryRouter,
-    LedgerRouter,
     Partitions,
-    route_db,
+    route_ledger,
 )
+from harness.checkers.side import side_pass
 from harness.checkers.spill import Spill
-from harness.checkers.suite import run_all
 from harness.errors import UsageError
 from harness.gc_pause import gc_paused
-from harness.history import Op, op_fields
-from harness.jsonl import JsonlRows, stream_jsonl
+from harness.history import op_fields
+from harness.jsonl import JsonlRows, scan_jsonl
 
 # Evidence bytes (history + ledger) per partition: about 300,000 ops with their ledger, a few
 # hundred megabytes once loaded as objects, whatever the size of the run.
 PART_BYTES = 64 << 20
 MAX_PARTITIONS = 1024
-
-
-@dataclass(frozen=True, eq=False)
-class PartEvidence(Evidence):
-    """The evidence of some payments of a larger run: times stay on the whole run's clock."""
-
-    run_origin: float | None = None
-
-    @cached_property
-    def origin(self) -> float | None:
-        return self.run_origin
 
 
 @dataclass
@@ -64,12 +61,24 @@ class Judged:
     partitions: int
     groups: int
     tallies: list[Any] = field(default_factory=list)  # `tally` of each group's evidence
+    workers: int = 1  # processes that judged the groups (1: this one)
 
 
 def partitions_for(*paths: Path | None) -> int:
     """How many partitions evidence files of this size need (1 for any run that fits easily)."""
     size = sum(p.stat().st_size for p in paths if p is not None and p.is_file())
     return max(1, min(MAX_PARTITIONS, -(-size // PART_BYTES)))
+
+
+def workers_for(partitions: int, checkers: Suite, tally: Tally | None,
+                wanted: int | None = None) -> int:
+    """Processes to judge in: `wanted`, or one per usable CPU up to MAX_WORKERS, and at most
+    one per partition; one (this process) when a checker or the tally cannot be imported by
+    a worker, or when this process may not start any."""
+    if (not may_start_processes() or not importable(tally)
+            or not all(importable(fn) for fn, _ in checkers.values())):
+        return 1
+    return max(1, min(wanted or min(usable_cpus(), MAX_WORKERS), partitions))
 
 
 def judge_files(
@@ -82,67 +91,78 @@ def judge_files(
     reconciled: bool = True,
     settled_how: str | None = None,
     partitions: int | None = None,
-    tally: Callable[[Evidence], Any] | None = None,
+    tally: Tally | None = None,
+    workers: int | None = None,
 ) -> Judged:
     """Judge history, ledger and DB files with `checkers`, partition by partition.
 
     `merges` says how each checker's partitions combine; one without forces one partition.
+    Groups are judged in `workers` processes (`workers_for`); with two or more, the
+    ledger and DB view are routed in another process while this one routes the history.
     A damaged line is refused as `read_jsonl` refuses it (UsageError naming file and line).
     """
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
+    workers = workers_for(count, checkers, tally, workers)
     parts = Partitions(count)
-    with gc_paused(), contextlib.closing(Spill(count, KINDS)) as spill:
-        origin, torn, has_db = _route(history, ledger, db, parts, spill)
+    # The workers start (a fresh interpreter each) while this process routes the files.
+    with gc_paused(), contextlib.ExitStack() as stack:
+        ops = stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
+        rest = stack.enter_context(contextlib.closing(Spill(count, (LEDGER, DB), (LEDGER,))))
+        pool = stack.enter_context(judging_pool(workers))
+        origin, torn = _route(history, ledger, db, parts, (ops, rest), aside=workers > 1)
+        has_db = db is not None and db.is_file()
+        settings = Settings(checkers, tally, reconciled, settled_how, origin)
+        groups = parts.groups()
+        tasks = _groups(ops, rest, groups, has_db)
+        judged: Iterator[tuple[list[CheckResult], Any]] = (
+            (judge_group(settings, task) for task in tasks) if pool is None
+            else pool.imap(partial(judge_group, settings), tasks))
         per_check: dict[str, list[CheckResult]] = {name: [] for name in checkers}
         tallies: list[Any] = []
-        groups = parts.groups()
-        for group in groups:
-            evidence = PartEvidence(
-                history=[Op(*fields) for _, fields in spill.read(group, HISTORY)],
-                ledger=[entry for _, entry in spill.read(group, LEDGER)],
-                db=[row for _, row in spill.read(group, DB)] if has_db else None,
-                reconciled=reconciled,
-                settled_how=settled_how,
-                run_origin=origin,
-            )
-            for result in run_all(evidence, checkers=checkers):
+        for results, tallied in judged:
+            for result in results:
                 per_check[result.checker].append(result)
             if tally is not None:
-                tallies.append(tally(evidence))
-            del evidence
+                tallies.append(tallied)
     results = [
         merge_results(name, merge, per_check[name]) if (merge := merges.get(name)) is not None
         else per_check[name][0]
         for name in checkers
     ]
-    return Judged(results, torn, has_db, count, len(groups), tallies)
+    return Judged(results, torn, has_db, count, len(groups), tallies, workers)
+
+
+def _groups(ops: Spill, rest: Spill, groups: list[list[int]], has_db: bool) -> Iterator[Group]:
+    # Lazily: a pool's feeder holds one group read ahead, not the run.
+    for group in groups:
+        yield Group(ops.chunks(group, HISTORY), rest.chunks(group, LEDGER),
+                    rest.chunks(group, DB) if has_db else None)
 
 
 def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
-           spill: Spill) -> tuple[float | None, int, bool]:
-    """The one pass over the files: (the run's clock origin, torn history lines, DB present)."""
-    ledger_router = LedgerRouter(parts, spill)
-    for seq, entry in enumerate(stream_jsonl(ledger, "ledger entry")):
-        ledger_router.route(seq, entry)
-    ledger_router.finish()
-    rows = read_db(db) if db is not None else None
-    if rows is not None:
-        route_db(rows, parts, spill, ledger_router.charge_keys)
-        del rows
-    ledger_router.charge_keys.clear()  # links are made; the map is the pass's largest object
-    counts: JsonlRows[Any] = JsonlRows()
-    router = HistoryRouter(parts, spill)
-    try:
-        for seq, fields in enumerate(stream_jsonl(history, "history op", op_fields,
-                                                  counts=counts)):
-            router.route(seq, fields)
-    except OSError as exc:
-        raise UsageError(f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
-    router.finish()
-    origin = router.origin if router.origin is not None else ledger_router.origin
-    return origin, counts.torn_lines, db is not None and db.is_file()
+           spills: tuple[Spill, Spill], *, aside: bool) -> tuple[float | None, int]:
+    """The one pass over the files: (the run's clock origin, torn history lines). `aside`: the
+    ledger and DB view are routed by another process meanwhile (harness.checkers.side)."""
+    ops, rest = spills
+    with contextlib.ExitStack() as stack:
+        side = stack.enter_context(side_pass(ledger, db, parts, rest)) if aside else None
+        ledger_origin = route_ledger(ledger, db, parts, rest) if side is None else None
+        counts: JsonlRows[Any] = JsonlRows()
+        router = HistoryRouter(parts, ops)
+        try:
+            for number, line, fields in scan_jsonl(history, "history op", op_fields,
+                                                   counts=counts):
+                router.route(number, line, fields)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
+        router.finish()
+        if side is not None:
+            ledger_origin = side.result()
+    origin = router.origin if router.origin is not None else ledger_origin
+    return origin, counts.torn_lines
 
 
 __all__ = ["MAX_PARTITIONS", "PART_BYTES", "Judged", "PartEvidence", "judge_files",
-           "partitions_for"]
+           "partitions_for", "workers_for"]

@@ -1,76 +1,146 @@
-"""Rows routed to partitions, marshalled in chunks to one temporary file, read back by partition."""
+"""Rows routed to partitions, written in chunks to one temporary file, read back by partition.
+
+A history op or ledger entry is kept as the line it was read from: writing bytes costs
+almost nothing, and the process that judges the partition parses it again, in parallel with
+the others, instead of the routing pass marshalling every parsed row. A DB row (parsed from
+one JSON document, with no line of its own) is marshalled, which keeps it exactly.
+"""
 
 from __future__ import annotations
 
 import marshal
 import tempfile
+from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
-# Rows per marshalled chunk: large enough that one marshal call amortises its overhead,
-# small enough that K partitions' open buffers stay a few megabytes.
+# Rows per chunk: large enough that one write amortises its overhead, small enough that K
+# partitions' open buffers stay a few megabytes.
 CHUNK_ROWS = 4096
 
 Row = tuple[int, Any]  # (position in its file, payload): the position restores file order
+# One chunk as stored: (payload, positions as array("q") bytes). The payload is the lines,
+# each ending in one newline, or a marshalled list of rows.
+Chunk = tuple[bytes, bytes]
+Key = tuple[int, str]  # (partition, kind)
 
 
 class Spill:
     """Per (partition, kind) chunk lists on disk, so memory holds one partition, not the run.
 
-    Only JSON-parsed values (dicts, lists, str, numbers, None) are stored: marshal keeps
-    them exactly and reads them back faster than a second JSON parse would.
+    `lines` names the kinds whose rows are lines (bytes without a newline inside); the
+    others hold JSON-parsed values (dicts, lists, str, numbers, None), which marshal keeps
+    exactly. Another process may fill it (harness.checkers.side): it writes to the same
+    file (`file`, opened on this one's `fileno()`), then hands over its `index`.
     """
 
-    def __init__(self, partitions: int, kinds: Iterable[str]) -> None:
+    def __init__(self, partitions: int, kinds: Iterable[str], lines: Iterable[str] = (),
+                 file: IO[bytes] | None = None) -> None:
         self.partitions = partitions
-        self._kinds = tuple(kinds)
-        # Owned by the Spill, closed by close() or its context manager (and gone on exit).
-        self._file = tempfile.TemporaryFile(prefix="payrace-spill-")  # noqa: SIM115
-        self._buffers: dict[tuple[int, str], list[Row]] = {
-            (p, kind): [] for p in range(partitions) for kind in self._kinds
-        }
-        self._chunks: dict[tuple[int, str], list[tuple[int, int]]] = {
-            key: [] for key in self._buffers
-        }
+        self.lines = frozenset(lines)
+        self._file = file  # made at the first chunk stored, unless given
+        keys = [(p, kind) for p in range(partitions) for kind in kinds]
+        self._payloads: dict[Key, list[Any]] = {key: [] for key in keys}
+        self._positions: dict[Key, array[int]] = {key: array("q") for key in keys}
+        self._chunks: dict[Key, list[tuple[int, int, int]]] = {k: [] for k in keys}
         self.rows = 0
 
-    def add(self, partition: int, kind: str, row: Row) -> None:
-        buffer = self._buffers[(partition, kind)]
-        buffer.append(row)
-        if len(buffer) >= CHUNK_ROWS:
-            self._write(partition, kind)
-
-    def _write(self, partition: int, kind: str) -> None:
+    def add(self, partition: int, kind: str, position: int, payload: Any) -> None:
+        """One row; a line's payload is its bytes, its newline included or not."""
         key = (partition, kind)
-        buffer = self._buffers[key]
-        if not buffer:
-            return
-        data = marshal.dumps(buffer)
-        offset = self._file.seek(0, 2)
-        self._file.write(data)
-        self._chunks[key].append((offset, len(data)))
-        self.rows += len(buffer)
-        self._buffers[key] = []
+        payloads = self._payloads[key]
+        payloads.append(payload)
+        self._positions[key].append(position)
+        if len(payloads) >= CHUNK_ROWS:
+            self._write(key)
 
-    def read(self, partitions: Iterable[int], kind: str) -> list[Row]:
-        """Every row of these partitions and this kind, in file order (by position)."""
-        rows: list[Row] = []
+    def _write(self, key: Key) -> None:
+        chunk = self._pending(key)
+        if not chunk[1]:
+            return
+        self._store(key, chunk)
+        self.rows += len(self._payloads[key])
+        self._payloads[key] = []
+        self._positions[key] = array("q")
+
+    def flush(self) -> None:
+        """Every row still buffered onto the file, so that `index` names them all."""
+        for key in self._payloads:
+            self._write(key)
+        if self._file is not None:
+            self._file.flush()
+
+    @property
+    def index(self) -> dict[Key, list[tuple[int, int, int]]]:
+        """Where each (partition, kind)'s chunks are on the file: (offset, payload size,
+        positions size)."""
+        return self._chunks
+
+    def take(self, index: dict[Key, list[tuple[int, int, int]]]) -> None:
+        """The chunks another process wrote to this Spill's file, by its `index`."""
+        for key, chunks in index.items():
+            self._chunks[key].extend(chunks)
+
+    def fileno(self) -> int:
+        """The file's descriptor, for another process to write chunks to."""
+        return self._opened().fileno()
+
+    def _opened(self) -> IO[bytes]:
+        if self._file is None:
+            # Owned by the Spill, closed by close() or contextlib.closing (and gone on exit).
+            self._file = tempfile.TemporaryFile(prefix="payrace-spill-")  # noqa: SIM115
+        return self._file
+
+    def _store(self, key: Key, chunk: Chunk) -> None:
+        file = self._opened()
+        offset = file.seek(0, 2)
+        file.write(chunk[0])
+        file.write(chunk[1])
+        self._chunks[key].append((offset, len(chunk[0]), len(chunk[1])))
+
+    def _pending(self, key: Key) -> Chunk:
+        payloads = self._payloads[key]
+        if key[1] in self.lines:
+            data = b"".join(payloads)
+            if data.count(b"\n") != len(payloads):
+                # The file's last line may lack its newline; every stored line ends in one.
+                data = b"".join(line if line.endswith(b"\n") else line + b"\n"
+                                for line in payloads)
+        else:
+            data = marshal.dumps(payloads)
+        return data, self._positions[key].tobytes()
+
+    def chunks(self, partitions: Iterable[int], kind: str) -> list[Chunk]:
+        """Every chunk of these partitions and this kind, the ones not written yet included."""
+        out: list[Chunk] = []
         for partition in partitions:
-            for offset, size in self._chunks[(partition, kind)]:
+            for offset, size, count in self._chunks[(partition, kind)]:
+                assert self._file is not None  # a chunk is stored on it
                 self._file.seek(offset)
-                rows.extend(marshal.loads(self._file.read(size)))
-            rows.extend(self._buffers[(partition, kind)])
-        # Each partition's rows are nearly in order already (a deferred invoke is the
-        # exception) and Timsort merges runs: this costs little.
-        rows.sort(key=_position)
-        return rows
+                out.append((self._file.read(size), self._file.read(count)))
+            if self._payloads[(partition, kind)]:
+                out.append(self._pending((partition, kind)))
+        return out
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+
+
+def unpack(chunks: Iterable[Chunk], lines: bool) -> list[Row]:
+    """The rows of `chunks` in file order (by position); a line's payload without its newline."""
+    rows: list[Row] = []
+    for data, positions in chunks:
+        payloads = data.split(b"\n")[:-1] if lines else marshal.loads(data)
+        rows.extend(zip(array("q", positions), payloads, strict=True))
+    # Each partition's rows are nearly in order already (a deferred invoke is the exception)
+    # and Timsort merges runs: this costs little.
+    rows.sort(key=_position)
+    return rows
 
 
 def _position(row: Row) -> int:
     return row[0]
 
 
-__all__ = ["CHUNK_ROWS", "Row", "Spill"]
+__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Row", "Spill", "unpack"]

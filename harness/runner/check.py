@@ -78,7 +78,7 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
     root = spec.run_dir
     torn = merge_evidence(root)
     started, clock = datetime.now(UTC), time.monotonic()
-    from harness.runner.run import combine_evidence_stats, evidence_stats  # the run's own counts
+    from harness.runner.run import combine_evidence_stats, evidence_tally  # the run's own counts
 
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="payrace-check-") as scratch:
@@ -97,7 +97,7 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
             standard_checkers(spec.min_charges, extra=spec.checkers),
             merges_of([*BUILTIN, *spec.checkers]),
             reconciled=spec.settled,
-            tally=lambda evidence: evidence_stats(evidence.history, evidence.ledger),
+            tally=evidence_tally,  # a module-level function: worker processes import it by name
         )
     results = judged.results
     name, _ = verdict(compose(results))

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.checkers import CheckResult, Evidence, compose, run_all, standard_checkers, verdict
 from harness.errors import ProvisionError
-from harness.history import Op, pair_operations
+from harness.history import Op, Pairing, pair_operations
 from harness.ledger import is_money_charge
 from harness.provision.postgres import Provisioned
 from harness.runner.drive import LoadOutcome, drive
@@ -239,21 +239,34 @@ def journalled_ledger(path: Path, cursor: int) -> list[dict[str, Any]]:
             if int(entry.get("seq") or 0) > cursor]
 
 
-def evidence_stats(ops: Sequence[Op], ledger: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """What the evidence alone counts: operations, outcomes, payments, charges, duplicates."""
-    operations = pair_operations(ops).operations
-    outcomes: Counter[str] = Counter(f"{o.f}:{o.type}" for o in operations)
+def evidence_stats(ops: Sequence[Op], ledger: Sequence[Mapping[str, Any]],
+                   pairing: Pairing | None = None) -> dict[str, Any]:
+    """What the evidence alone counts: operations, outcomes, payments, charges, duplicates.
+
+    `pairing` is `ops` paired, when the caller has it already.
+    """
+    operations = (pairing or pair_operations(ops)).operations
+    # Counted by (f, outcome) tuples, named after: a million f-strings cost more than the
+    # count. An outcome holds no ":", so distinct tuples keep distinct names.
+    counted: Counter[tuple[str, str]] = Counter(
+        (invoke.f, "info" if done is None else done.type) for invoke, done in operations)
+    outcomes = {f"{f}:{outcome}": n for (f, outcome), n in counted.items()}
     charges = [e for e in ledger if is_money_charge(e)]
     per_payment = Counter(str(e.get("payment_id")) for e in charges)
     return {
         "operations": len(operations),
         "outcomes": dict(sorted(outcomes.items())),
-        "payments": sum(1 for o in operations if o.f == "create" and o.type == "ok"),
+        "payments": counted[("create", "ok")],
         "charges": len(charges),
         "charged_payments": len(per_payment),
         "duplicated_payments": sum(1 for n in per_payment.values() if n > 1),
         "provider_requests": sum(1 for e in ledger if e.get("kind") == "request"),
     }
+
+
+def evidence_tally(evidence: Evidence) -> dict[str, Any]:
+    """evidence_stats of one partition's evidence, reusing the pairing its checkers built."""
+    return evidence_stats(evidence.history, evidence.ledger, evidence.pairing)
 
 
 def combine_evidence_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from harness.checkers.registry import BUILTIN, merges_of
 from harness.checkers.scaled import judge_files
 from harness.errors import UsageError
 from harness.jsonl import write_jsonl
-from harness.runner.run import combine_evidence_stats, evidence_stats
+from harness.runner.run import combine_evidence_stats, evidence_stats, evidence_tally
 
 ORIGIN = 1_764_190_000.0
 STATUSES = ("pending", "processing", "completed", "failed", "refunded")
@@ -155,14 +155,15 @@ def _whole(root: Path, reconciled: bool) -> tuple[list[dict[str, Any]], dict[str
 
 
 def _partitioned(root: Path, reconciled: bool, partitions: int, groups: int = 1,
-                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The results judged in partitions; at least `groups` of them judged apart."""
+                 workers: int = 1) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The results judged in partitions, in `workers` processes; at least `groups` of them
+    judged apart."""
     db = root / "db.json"
     judged = judge_files(root / "history.jsonl", root / "ledger.jsonl", db,
                          standard_checkers(), merges_of(BUILTIN), reconciled=reconciled,
-                         partitions=partitions,
-                         tally=lambda ev: evidence_stats(ev.history, ev.ledger))
+                         partitions=partitions, tally=evidence_tally, workers=workers)
     assert judged.groups >= groups, (judged.partitions, judged.groups)
+    assert judged.workers == (workers if partitions > 1 else 1)
     return [r.to_dict() for r in judged.results], combine_evidence_stats(judged.tallies)
 
 
@@ -175,9 +176,10 @@ def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed
         whole, stats = _whole(root, reconciled)
         assert {r["validity"] for r in whole} >= {"invalid", "valid"}
         # Few links, as in a real run: 32 partitions stay several groups whatever the hash seed.
-        for partitions, groups in ((1, 1), (2, 1), (7, 1), (32, 4)):
-            got = _partitioned(root, reconciled, partitions, groups)
-            assert got == (whole, stats), partitions
+        for partitions, groups, workers in ((1, 1, 1), (2, 1, 1), (7, 1, 2), (32, 4, 1),
+                                            (32, 4, 3)):
+            got = _partitioned(root, reconciled, partitions, groups, workers)
+            assert got == (whole, stats), (partitions, workers)
 
 
 def test_the_generated_run_breaks_every_checker(tmp_path: Path) -> None:
@@ -201,6 +203,7 @@ def test_without_a_db_view_and_unsettled_the_results_still_agree(tmp_path: Path)
     (root / "db.json").unlink()
     whole, stats = _whole(root, False)
     assert _partitioned(root, False, 5) == (whole, stats)
+    assert _partitioned(root, False, 5, workers=2) == (whole, stats)
 
 
 def test_a_checker_without_merge_judges_the_whole_evidence(tmp_path: Path) -> None:
@@ -237,3 +240,43 @@ def test_a_damaged_line_is_refused_as_the_whole_reader_refuses_it(tmp_path: Path
                     standard_checkers(), merges_of(BUILTIN), partitions=4)
     assert str(streamed.value) == str(whole.value)
     assert "line 6 is not a history op" in str(streamed.value)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_damaged_line_is_refused_alike_in_any_process(tmp_path: Path, workers: int) -> None:
+    """A damaged ledger line (routed by the side process when judging in parallel), a damaged
+    history line, a db.json that is not JSON: each is the whole reader's one-line error."""
+    root = _Run(7, 300).write(tmp_path / "run")
+    files = {name: (root / name).read_text() for name in ("history.jsonl", "ledger.jsonl")}
+    for name, text in files.items():
+        lines = text.splitlines(keepends=True)
+        lines[3] = lines[3][: len(lines[3]) // 2] + "\n"
+        (root / name).write_text("".join(lines))
+        with pytest.raises(UsageError) as whole:
+            load_evidence(root)
+        with pytest.raises(UsageError) as judged:
+            judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                        standard_checkers(), merges_of(BUILTIN), partitions=4, workers=workers)
+        assert str(judged.value) == str(whole.value)
+        assert f"{name} line 4 is not a" in str(judged.value)
+        (root / name).write_text(text)
+    (root / "db.json").write_text("[{")
+    with pytest.raises(UsageError, match=r"db\.json is not JSON"):
+        judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                    standard_checkers(), merges_of(BUILTIN), partitions=4, workers=workers)
+
+
+def test_a_checker_a_worker_cannot_import_is_judged_here(tmp_path: Path) -> None:
+    """A user's checker defined in a test (a closure) keeps working: the suite is judged in
+    this process, partitioned, even when workers are asked for."""
+    root = _Run(8, 300).write(tmp_path / "run")
+    merge = merges_of(BUILTIN)["enough-work"]
+
+    def check_mine(evidence: Any) -> Any:
+        return run_all(evidence, checkers={"enough-work": standard_checkers()["enough-work"]})[0]
+
+    judged = judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                         {**standard_checkers(), "mine": (check_mine, "error")},
+                         {**merges_of(BUILTIN), "mine": merge}, partitions=4, workers=2)
+    assert (judged.partitions, judged.workers) == (4, 1)
+    assert judged.results[-1].stats == judged.results[-2].stats

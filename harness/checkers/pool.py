@@ -1,0 +1,92 @@
+"""Worker processes that judge groups in parallel and never outlive the process that made them.
+
+Workers are spawned, not forked: each starts as a fresh interpreter that imports the suite's
+functions by name, so nothing of the parent's state (its threads, its locks, gigabytes of
+routing tables) is copied. A worker exits by itself within a second once its parent is gone,
+killed or not; a parent that raises terminates its workers on the way out.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from multiprocessing.pool import Pool
+from typing import Any
+
+# Each worker holds one group's evidence as objects, a few hundred megabytes
+# (harness.checkers.scaled.PART_BYTES): this many stay within the memory goal (4 GiB).
+MAX_WORKERS = 4
+# How often a worker looks for its parent: the time an orphan can outlive it.
+WATCH_SECONDS = 0.5
+
+
+def may_start_processes() -> bool:
+    """False in a daemonic process (a multiprocessing worker): it may not have children."""
+    return not multiprocessing.current_process().daemon
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, where the platform tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def importable(function: Callable[..., Any] | None) -> bool:
+    """A spawned worker can import it by name: one of payrace's own module-level functions.
+
+    A user's checker may be a closure, a lambda or live in a module only its process
+    imported; such a suite is judged in this process.
+    """
+    while isinstance(function, partial):
+        function = function.func
+    if function is None:
+        return True
+    module = getattr(function, "__module__", None) or ""
+    qualname = getattr(function, "__qualname__", "") or ""
+    return module.startswith("harness.") and "<" not in qualname
+
+
+@contextmanager
+def judging_pool(workers: int) -> Iterator[Pool | None]:
+    """`workers` spawned processes (None for fewer than two: judge in this process)."""
+    if workers < 2:
+        yield None
+        return
+    pool = multiprocessing.get_context("spawn").Pool(
+        workers, initializer=start_worker, initargs=(os.getpid(),))
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def start_worker(parent: int) -> None:
+    """In a worker: leave Ctrl-C to `parent`, and exit within WATCH_SECONDS once it is gone.
+
+    Ctrl-C reaches the whole process group: the parent stops its workers on its way out, and
+    a worker interrupted too would only add its traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
+                     name="payrace-watch-parent").start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    # A killed parent runs no cleanup; its orphans are adopted by another process, and
+    # getppid() says so. os._exit: an orphan has no one to report to.
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    os._exit(1)
+
+
+__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "may_start_processes",
+           "start_worker", "usable_cpus"]

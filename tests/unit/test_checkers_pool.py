@@ -1,0 +1,139 @@
+"""The processes that judge a large run in parallel never outlive `payrace check`, and route
+every payment id to the same partition."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.checkers import standard_checkers
+from harness.checkers.pool import WATCH_SECONDS, importable
+from harness.checkers.registry import BUILTIN, merges_of
+from harness.checkers.routing import Partitions
+from harness.checkers.scaled import judge_files
+from harness.errors import UsageError
+from harness.runner.run import evidence_tally
+from tests.unit.test_checkers_scaled import _Run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _gone(pids: list[int], timeout_s: float) -> list[int]:
+    """The pids still running (zombies count as gone) after waiting up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in alive if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    return alive
+
+
+def test_a_parent_that_raises_leaves_no_process(tmp_path: Path) -> None:
+    """A damaged history line stops the check while the side process and the workers run:
+    every one of them is ended before the error reaches the caller."""
+    root = _Run(9, 2000).write(tmp_path / "run")
+    lines = (root / "history.jsonl").read_text().splitlines(keepends=True)
+    lines[-50] = "{not json\n"
+    (root / "history.jsonl").write_text("".join(lines))
+    with pytest.raises(UsageError):
+        judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                    standard_checkers(), merges_of(BUILTIN), partitions=8, workers=2,
+                    tally=evidence_tally)
+    # multiprocessing's resource tracker serves this process until it exits, not the check.
+    left = [p.pid for p in psutil.Process().children(recursive=True)
+            if "resource_tracker" not in " ".join(p.cmdline())]
+    assert _gone(left, 5) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
+def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
+    """SIGKILL, which runs no cleanup: the workers notice the orphaning and exit by themselves.
+    Ctrl-C (SIGINT to the whole process group): the parent stops them, and only the parent
+    says it was interrupted."""
+    root = _Run(10, 40_000).write(tmp_path / "run")
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from harness.checkers import standard_checkers
+        from harness.checkers.registry import BUILTIN, merges_of
+        from harness.checkers.scaled import judge_files
+        from harness.runner.run import evidence_tally
+        if __name__ == "__main__":
+            root = Path({str(root)!r})
+            while True:
+                judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                            standard_checkers(), merges_of(BUILTIN), partitions=8, workers=2,
+                            tally=evidence_tally)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        children: list[psutil.Process] = []
+        while len(children) < 3 and time.monotonic() < deadline:  # side pass and two workers
+            time.sleep(0.2)
+            children = psutil.Process(parent.pid).children(recursive=True)
+        assert len(children) >= 3, children
+        time.sleep(1.0)  # mid-work
+        if how == "SIGKILL":
+            os.kill(parent.pid, signal.SIGKILL)
+        else:
+            os.killpg(parent.pid, signal.SIGINT)
+        _, stderr = parent.communicate(timeout=30)
+        assert _gone([c.pid for c in children], 10 * WATCH_SECONDS + 5) == []
+        if how == "Ctrl-C":
+            assert stderr.count("KeyboardInterrupt") == 1, stderr
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_a_payment_id_has_one_partition_in_every_process() -> None:
+    """A string's hash() differs between interpreters; the partition must not: the ledger is
+    routed in another process than the history."""
+    ids = ["pay_1", "pay_2", "pay_é", "\ud800", 7, 7.5, True, None, ["list"]]
+    here = [Partitions(13).of(key) for key in ids]
+    code = ("from harness.checkers.routing import Partitions; "
+            f"print([Partitions(13).of(k) for k in {ids!r}])")
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, text=True,
+                             capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert out.stdout.strip() == str(here)
+
+
+def test_only_payraces_own_functions_go_to_workers() -> None:
+    """A spawned worker imports a checker by name: a closure or a lambda stays here."""
+    assert all(importable(fn) for fn, _ in standard_checkers().values())
+    assert importable(evidence_tally) and importable(None)
+    assert not importable(lambda evidence: None)
+    assert not importable(print)
+
+
+def _workers_in_a_daemon(root: Path, answer: multiprocessing.SimpleQueue[int]) -> None:
+    judged = judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                         standard_checkers(), merges_of(BUILTIN), partitions=4, workers=2,
+                         tally=evidence_tally)
+    answer.put(judged.workers)
+
+
+def test_a_daemonic_process_judges_in_itself(tmp_path: Path) -> None:
+    """multiprocessing lets no daemonic process start others: a check inside one (a worker of
+    the user's own pool) judges its partitions itself instead of failing."""
+    root = _Run(11, 300).write(tmp_path / "run")
+    context = multiprocessing.get_context("spawn")
+    answer: multiprocessing.SimpleQueue[int] = context.SimpleQueue()
+    process = context.Process(target=_workers_in_a_daemon, args=(root, answer), daemon=True)
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    assert answer.get() == 1
