@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -81,12 +82,13 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
     from harness.runner.run import combine_evidence_stats, evidence_tally  # the run's own counts
 
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="payrace-check-") as scratch:
+    with contextlib.ExitStack() as stack:
         history = root / HISTORY
         covered = covered_ops(root)
         if covered is not None:
             # Judged: the prefix the ledger copy covers. The ops after it may have charged
             # where the copy could not see, so they would read as charges never made.
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="payrace-check-"))
             history = Path(scratch) / HISTORY
             left_out = copy_prefix(root / HISTORY, covered, history)
             notes.append(f"{LEDGER_BEHIND}: the ledger is a copy that covers the first "
