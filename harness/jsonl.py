@@ -25,6 +25,10 @@ from harness.errors import UsageError
 T = TypeVar("T")
 Row = dict[str, Any]
 
+# The end of a file within which a line may be torn (a kill cut it short, perhaps followed by
+# blank lines): `scan_jsonl` parses every line there in full, whatever `quick` could do.
+QUICK_TAIL = 64 << 10
+
 # One encoder, built once: compact, and `default=str` so a stray non-JSON value (a datetime,
 # a Decimal) never costs a run its evidence. json.dumps with arguments builds one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
@@ -184,10 +188,17 @@ def scan_jsonl(
     *,
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
+    quick: Callable[[bytes], Any] | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
     """read_jsonl one row at a time, for files too large to hold: (line number, the line's
     bytes, its row) for each row, by the same rule; the line is for a reader that keeps it
     (harness.checkers.spill). Each line is read by `parse_line`.
+
+    `quick` reads what its caller needs from a line without parsing all of it (a row, or
+    None to read the line as usual). A line it reads is NOT checked here: the caller parses
+    it in full later and refuses it then (`corrupt`). It is never asked for the lines that
+    may be torn (those within QUICK_TAIL bytes of the end) nor for a line after a damaged
+    one, so the torn-line rule holds as without it.
 
     Torn and skipped lines are added to `counts` (when given) once the file is read through.
     """
@@ -198,13 +209,20 @@ def scan_jsonl(
     with Path(path).open("rb") as handle:
         lines: Iterator[tuple[int, bytes]] = enumerate(handle, 1)
         universal = False
+        # Bytes read so far, and the most of them `quick` may be used within.
+        offset, limit = 0, (os.fstat(handle.fileno()).st_size - QUICK_TAIL if quick else -1)
         while True:
             for number, line in lines:
                 if not universal and b"\r" in line and line.find(b"\r") != len(line) - 2:
                     # Rare: a lone \r ends a line for the text reader too; from here on the file
                     # is read its way (a generator is too slow for every line of every file).
-                    lines, universal = _universal(number, line, handle), True
+                    lines, universal, limit = _universal(number, line, handle), True, -1
                     break
+                if quick is not None:
+                    offset += len(line)
+                    if offset <= limit and damaged is None and (row := quick(line)) is not None:
+                        yield number, line, row
+                        continue
                 try:
                     try:  # parse_line's common case inlined: a call per line of ten million
                         data = loads(line)
@@ -217,7 +235,7 @@ def scan_jsonl(
                 except (ValueError, TypeError) as exc:
                     if damaged is not None:  # damaged, then another line: the first was not last
                         if not skip_damaged:
-                            raise _corrupt(path, what, *damaged) from damaged[1]
+                            raise corrupt(path, what, *damaged) from damaged[1]
                         skipped += 1
                     damaged = (number, exc)
                     continue
@@ -225,7 +243,7 @@ def scan_jsonl(
                     continue
                 if damaged is not None:
                     if not skip_damaged:
-                        raise _corrupt(path, what, *damaged)
+                        raise corrupt(path, what, *damaged)
                     skipped += 1
                     damaged = None
                 yield number, line, row
@@ -248,7 +266,8 @@ def _universal(number: int, first: bytes, rest: BinaryIO) -> Iterator[tuple[int,
         number += 1
 
 
-def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
+def corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
+    """The error for a damaged line that is not the last: file, line, what it should be."""
     error = UsageError(
         f"{path} line {number} is not a {what} ({exc}); only the last line may be torn"
     )
@@ -257,6 +276,6 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
 
 
 __all__ = [
-    "BLANK", "JsonlRows", "append_jsonl", "encode_line", "encode_line_bytes", "parse_line",
-    "read_jsonl", "scan_jsonl", "write_jsonl",
+    "BLANK", "QUICK_TAIL", "JsonlRows", "append_jsonl", "corrupt", "encode_line",
+    "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
 ]

@@ -6,7 +6,7 @@ The same function judges a group in this process or in a worker process
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 
 from harness.checkers.evidence import Evidence
+from harness.checkers.pool import inherited_files
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
-from harness.checkers.spill import Chunk, unpack
+from harness.checkers.spill import Location, read_chunks, unpack
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
-from harness.history import Op, op_fields
-from harness.jsonl import parse_line
+from harness.history import Op, make_op, op_fields
+from harness.jsonl import corrupt, parse_line
 
 Tally = Callable[[Evidence], Any]
 
@@ -45,27 +46,38 @@ class Settings:
     reconciled: bool
     settled_how: str | None
     origin: float | None
+    history: str = "history.jsonl"  # the file the ops were read from, to name in an error
 
 
 @dataclass(frozen=True)
 class Group:
-    """One group's spilled evidence: history and ledger lines, DB rows (None: no DB view)."""
+    """Where one group's spilled evidence is: its history lines on the first spill file, its
+    ledger lines and DB rows (None: no DB view) on the second."""
 
-    history: list[Chunk]
-    ledger: list[Chunk]
-    db: list[Chunk] | None
+    history: list[Location]
+    ledger: list[Location]
+    db: list[Location] | None
 
 
-def judge_group(settings: Settings, group: Group) -> tuple[list[CheckResult], Any]:
+def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = None,
+                ) -> tuple[list[CheckResult], Any]:
     """The suite's results over the group's evidence, and its tally (None without one).
 
-    Every line was parsed and checked by the routing pass, so parsing it again cannot fail.
+    `files` are this process's descriptors of the two spill files; a worker of
+    `judging_pool` has them already (`inherited_files`).
+
+    The ledger's lines were parsed and checked by the routing pass, so parsing them again
+    cannot fail; most history lines were routed by their first fields alone
+    (`routing.leading_fields`), and one that is damaged is refused here, as the routing pass
+    refuses a damaged line (UsageError naming the file and the line).
     """
+    ops, rest = files if files is not None else inherited_files()
     with gc_paused():
         evidence = PartEvidence(
-            history=_ops(unpack(group.history, True)),
-            ledger=[parse_line(line) for _, line in unpack(group.ledger, True)],
-            db=None if group.db is None else [row for _, row in unpack(group.db, False)],
+            history=_ops(unpack(read_chunks(ops, group.history), True), settings.history),
+            ledger=[parse_line(line) for _, line in unpack(read_chunks(rest, group.ledger), True)],
+            db=None if group.db is None
+            else [row for _, row in unpack(read_chunks(rest, group.db), False)],
             reconciled=settings.reconciled,
             settled_how=settings.settled_how,
             run_origin=settings.origin,
@@ -74,15 +86,22 @@ def judge_group(settings: Settings, group: Group) -> tuple[list[CheckResult], An
         return results, None if settings.tally is None else settings.tally(evidence)
 
 
-def _ops(rows: list[tuple[int, bytes]]) -> list[Op]:
-    """The group's ops from their lines: `parse_line` less its checks, the router's already."""
+def _ops(rows: list[tuple[int, bytes]], path: str) -> list[Op]:
+    """The group's ops from their lines, each checked as `scan_jsonl` checks a history line
+    (none is blank or torn: the routing pass read those)."""
     ops = []
-    for _, line in rows:
+    loads, make = orjson.loads, make_op
+    for number, line in rows:
         try:
-            data = orjson.loads(line)
-        except ValueError:  # a line orjson refuses and the standard library reads (NaN)
-            data = parse_line(line)
-        ops.append(Op(*op_fields(data)))
+            try:
+                data = loads(line)
+            except ValueError:  # a line orjson refuses and the standard library reads (NaN)
+                data = parse_line(line)
+            if type(data) is not dict:
+                raise ValueError("expected a JSON object")
+            ops.append(make(*op_fields(data)))
+        except (ValueError, TypeError) as exc:
+            raise corrupt(path, "history op", number, exc) from exc
     return ops
 
 

@@ -13,9 +13,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from multiprocessing import reduction
 from multiprocessing.pool import Pool
 from typing import Any
 
@@ -54,19 +55,54 @@ def importable(function: Callable[..., Any] | None) -> bool:
     return module.startswith("harness.") and "<" not in qualname
 
 
+# In a worker: the descriptors of the files its parent gave it (judging_pool's `files`).
+_inherited: list[int] = []
+
+
 @contextmanager
-def judging_pool(workers: int) -> Iterator[Pool | None]:
-    """`workers` spawned processes (None for fewer than two: judge in this process)."""
+def judging_pool(workers: int, files: Sequence[int] = ()) -> Iterator[Pool | None]:
+    """`workers` spawned processes (None for fewer than two: judge in this process), each
+    holding `files` (this process's open descriptors) as `inherited_files()`: they read the
+    spilled evidence themselves instead of receiving it through a pipe."""
     if workers < 2:
         yield None
         return
     pool = multiprocessing.get_context("spawn").Pool(
-        workers, initializer=start_worker, initargs=(os.getpid(),))
+        workers, initializer=_start_judging,
+        initargs=(os.getpid(), [_Inherited(fd) for fd in files]))
     try:
         yield pool
     finally:
         pool.terminate()
         pool.join()
+
+
+class _Inherited:
+    """A descriptor each spawned worker inherits: unpickled in the worker as its own number.
+
+    DupFd is taken as each worker is spawned (as multiprocessing passes a pipe), not once:
+    the pool spawns several workers from the same arguments.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_detached, (reduction.DupFd(self.fd),))
+
+
+def _detached(dup: Any) -> int:
+    return int(dup.detach())
+
+
+def _start_judging(parent: int, files: list[int]) -> None:
+    start_worker(parent)
+    _inherited[:] = files
+
+
+def inherited_files() -> list[int]:
+    """In a worker of `judging_pool`: its descriptors of the files the pool was given."""
+    return list(_inherited)
 
 
 def start_worker(parent: int) -> None:
@@ -88,5 +124,5 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "judging_pool", "may_start_processes",
-           "start_worker", "usable_cpus"]
+__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "inherited_files", "judging_pool",
+           "may_start_processes", "start_worker", "usable_cpus"]

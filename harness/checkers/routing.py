@@ -15,6 +15,7 @@ Anything with no payment id, or an id that cannot be hashed, goes to partition 0
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from zlib import crc32
@@ -86,6 +87,35 @@ Line = tuple[int, bytes]
 _Last = tuple[bool, str, int, Line | None]
 
 
+# An op's line as payrace writes it (docs/CONTRACTS.md: compact, the contract's key order),
+# up to its payment id: what routing needs, read without parsing the line. Strings with an
+# escape in them, another key order, spaces: the line is parsed as usual instead.
+_NUMBER = rb"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+_LEADING = re.compile(
+    rb'\{"index":\d+,"time":' + _NUMBER + rb',"wall":' + _NUMBER
+    + rb',"process":"([^"\\]*)","type":"(invoke|ok|fail|info)","f":"([^"\\]*)"'
+    + rb',"payment_id":(?:null|"([^"\\]*)"),')
+
+
+def leading_fields(line: bytes) -> tuple[Any, ...] | None:
+    """What `HistoryRouter.route` reads of an op, from the start of its line, laid out as
+    `op_fields` lays it out (time and wall as their bytes; no index, key, value or error); None
+    when the line does not start as payrace writes one.
+
+    The rest of the line is not looked at: the process that judges the op parses it whole and
+    refuses it if it is damaged (harness.checkers.judging).
+    """
+    match = _LEADING.match(line)
+    if match is None:
+        return None
+    time, wall, process, op_type, f, pid = match.groups()
+    try:
+        return (None, time, wall, process.decode(), op_type.decode(), f.decode(),
+                None if pid is None else pid.decode())
+    except UnicodeDecodeError:  # not UTF-8: damaged, for the usual reading to say so
+        return None
+
+
 class HistoryRouter:
     """Routes ops in history order; `finish()` places invokes still waiting at the end."""
 
@@ -95,10 +125,10 @@ class HistoryRouter:
         self._last: dict[str, _Last] = {}
         self.origin: float | None = None  # the first op's wall - time: the run's t=0
 
-    def route(self, number: int, line: bytes, fields: OpFields) -> None:
+    def route(self, number: int, line: bytes, fields: OpFields | tuple[Any, ...]) -> None:
         process, op_type, f, pid = fields[3], fields[4], fields[5], fields[6]
-        if self.origin is None:
-            self.origin = fields[2] - fields[1]
+        if self.origin is None:  # float(): `leading_fields` gives them as bytes
+            self.origin = float(fields[2]) - float(fields[1])
         parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
         if op_type == "invoke":
@@ -227,4 +257,4 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
 
 
 __all__ = ["DB", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter", "Partitions",
-           "route_db", "route_ledger"]
+           "leading_fields", "route_db", "route_ledger"]

@@ -36,6 +36,7 @@ from harness.checkers.routing import (
     LEDGER,
     HistoryRouter,
     Partitions,
+    leading_fields,
     route_ledger,
 )
 from harness.checkers.side import side_pass
@@ -109,14 +110,17 @@ def judge_files(
     with gc_paused(), contextlib.ExitStack() as stack:
         ops = stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
         rest = stack.enter_context(contextlib.closing(Spill(count, (LEDGER, DB), (LEDGER,))))
-        pool = stack.enter_context(judging_pool(workers))
+        files = (ops.fileno(), rest.fileno())  # the workers read the spilled chunks there
+        pool = stack.enter_context(judging_pool(workers, files))
         origin, torn = _route(history, ledger, db, parts, (ops, rest), aside=workers > 1)
+        ops.flush()
+        rest.flush()
         has_db = db is not None and db.is_file()
-        settings = Settings(checkers, tally, reconciled, settled_how, origin)
+        settings = Settings(checkers, tally, reconciled, settled_how, origin, str(history))
         groups = parts.groups()
         tasks = _groups(ops, rest, groups, has_db)
         judged: Iterator[tuple[list[CheckResult], Any]] = (
-            (judge_group(settings, task) for task in tasks) if pool is None
+            (judge_group(settings, task, files) for task in tasks) if pool is None
             else pool.imap(partial(judge_group, settings), tasks))
         per_check: dict[str, list[CheckResult]] = {name: [] for name in checkers}
         tallies: list[Any] = []
@@ -134,10 +138,9 @@ def judge_files(
 
 
 def _groups(ops: Spill, rest: Spill, groups: list[list[int]], has_db: bool) -> Iterator[Group]:
-    # Lazily: a pool's feeder holds one group read ahead, not the run.
     for group in groups:
-        yield Group(ops.chunks(group, HISTORY), rest.chunks(group, LEDGER),
-                    rest.chunks(group, DB) if has_db else None)
+        yield Group(ops.located(group, HISTORY), rest.located(group, LEDGER),
+                    rest.located(group, DB) if has_db else None)
 
 
 def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
@@ -152,7 +155,7 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
         router = HistoryRouter(parts, ops)
         try:
             for number, line, fields in scan_jsonl(history, "history op", op_fields,
-                                                   counts=counts):
+                                                   counts=counts, quick=leading_fields):
                 router.route(number, line, fields)
         except OSError as exc:
             raise UsageError(

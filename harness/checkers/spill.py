@@ -9,6 +9,7 @@ one JSON document, with no line of its own) is marshalled, which keeps it exactl
 from __future__ import annotations
 
 import marshal
+import os
 import tempfile
 from array import array
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ Row = tuple[int, Any]  # (position in its file, payload): the position restores 
 # One chunk as stored: (payload, positions as array("q") bytes). The payload is the lines,
 # each ending in one newline, or a marshalled list of rows.
 Chunk = tuple[bytes, bytes]
+Location = tuple[int, int, int]  # a chunk on the file: (offset, payload size, positions size)
 Key = tuple[int, str]  # (partition, kind)
 
 
@@ -42,7 +44,7 @@ class Spill:
         keys = [(p, kind) for p in range(partitions) for kind in kinds]
         self._payloads: dict[Key, list[Any]] = {key: [] for key in keys}
         self._positions: dict[Key, array[int]] = {key: array("q") for key in keys}
-        self._chunks: dict[Key, list[tuple[int, int, int]]] = {k: [] for k in keys}
+        self._chunks: dict[Key, list[Location]] = {k: [] for k in keys}
         self.rows = 0
 
     def add(self, partition: int, kind: str, position: int, payload: Any) -> None:
@@ -71,12 +73,12 @@ class Spill:
             self._file.flush()
 
     @property
-    def index(self) -> dict[Key, list[tuple[int, int, int]]]:
+    def index(self) -> dict[Key, list[Location]]:
         """Where each (partition, kind)'s chunks are on the file: (offset, payload size,
         positions size)."""
         return self._chunks
 
-    def take(self, index: dict[Key, list[tuple[int, int, int]]]) -> None:
+    def take(self, index: dict[Key, list[Location]]) -> None:
         """The chunks another process wrote to this Spill's file, by its `index`."""
         for key, chunks in index.items():
             self._chunks[key].extend(chunks)
@@ -110,21 +112,32 @@ class Spill:
             data = marshal.dumps(payloads)
         return data, self._positions[key].tobytes()
 
-    def chunks(self, partitions: Iterable[int], kind: str) -> list[Chunk]:
-        """Every chunk of these partitions and this kind, the ones not written yet included."""
-        out: list[Chunk] = []
+    def located(self, partitions: Iterable[int], kind: str) -> list[Location]:
+        """Where every chunk of these partitions and this kind is on the file, for
+        `read_chunks` in any process that has it open; `flush()` first."""
+        out: list[Location] = []
         for partition in partitions:
-            for offset, size, count in self._chunks[(partition, kind)]:
-                assert self._file is not None  # a chunk is stored on it
-                self._file.seek(offset)
-                out.append((self._file.read(size), self._file.read(count)))
             if self._payloads[(partition, kind)]:
-                out.append(self._pending((partition, kind)))
+                raise RuntimeError("Spill.located before flush(): rows are still buffered")
+            out.extend(self._chunks[(partition, kind)])
         return out
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def read_chunks(fd: int, locations: Iterable[Location]) -> list[Chunk]:
+    """The chunks at `locations` of the spill file open as `fd` (this process's descriptor of
+    it: another process may have written it). pread: no shared file offset to race on."""
+    out: list[Chunk] = []
+    for offset, size, count in locations:
+        data = os.pread(fd, size + count, offset)
+        if len(data) != size + count:
+            raise OSError(f"The spill file ended {size + count - len(data)} bytes short of a "
+                          f"chunk at offset {offset}")
+        out.append((data[:size], data[size:]))
+    return out
 
 
 def unpack(chunks: Iterable[Chunk], lines: bool) -> list[Row]:
@@ -143,4 +156,4 @@ def _position(row: Row) -> int:
     return row[0]
 
 
-__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Row", "Spill", "unpack"]
+__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Row", "Spill", "read_chunks", "unpack"]
