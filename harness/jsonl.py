@@ -189,6 +189,7 @@ def scan_jsonl(
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
     quick: Callable[[bytes], Any] | None = None,
+    span: tuple[int, int | None, int] | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
     """read_jsonl one row at a time, for files too large to hold: (line number, the line's
     bytes, its row) for each row, by the same rule; the line is for a reader that keeps it
@@ -200,27 +201,44 @@ def scan_jsonl(
     may be torn (those within QUICK_TAIL bytes of the end) nor for a line after a damaged
     one, so the torn-line rule holds as without it.
 
+    `span` = (start, end, number): read only the lines from byte `start` (a line's first
+    byte) to byte `end` (None: the end of the file), the first being line `number`; several
+    processes can read one file in parts this way (harness.checkers.split). A damaged last
+    line before `end` is refused (a later part holds lines), and a lone \r raises
+    LoneCarriageReturn: only a whole-file reading numbers lines as a text reader does then.
+
     Torn and skipped lines are added to `counts` (when given) once the file is read through.
     """
     loads = orjson.loads
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
+    start, end, first = span if span is not None else (0, None, 1)
+    cut = False  # stopped at `end`, before the end of the file
     with Path(path).open("rb") as handle:
-        lines: Iterator[tuple[int, bytes]] = enumerate(handle, 1)
+        handle.seek(start)
+        lines: Iterator[tuple[int, bytes]] = enumerate(handle, first)
         universal = False
-        # Bytes read so far, and the most of them `quick` may be used within.
-        offset, limit = 0, (os.fstat(handle.fileno()).st_size - QUICK_TAIL if quick else -1)
+        # Bytes read so far, the most of them `quick` may be used within, and `end` (-1: none).
+        offset, limit = start, (os.fstat(handle.fileno()).st_size - QUICK_TAIL if quick else -1)
+        stop = -1 if end is None else end
+        track = quick is not None or end is not None
         while True:
             for number, line in lines:
                 if not universal and b"\r" in line and line.find(b"\r") != len(line) - 2:
+                    if span is not None:
+                        raise LoneCarriageReturn(f"{path} line {number} holds a lone \\r")
                     # Rare: a lone \r ends a line for the text reader too; from here on the file
                     # is read its way (a generator is too slow for every line of every file).
                     lines, universal, limit = _universal(number, line, handle), True, -1
                     break
-                if quick is not None:
+                if track:
                     offset += len(line)
-                    if offset <= limit and damaged is None and (row := quick(line)) is not None:
+                    if offset > stop >= 0:  # this line starts at `end`: the next part's
+                        lines, cut = iter(()), True
+                        break
+                    if (offset <= limit and damaged is None and quick is not None
+                            and (row := quick(line)) is not None):
                         yield number, line, row
                         continue
                 try:
@@ -250,10 +268,16 @@ def scan_jsonl(
             else:
                 break
     if damaged is not None:
+        if cut:
+            raise corrupt(path, what, *damaged) from damaged[1]
         torn += 1
     if counts is not None:
         counts.torn_lines += torn
         counts.skipped_lines += skipped
+
+
+class LoneCarriageReturn(Exception):
+    """A file read in parts holds a lone \\r: read it whole instead."""
 
 
 def _universal(number: int, first: bytes, rest: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -276,6 +300,6 @@ def corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageEr
 
 
 __all__ = [
-    "BLANK", "QUICK_TAIL", "JsonlRows", "append_jsonl", "corrupt", "encode_line",
-    "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
+    "BLANK", "QUICK_TAIL", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "corrupt",
+    "encode_line", "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
 ]

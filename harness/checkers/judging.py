@@ -51,10 +51,10 @@ class Settings:
 
 @dataclass(frozen=True)
 class Group:
-    """Where one group's spilled evidence is: its history lines on the first spill file, its
-    ledger lines and DB rows (None: no DB view) on the second."""
+    """Where one group's spilled evidence is: its ledger lines and DB rows (None: no DB view)
+    on the first spill file, its history lines on the others (one list for each)."""
 
-    history: list[Location]
+    history: list[list[Location]]
     ledger: list[Location]
     db: list[Location] | None
 
@@ -63,18 +63,20 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
                 ) -> tuple[list[CheckResult], Any]:
     """The suite's results over the group's evidence, and its tally (None without one).
 
-    `files` are this process's descriptors of the two spill files; a worker of
-    `judging_pool` has them already (`inherited_files`).
+    `files` are this process's descriptors of the spill files; a worker of `judging_pool`
+    has them already (`inherited_files`).
 
     The ledger's lines were parsed and checked by the routing pass, so parsing them again
     cannot fail; most history lines were routed by their first fields alone
     (`routing.leading_fields`), and one that is damaged is refused here, as the routing pass
     refuses a damaged line (UsageError naming the file and the line).
     """
-    ops, rest = files if files is not None else inherited_files()
+    rest, *ops = files if files is not None else inherited_files()
     with gc_paused():
+        history = [chunk for fd, located in zip(ops, group.history, strict=True)
+                   for chunk in read_chunks(fd, located)]
         evidence = PartEvidence(
-            history=_ops(unpack(read_chunks(ops, group.history), True), settings.history),
+            history=_ops(unpack(history, True), settings.history),
             ledger=[parse_line(line) for _, line in unpack(read_chunks(rest, group.ledger), True)],
             db=None if group.db is None
             else [row for _, row in unpack(read_chunks(rest, group.db), False)],

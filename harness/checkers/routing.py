@@ -16,6 +16,7 @@ Anything with no payment id, or an id that cannot be hashed, goes to partition 0
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zlib import crc32
@@ -116,13 +117,42 @@ def leading_fields(line: bytes) -> tuple[Any, ...] | None:
         return None
 
 
-class HistoryRouter:
-    """Routes ops in history order; `finish()` places invokes still waiting at the end."""
+# The partition of a later part's first op of a process when that op is a completion: where
+# it goes depends on the ops before the part, so the router of the first part places it.
+HEAD = -1
 
-    def __init__(self, partitions: Partitions, spill: Spill) -> None:
+
+@dataclass
+class RoutedPart:
+    """What a later part of the history leaves to the router of the parts before it
+    (`HistoryRouter.join`): per process, its first op there when that is a completion (with
+    the partitions to link to wherever it goes), whether its first op there is an invoke, and
+    its state at the end of the part."""
+
+    heads: dict[str, tuple[int, bytes, tuple[Any, ...]]]
+    head_links: list[tuple[str, int]]
+    fresh: set[str]
+    tails: dict[str, _Last]
+    origin: float | None
+
+
+class HistoryRouter:
+    """Routes ops in history order; `finish()` places invokes still waiting at the end.
+
+    The history may be routed in parts by several routers (harness.checkers.split): the
+    router of a later part (`after=True`) routes every op whose place it can tell alone and
+    hands the rest to the first part's router as a RoutedPart (`part()`), which `join`s the
+    parts in file order. The result is the one pass's, op for op and link for link.
+    """
+
+    def __init__(self, partitions: Partitions, spill: Spill, *, after: bool = False) -> None:
         self._parts = partitions
         self._spill = spill
         self._last: dict[str, _Last] = {}
+        self._after = after
+        self._heads: dict[str, tuple[int, bytes, tuple[Any, ...]]] = {}
+        self._head_links: list[tuple[str, int]] = []
+        self._fresh: set[str] = set()
         self.origin: float | None = None  # the first op's wall - time: the run's t=0
 
     def route(self, number: int, line: bytes, fields: OpFields | tuple[Any, ...]) -> None:
@@ -131,6 +161,12 @@ class HistoryRouter:
             self.origin = float(fields[2]) - float(fields[1])
         parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
+        if prev is None and self._after:  # the process's first op in a later part
+            if op_type != "invoke":
+                self._heads[process] = (number, line, tuple(fields))
+                self._last[process] = (False, f, HEAD, None)
+                return
+            self._fresh.add(process)
         if op_type == "invoke":
             if prev is not None and prev[3] is not None:  # never completed: in no payment's index
                 add(0, HISTORY, *prev[3])
@@ -154,10 +190,34 @@ class HistoryRouter:
             if prev is not None:
                 if prev[3] is not None:
                     add(p, HISTORY, *prev[3])
+                elif prev[2] == HEAD:
+                    self._head_links.append((process, p))
                 else:
                     parts.link(p, prev[2])
         add(p, HISTORY, number, line)
         self._last[process] = (False, f, p, None)
+
+    def part(self) -> RoutedPart:
+        """A later part's router, at the end of its part: what the first part's router needs."""
+        return RoutedPart(self._heads, self._head_links, self._fresh, self._last, self.origin)
+
+    def join(self, part: RoutedPart) -> None:
+        """Route the next part's leftovers as if its ops had followed this router's own (its
+        Partitions has adopted that part's links); then continue from where it ended."""
+        placed: dict[str, int] = {}
+        origin = self.origin  # the first op of the file, not a head's
+        for process, (number, line, fields) in part.heads.items():
+            self.route(number, line, fields)
+            placed[process] = self._last[process][2]
+        for process, p in part.head_links:
+            self._parts.link(p, placed[process])
+        for process in part.fresh:  # an invoke followed: the one waiting never completed
+            prev = self._last.get(process)
+            if prev is not None and prev[3] is not None:
+                self._spill.add(0, HISTORY, *prev[3])
+        for process, (invoke, f, p, waiting) in part.tails.items():
+            self._last[process] = (invoke, f, placed[process] if p == HEAD else p, waiting)
+        self.origin = origin if origin is not None else part.origin
 
     def finish(self) -> None:
         for _, _, _, waiting in self._last.values():
@@ -256,5 +316,5 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
     return router.origin
 
 
-__all__ = ["DB", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter", "Partitions",
-           "leading_fields", "route_db", "route_ledger"]
+__all__ = ["DB", "HEAD", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter",
+           "Partitions", "RoutedPart", "leading_fields", "route_db", "route_ledger"]

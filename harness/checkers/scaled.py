@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,13 @@ from harness.checkers.routing import (
     leading_fields,
     route_ledger,
 )
-from harness.checkers.side import side_pass
+from harness.checkers.side import side_pass, spawned
 from harness.checkers.spill import Spill
+from harness.checkers.split import Span, route_history_part, spans
 from harness.errors import UsageError
 from harness.gc_pause import gc_paused
 from harness.history import op_fields
-from harness.jsonl import JsonlRows, scan_jsonl
+from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
 
 # Evidence bytes (history + ledger) per partition: about 300,000 ops with their ledger, a few
 # hundred megabytes once loaded as objects, whatever the size of the run.
@@ -105,18 +106,34 @@ def judge_files(
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
     workers = workers_for(count, checkers, tally, workers)
+    settings = Settings(checkers, tally, reconciled, settled_how, None, str(history))
+    try:
+        return _judge(history, ledger, db, settings, merges, count, workers,
+                      spans(history, workers) if workers > 1 else [(0, None)])
+    except LoneCarriageReturn:  # rare: a lone \r numbers lines its own way; read it whole
+        return _judge(history, ledger, db, settings, merges, count, workers, [(0, None)])
+
+
+def _judge(history: Path, ledger: Path, db: Path | None, settings: Settings,
+           merges: Mapping[str, Merge | None], count: int, workers: int,
+           history_spans: list[Span]) -> Judged:
+    """judge_files with the history routed in `history_spans`, one process each."""
+    checkers, tally = settings.checkers, settings.tally
     parts = Partitions(count)
     # The workers start (a fresh interpreter each) while this process routes the files.
     with gc_paused(), contextlib.ExitStack() as stack:
-        ops = stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
         rest = stack.enter_context(contextlib.closing(Spill(count, (LEDGER, DB), (LEDGER,))))
-        files = (ops.fileno(), rest.fileno())  # the workers read the spilled chunks there
+        ops = [stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
+               for _ in history_spans]
+        # The spill files, where the workers read the chunks: the ledger's, then the history's.
+        files = (rest.fileno(), *(spill.fileno() for spill in ops))
         pool = stack.enter_context(judging_pool(workers, files))
-        origin, torn = _route(history, ledger, db, parts, (ops, rest), aside=workers > 1)
-        ops.flush()
-        rest.flush()
+        origin, torn = _route(history, ledger, db, parts, (ops, rest), history_spans,
+                              aside=workers > 1)
+        for spill in (rest, *ops):
+            spill.flush()
         has_db = db is not None and db.is_file()
-        settings = Settings(checkers, tally, reconciled, settled_how, origin, str(history))
+        settings = replace(settings, origin=origin)
         groups = parts.groups()
         tasks = _groups(ops, rest, groups, has_db)
         judged: Iterator[tuple[list[CheckResult], Any]] = (
@@ -137,34 +154,49 @@ def judge_files(
     return Judged(results, torn, has_db, count, len(groups), tallies, workers)
 
 
-def _groups(ops: Spill, rest: Spill, groups: list[list[int]], has_db: bool) -> Iterator[Group]:
+def _groups(ops: list[Spill], rest: Spill, groups: list[list[int]],
+            has_db: bool) -> Iterator[Group]:
     for group in groups:
-        yield Group(ops.located(group, HISTORY), rest.located(group, LEDGER),
-                    rest.located(group, DB) if has_db else None)
+        yield Group([spill.located(group, HISTORY) for spill in ops],
+                    rest.located(group, LEDGER), rest.located(group, DB) if has_db else None)
 
 
 def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
-           spills: tuple[Spill, Spill], *, aside: bool) -> tuple[float | None, int]:
+           spills: tuple[list[Spill], Spill], history_spans: list[Span], *,
+           aside: bool) -> tuple[float | None, int]:
     """The one pass over the files: (the run's clock origin, torn history lines). `aside`: the
-    ledger and DB view are routed by another process meanwhile (harness.checkers.side)."""
+    ledger and DB view are routed by another process meanwhile (harness.checkers.side); the
+    history's spans after the first by one process each (harness.checkers.split), into the
+    Spill of the same place in `spills`."""
     ops, rest = spills
     with contextlib.ExitStack() as stack:
         side = stack.enter_context(side_pass(ledger, db, parts, rest)) if aside else None
+        later = [stack.enter_context(spawned(route_history_part, (history, *span), parts,
+                                             spill, f"payrace-route-history-{n}"))
+                 for n, (span, spill) in enumerate(zip(history_spans[1:], ops[1:],
+                                                       strict=True), 2)]
         ledger_origin = route_ledger(ledger, db, parts, rest) if side is None else None
         counts: JsonlRows[Any] = JsonlRows()
-        router = HistoryRouter(parts, ops)
+        router = HistoryRouter(parts, ops[0])
+        end = history_spans[0][1]
         try:
-            for number, line, fields in scan_jsonl(history, "history op", op_fields,
-                                                   counts=counts, quick=leading_fields):
+            for number, line, fields in scan_jsonl(
+                    history, "history op", op_fields, counts=counts, quick=leading_fields,
+                    span=None if end is None else (0, end, 1)):
                 router.route(number, line, fields)
         except OSError as exc:
             raise UsageError(
                 f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
+        torn = counts.torn_lines
+        for part in later:  # in file order: each continues where the one before ended
+            routed, part_torn = part.result()
+            router.join(routed)
+            torn += part_torn
         router.finish()
         if side is not None:
             ledger_origin = side.result()
     origin = router.origin if router.origin is not None else ledger_origin
-    return origin, counts.torn_lines
+    return origin, torn
 
 
 __all__ = ["MAX_PARTITIONS", "PART_BYTES", "Judged", "PartEvidence", "judge_files",

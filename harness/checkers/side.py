@@ -1,19 +1,20 @@
-"""The ledger and the DB view routed in a second process while this one routes the history.
+"""Routing passes run by other processes while this one routes the history, into its Spills.
 
-The two passes share nothing but the partition of a payment id (`Partitions.of`, the same in
-every process) and the links they make. The side process writes its chunks to this
-process's Spill file (an unnamed temporary file whose descriptor it inherits, so nothing is
-left on disk whoever dies), then sends where they are, its links and the ledger's first wall
-time, or the error that stopped it: a damaged ledger line is refused with the message the
-in-process pass gives.
+The ledger and DB view are routed by one (`side_pass`); with two or more CPUs the later
+parts of the history by others (harness.checkers.split). They share nothing but the partition
+of a payment id (`Partitions.of`, the same in every process) and the links they make. A
+side process writes its chunks to one of this process's Spill files (an unnamed temporary
+file whose descriptor it inherits, so nothing is left on disk whoever dies), then sends
+where they are, its links and what its pass returned, or the error that stopped it: a
+damaged line is refused with the message the in-process pass gives.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from multiprocessing import reduction
 from multiprocessing.connection import Connection
@@ -22,49 +23,53 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkers.pool import start_worker
-from harness.checkers.routing import DB, LEDGER, Partitions, route_ledger
+from harness.checkers.routing import Partitions, route_ledger
 from harness.checkers.spill import Spill
 from harness.gc_pause import gc_paused
+
+# A pass: (its process's Partitions, its Spill, *args) -> what it returns (picklable).
+Pass = Callable[..., Any]
 
 
 @dataclass
 class SidePass:
-    """The side process at work; `result()` waits for it and takes what it routed."""
+    """A side process at work; `result()` waits for it and takes what it routed."""
 
     partitions: Partitions
     spill: Spill
     process: BaseProcess
     answers: Connection
 
-    def result(self) -> float | None:
-        """The ledger's first wall time, once its chunks and links are this process's.
+    def result(self) -> Any:
+        """What the pass returned, once its chunks and links are this process's.
         Raises what stopped the side process."""
         try:
             message: tuple[Any, ...] = self.answers.recv()
         except EOFError:
             self.process.join()
-            raise RuntimeError("The process routing the ledger ended without an answer "
+            raise RuntimeError(f"The process {self.process.name} ended without an answer "
                                f"(exit code {self.process.exitcode})") from None
         if message[0] == "error":
             raise message[1]
-        _, roots, index, origin = message
+        _, roots, index, value = message
         self.partitions.adopt(roots)
         self.spill.take(index)
-        return float(origin) if origin is not None else None
+        return value
 
 
 @contextmanager
-def side_pass(ledger: Path, db: Path | None, partitions: Partitions,
-              spill: Spill) -> Iterator[SidePass]:
-    """Route the ledger and DB view into `spill` from a spawned process; stopped on exit."""
+def spawned(work: Pass, args: tuple[Any, ...], partitions: Partitions, spill: Spill,
+            name: str) -> Iterator[SidePass]:
+    """Run `work(partitions, spill, *args)` in a spawned process routing into `spill` (its
+    kinds, onto its file); stopped on exit."""
     context = multiprocessing.get_context("spawn")
     answers, sending = context.Pipe(duplex=False)
     # DupFd: the spawned process inherits the descriptor (how multiprocessing passes pipes).
     process = context.Process(
         target=_side,
-        args=(ledger, db, partitions.count, reduction.DupFd(spill.fileno()), sending,
-              os.getpid()),
-        name="payrace-route-ledger", daemon=True)
+        args=(work, args, partitions.count, tuple(spill.kinds), tuple(spill.lines),
+              reduction.DupFd(spill.fileno()), sending, os.getpid()),
+        name=name, daemon=True)
     process.start()
     sending.close()  # the child holds the only sending end: its death is an EOF here
     try:
@@ -76,17 +81,29 @@ def side_pass(ledger: Path, db: Path | None, partitions: Partitions,
         answers.close()
 
 
-def _side(ledger: Path, db: Path | None, count: int, file: Any, answers: Connection,
-          parent: int) -> None:
+def side_pass(ledger: Path, db: Path | None, partitions: Partitions,
+              spill: Spill) -> AbstractContextManager[SidePass]:
+    """Route the ledger and DB view into `spill` from a spawned process; `result()` is the
+    ledger's first wall time."""
+    return spawned(_ledger_pass, (ledger, db), partitions, spill, "payrace-route-ledger")
+
+
+def _ledger_pass(partitions: Partitions, spill: Spill, ledger: Path,
+                 db: Path | None) -> float | None:
+    return route_ledger(ledger, db, partitions, spill)
+
+
+def _side(work: Pass, args: tuple[Any, ...], count: int, kinds: Iterable[str],
+          lines: Iterable[str], file: Any, answers: Connection, parent: int) -> None:
     """The side process: route onto the shared file, then answer with the index and links."""
     start_worker(parent)
     partitions = Partitions(count)
-    spill = Spill(count, (LEDGER, DB), (LEDGER,), file=os.fdopen(file.detach(), "r+b"))
+    spill = Spill(count, kinds, lines, file=os.fdopen(file.detach(), "r+b"))
     try:
         with gc_paused():
-            origin = route_ledger(ledger, db, partitions, spill)
+            value = work(partitions, spill, *args)
         spill.flush()
-        answers.send(("done", partitions.roots(), spill.index, origin))
+        answers.send(("done", partitions.roots(), spill.index, value))
     except Exception as exc:  # any error is the parent's to raise
         try:
             answers.send(("error", exc))
@@ -97,4 +114,4 @@ def _side(ledger: Path, db: Path | None, count: int, file: Any, answers: Connect
         answers.close()
 
 
-__all__ = ["SidePass", "side_pass"]
+__all__ = ["Pass", "SidePass", "side_pass", "spawned"]

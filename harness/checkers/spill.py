@@ -39,9 +39,10 @@ class Spill:
     def __init__(self, partitions: int, kinds: Iterable[str], lines: Iterable[str] = (),
                  file: IO[bytes] | None = None) -> None:
         self.partitions = partitions
+        self.kinds = tuple(kinds)
         self.lines = frozenset(lines)
         self._file = file  # made at the first chunk stored, unless given
-        keys = [(p, kind) for p in range(partitions) for kind in kinds]
+        keys = [(p, kind) for p in range(partitions) for kind in self.kinds]
         self._payloads: dict[Key, list[Any]] = {key: [] for key in keys}
         self._positions: dict[Key, array[int]] = {key: array("q") for key in keys}
         self._chunks: dict[Key, list[Location]] = {k: [] for k in keys}

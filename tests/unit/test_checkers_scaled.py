@@ -13,7 +13,7 @@ from harness.checkers import load_evidence, run_all, standard_checkers
 from harness.checkers.registry import BUILTIN, merges_of
 from harness.checkers.scaled import judge_files
 from harness.errors import UsageError
-from harness.jsonl import write_jsonl
+from harness.jsonl import QUICK_TAIL, write_jsonl
 from harness.runner.run import combine_evidence_stats, evidence_stats, evidence_tally
 
 ORIGIN = 1_764_190_000.0
@@ -168,9 +168,12 @@ def _partitioned(root: Path, reconciled: bool, partitions: int, groups: int = 1,
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed: int) -> None:
+def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed: int,
+                                                            monkeypatch: Any) -> None:
     """Every checker's status, counts, violations and sentences, and the run's counts, are
-    those of the evidence judged whole, however many partitions it is cut into."""
+    those of the evidence judged whole, however many partitions it is cut into, and however
+    many processes route the history (one per worker: any size is worth cutting here)."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
     root = _Run(seed, 1500).write(tmp_path / "run")
     for reconciled in (True, False):
         whole, stats = _whole(root, reconciled)
@@ -280,3 +283,41 @@ def test_a_checker_a_worker_cannot_import_is_judged_here(tmp_path: Path) -> None
                          {**merges_of(BUILTIN), "mine": merge}, partitions=4, workers=2)
     assert (judged.partitions, judged.workers) == (4, 1)
     assert judged.results[-1].stats == judged.results[-2].stats
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_line_routed_by_its_first_fields_is_still_checked_whole(tmp_path: Path, workers: int,
+                                                                   monkeypatch: Any) -> None:
+    """A history line whose first fields are whole but whose value is damaged is routed
+    without being parsed (routing.leading_fields), then refused where it is judged, with
+    the whole reader's one-line error; in a later part of the history too."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    root = _Run(9, 600).write(tmp_path / "run")
+    text = (root / "history.jsonl").read_text()
+    lines = text.splitlines(keepends=True)
+    assert len(text) > 4 * QUICK_TAIL  # most lines are read quickly
+    for n in (20, len(lines) // 2 + 30):
+        assert lines[n].startswith('{"index":') and '"value":' in lines[n]
+        damaged = lines.copy()
+        damaged[n] = damaged[n].replace('"value":', '"value":{{', 1)
+        (root / "history.jsonl").write_text("".join(damaged))
+        with pytest.raises(UsageError) as whole:
+            load_evidence(root)
+        with pytest.raises(UsageError) as judged:
+            judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
+                        standard_checkers(), merges_of(BUILTIN), partitions=4,
+                        workers=workers)
+        assert str(judged.value) == str(whole.value)
+        assert f"history.jsonl line {n + 1} is not a history op" in str(judged.value)
+
+
+def test_a_lone_carriage_return_is_read_whole_alike(tmp_path: Path, monkeypatch: Any) -> None:
+    """A lone \\r ends a line for the whole reader: routed in parts the line numbers would
+    differ, so such a history is routed in one part, with the whole reader's results."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    root = _Run(10, 400).write(tmp_path / "run")
+    lines = (root / "history.jsonl").read_bytes().splitlines(keepends=True)
+    lines[5] = lines[5][:-1] + b"\r\r\n"  # a blank line for the text reader
+    (root / "history.jsonl").write_bytes(b"".join(lines))
+    whole, stats = _whole(root, True)
+    assert _partitioned(root, True, 4, workers=2) == (whole, stats)

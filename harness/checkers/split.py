@@ -1,0 +1,84 @@
+"""The history routed in byte ranges by several processes at once, joined in file order.
+
+Routing the history is one pass over every line; on a machine with several CPUs it is cut
+into parts at line starts, the first routed by this process and each later one by a side
+process (harness.checkers.side). A later part's router cannot tell where a process's first
+op there goes when that op is a completion (it depends on the op before it, in an earlier
+part); it hands those to the first router, which `join`s the parts in order
+(harness.checkers.routing.HistoryRouter), so the partitions and links are the one pass's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from harness.checkers.routing import HistoryRouter, Partitions, RoutedPart, leading_fields
+from harness.checkers.spill import Spill
+from harness.history import op_fields
+from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
+
+# Parts smaller than this are not worth a process (its start costs about a tenth of a second).
+MIN_PART_BYTES = 32 << 20
+_BLOCK = 16 << 20  # bytes read at a time when looking for line starts or counting lines
+
+Span = tuple[int, int | None]  # (first byte, byte after the last; None: to the end)
+
+
+def spans(path: Path, parts: int) -> list[Span]:
+    """`path` cut into at most `parts` byte ranges of about equal size, each starting at a
+    line's first byte; one range for a file too small to be worth cutting."""
+    size = path.stat().st_size
+    parts = max(1, min(parts, size // MIN_PART_BYTES))
+    starts = [0]
+    with path.open("rb") as handle:
+        for k in range(1, parts):
+            at = _line_start(handle, size * k // parts)
+            if at is not None and at > starts[-1]:
+                starts.append(at)
+    ends: list[int | None] = [*starts[1:], None]
+    return list(zip(starts, ends, strict=True))
+
+
+def _line_start(handle: BinaryIO, at: int) -> int | None:
+    """The first line start after byte `at` (None: no line starts after it)."""
+    handle.seek(at)
+    while block := handle.read(1 << 16):
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return at + newline + 1
+        at += len(block)
+    return None
+
+
+def lines_before(path: Path, start: int) -> int:
+    """How many lines end before byte `start` (a line start), as `scan_jsonl` numbers them;
+    LoneCarriageReturn if a lone \\r is among them (it would number them otherwise)."""
+    count, crs, crlfs, last = 0, 0, 0, b""
+    with path.open("rb") as handle:
+        left = start
+        while left > 0 and (block := handle.read(min(_BLOCK, left))):
+            left -= len(block)
+            count += block.count(b"\n")
+            crs += block.count(b"\r")
+            crlfs += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            last = block[-1:]
+    if crs != crlfs:
+        raise LoneCarriageReturn(f"{path} holds a lone \\r before byte {start}")
+    return count
+
+
+def route_history_part(partitions: Partitions, spill: Spill, history: Path, start: int,
+                       end: int | None) -> tuple[RoutedPart, int]:
+    """Route the ops from byte `start` to `end` as a later part (a side process's pass):
+    what the first part's router must join, and the torn lines at the end of the file."""
+    counts: JsonlRows[object] = JsonlRows()
+    router = HistoryRouter(partitions, spill, after=True)
+    span = (start, end, lines_before(history, start) + 1)
+    for number, line, fields in scan_jsonl(history, "history op", op_fields, counts=counts,
+                                           quick=leading_fields, span=span):
+        router.route(number, line, fields)
+    return router.part(), counts.torn_lines
+
+
+__all__ = ["MIN_PART_BYTES", "Span", "lines_before", "route_history_part", "spans"]

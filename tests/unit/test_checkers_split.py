@@ -1,0 +1,166 @@
+"""The history routed in parts by several routers gives exactly the one pass's partitions."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checkers.routing import HISTORY, HistoryRouter, Partitions, leading_fields
+from harness.checkers.spill import Spill, read_chunks, unpack
+from harness.checkers.split import lines_before, route_history_part, spans
+from harness.errors import UsageError
+from harness.history import op_fields
+from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl, write_jsonl
+
+PARTITIONS = 16
+
+
+def _history(seed: int, ops: int) -> list[dict[str, Any]]:
+    """Interleaved processes doing everything the router has a rule for: invokes with and
+    without a payment id and their completions, and, rarely (each links two partitions),
+    completions of another f (orphans), twice in a row, naming another payment; invokes
+    never completed."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    open_: dict[str, tuple[str, str | None, str]] = {}  # process -> (f, pid, payment)
+    for index in range(ops):
+        process = f"p{rng.randrange(9)}"
+        payment = f"pay_{rng.randrange(60)}"
+        roll = rng.random()
+        if process not in open_ or roll < 0.04:  # an invoke (perhaps leaving one open)
+            f = rng.choice(("create", "charge", "read"))
+            pid = None if f == "create" and rng.random() < 0.7 else payment
+            open_[process] = (f, pid, payment)
+            type_ = "invoke"
+        else:
+            f, pid, payment = open_.pop(process)
+            pid = payment
+            if roll < 0.06:  # an orphan: another f
+                f = "read" if f != "read" else "charge"
+            elif roll < 0.08:  # the completion names another payment
+                pid = f"pay_{rng.randrange(60)}"
+            if roll < 0.1:  # and the process completes once more: an orphan after it
+                open_[process] = (f, pid, payment)
+            type_ = rng.choice(("ok", "ok", "fail", "info"))
+        rows.append({"index": index, "time": index / 1000, "wall": 1.7e9 + index / 1000,
+                     "process": process, "type": type_, "f": f, "payment_id": pid,
+                     "idempotency_key": None,
+                     "value": {"id": pid} if type_ == "ok" else None, "error": None})
+    return rows
+
+
+def _rows(spills: list[Spill]) -> dict[int, list[tuple[int, Any]]]:
+    out = {}
+    for p in range(PARTITIONS):
+        chunks = []
+        for spill in spills:
+            spill.flush()
+            chunks += read_chunks(spill.fileno(), spill.located([p], HISTORY))
+        out[p] = unpack(chunks, True)
+    return out
+
+
+def _whole(path: Path) -> tuple[dict[int, list[tuple[int, Any]]], list[list[int]], float | None]:
+    parts, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
+    router = HistoryRouter(parts, spill)
+    for number, line, fields in scan_jsonl(path, "history op", op_fields):
+        router.route(number, line, fields)
+    router.finish()
+    return _rows([spill]), parts.groups(), router.origin
+
+
+def _in_parts(path: Path, cuts: list[int],
+              ) -> tuple[dict[int, list[tuple[int, Any]]], list[list[int]], float | None]:
+    """The first part routed here, each later one by its own router, as side processes do."""
+    parts, first = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
+    bounds = [0, *cuts, None]
+    router = HistoryRouter(parts, first)
+    for number, line, fields in scan_jsonl(path, "history op", op_fields,
+                                           quick=leading_fields, span=(0, bounds[1], 1)):
+        router.route(number, line, fields)
+    spills = [first]
+    for start, end in itertools.pairwise(bounds[1:]):
+        own, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
+        assert start is not None
+        routed, torn = route_history_part(own, spill, path, start, end)
+        assert torn == 0
+        parts.adopt(own.roots())
+        router.join(routed)
+        spills.append(spill)
+    router.finish()
+    return _rows(spills), parts.groups(), router.origin
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_any_cuts_give_the_one_pass_partitions_links_and_origin(tmp_path: Path,
+                                                                seed: int) -> None:
+    path = tmp_path / "history.jsonl"
+    write_jsonl(path, _history(seed, 400))
+    starts = [0]
+    for line in path.read_bytes().splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    whole = _whole(path)
+    assert len(whole[1]) > 1  # the links leave more than one group: a wrong link shows
+    rng = random.Random(seed)
+    for cuts in ([starts[1]], [starts[-2]], [starts[200]], starts[1:-1:37],
+                 sorted(rng.sample(starts[1:-1], 5)), starts[1:-1:3]):
+        assert _in_parts(path, cuts) == whole, cuts
+
+
+def test_the_quick_reading_gives_what_parsing_gives(tmp_path: Path) -> None:
+    """leading_fields agrees with op_fields on what routing reads, and declines a line it
+    cannot read exactly (an escape, another key order, spaces)."""
+    path = tmp_path / "history.jsonl"
+    rows = _history(5, 200)
+    write_jsonl(path, rows)
+    for line, row in zip(path.read_bytes().splitlines(), rows, strict=True):
+        quick = leading_fields(line)
+        assert quick is not None
+        fields = op_fields(row)
+        assert quick[3:7] == fields[3:7]
+        assert (float(quick[1]), float(quick[2])) == fields[1:3]
+    assert leading_fields(b'{"index":1,"time":0.1,"wall":2.0,"process":"p\\u0031","type":"ok",'
+                          b'"f":"charge","payment_id":null,"value":null}') is None
+    assert leading_fields(b'{"time":0.1,"index":1,"wall":2.0,"process":"p1","type":"ok",'
+                          b'"f":"charge","payment_id":null,"value":null}') is None
+    assert leading_fields(b'{"index": 1, "time": 0.1}') is None
+    assert leading_fields(b'{"index":1,"time":0.1,"wall":2.0,"process":"\xff","type":"ok",'
+                          b'"f":"charge","payment_id":null,"value":null}') is None
+
+
+def test_spans_start_at_lines_and_count_them(tmp_path: Path, monkeypatch: Any) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b"".join(b'{"n":%d}\r\n' % n if n % 3 else b'{"n":%d}\n' % n
+                              for n in range(1000)))
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    cut = spans(path, 3)
+    assert len(cut) == 3 and cut[0][0] == 0 and cut[-1][1] is None
+    data = path.read_bytes()
+    for start, _ in cut[1:]:
+        assert data[start - 1:start] == b"\n"
+        assert lines_before(path, start) == data[:start].count(b"\n")
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1 << 20)
+    assert spans(path, 3) == [(0, None)]  # too small to be worth a process
+    path.write_bytes(b'{"n":1}\r\r\n{"n":2}\n')
+    with pytest.raises(LoneCarriageReturn):
+        lines_before(path, len(b'{"n":1}\r\r\n'))
+
+
+def test_a_damaged_line_at_the_end_of_a_part_is_refused_not_torn(tmp_path: Path) -> None:
+    """Only the file's last line may be torn: a part that ends on a damaged line is refused."""
+    path = tmp_path / "history.jsonl"
+    write_jsonl(path, _history(6, 20))
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[9] = lines[9][:30] + b"\n"
+    path.write_bytes(b"".join(lines))
+    end = sum(len(line) for line in lines[:10])
+    with pytest.raises(UsageError, match="line 10 is not a history op"):
+        list(scan_jsonl(path, "history op", op_fields, span=(0, end, 1)))
+    counts: JsonlRows[Any] = JsonlRows()
+    rows = list(scan_jsonl(path, "history op", op_fields, span=(end, None, 11), counts=counts))
+    assert [number for number, _, _ in rows] == list(range(11, 21))
+    assert counts.torn_lines == 0
