@@ -25,10 +25,6 @@ from harness.errors import UsageError
 T = TypeVar("T")
 Row = dict[str, Any]
 
-# The end of a file within which a line may be torn (a kill cut it short, perhaps followed by
-# blank lines): `scan_jsonl` parses every line there in full, whatever `quick` could do.
-QUICK_TAIL = 64 << 10
-
 # One encoder, built once: compact, and `default=str` so a stray non-JSON value (a datetime,
 # a Decimal) never costs a run its evidence. json.dumps with arguments builds one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
@@ -188,18 +184,11 @@ def scan_jsonl(
     *,
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
-    quick: Callable[[bytes], Any] | None = None,
     span: tuple[int, int | None, int] | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
     """read_jsonl one row at a time, for files too large to hold: (line number, the line's
     bytes, its row) for each row, by the same rule; the line is for a reader that keeps it
     (harness.checkers.spill). Each line is read by `parse_line`.
-
-    `quick` reads what its caller needs from a line without parsing all of it (a row, or
-    None to read the line as usual). A line it reads is NOT checked here: the caller parses
-    it in full later and refuses it then (`corrupt`). It is never asked for the lines that
-    may be torn (those within QUICK_TAIL bytes of the end) nor for a line after a damaged
-    one, so the torn-line rule holds as without it.
 
     `span` = (start, end, number): read only the lines from byte `start` (a line's first
     byte) to byte `end` (None: the end of the file), the first being line `number`; several
@@ -219,10 +208,7 @@ def scan_jsonl(
         handle.seek(start)
         lines: Iterator[tuple[int, bytes]] = enumerate(handle, first)
         universal = False
-        # Bytes read so far, the most of them `quick` may be used within, and `end` (-1: none).
-        offset, limit = start, (os.fstat(handle.fileno()).st_size - QUICK_TAIL if quick else -1)
-        stop = -1 if end is None else end
-        track = quick is not None or end is not None
+        offset = start  # bytes read so far, counted only when there is an `end` to stop at
         while True:
             for number, line in lines:
                 if not universal and b"\r" in line and line.find(b"\r") != len(line) - 2:
@@ -230,17 +216,13 @@ def scan_jsonl(
                         raise LoneCarriageReturn(f"{path} line {number} holds a lone \\r")
                     # Rare: a lone \r ends a line for the text reader too; from here on the file
                     # is read its way (a generator is too slow for every line of every file).
-                    lines, universal, limit = _universal(number, line, handle), True, -1
+                    lines, universal = _universal(number, line, handle), True
                     break
-                if track:
+                if end is not None:
                     offset += len(line)
-                    if offset > stop >= 0:  # this line starts at `end`: the next part's
+                    if offset > end:  # this line starts at `end`: the next part's
                         lines, cut = iter(()), True
                         break
-                    if (offset <= limit and damaged is None and quick is not None
-                            and (row := quick(line)) is not None):
-                        yield number, line, row
-                        continue
                 try:
                     try:  # parse_line's common case inlined: a call per line of ten million
                         data = loads(line)
@@ -300,6 +282,6 @@ def corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageEr
 
 
 __all__ = [
-    "BLANK", "QUICK_TAIL", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "corrupt",
+    "BLANK", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "corrupt",
     "encode_line", "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
 ]

@@ -21,7 +21,7 @@ from harness.checkers.spill import Location, read_chunks, unpack
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
 from harness.history import Op, make_op, op_fields
-from harness.jsonl import corrupt, parse_line
+from harness.jsonl import parse_line
 
 Tally = Callable[[Evidence], Any]
 
@@ -46,7 +46,6 @@ class Settings:
     reconciled: bool
     settled_how: str | None
     origin: float | None
-    history: str = "history.jsonl"  # the file the ops were read from, to name in an error
 
 
 @dataclass(frozen=True)
@@ -66,18 +65,15 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
     `files` are this process's descriptors of the spill files; a worker of `judging_pool`
     has them already (`inherited_files`).
 
-    The ledger's lines were parsed and checked by the routing pass, so parsing them again
-    cannot fail; most history lines were routed by their first fields alone
-    (`routing.leading_fields`), and one that is damaged is refused here, as the routing pass
-    refuses a damaged line (UsageError naming the file and the line).
+    Every line was parsed and checked by the routing pass, so parsing it again cannot fail.
     """
     rest, *ops = files if files is not None else inherited_files()
     with gc_paused():
         history = [chunk for fd, located in zip(ops, group.history, strict=True)
                    for chunk in read_chunks(fd, located)]
         evidence = PartEvidence(
-            history=_ops(unpack(history, True), settings.history),
-            ledger=[parse_line(line) for _, line in unpack(read_chunks(rest, group.ledger), True)],
+            history=_ops(unpack(history, True)),
+            ledger=_entries(unpack(read_chunks(rest, group.ledger), True)),
             db=None if group.db is None
             else [row for _, row in unpack(read_chunks(rest, group.db), False)],
             reconciled=settings.reconciled,
@@ -88,22 +84,28 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
         return results, None if settings.tally is None else settings.tally(evidence)
 
 
-def _ops(rows: list[tuple[int, bytes]], path: str) -> list[Op]:
-    """The group's ops from their lines, each checked as `scan_jsonl` checks a history line
-    (none is blank or torn: the routing pass read those)."""
+def _entries(rows: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
+    """The group's ledger entries from their lines (orjson first, as `_ops` reads)."""
+    entries = []
+    loads = orjson.loads
+    for _, line in rows:
+        try:
+            entries.append(loads(line))
+        except ValueError:
+            entries.append(parse_line(line))
+    return entries
+
+
+def _ops(rows: list[tuple[int, bytes]]) -> list[Op]:
+    """The group's ops from their lines: `parse_line` less its checks, the router's already."""
     ops = []
     loads, make = orjson.loads, make_op
-    for number, line in rows:
+    for _, line in rows:
         try:
-            try:
-                data = loads(line)
-            except ValueError:  # a line orjson refuses and the standard library reads (NaN)
-                data = parse_line(line)
-            if type(data) is not dict:
-                raise ValueError("expected a JSON object")
-            ops.append(make(*op_fields(data)))
-        except (ValueError, TypeError) as exc:
-            raise corrupt(path, "history op", number, exc) from exc
+            data = loads(line)
+        except ValueError:  # a line orjson refuses and the standard library reads (NaN)
+            data = parse_line(line)
+        ops.append(make(*op_fields(data)))
     return ops
 
 

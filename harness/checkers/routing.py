@@ -15,7 +15,6 @@ Anything with no payment id, or an id that cannot be hashed, goes to partition 0
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,35 +87,6 @@ Line = tuple[int, bytes]
 _Last = tuple[bool, str, int, Line | None]
 
 
-# An op's line as payrace writes it (docs/CONTRACTS.md: compact, the contract's key order),
-# up to its payment id: what routing needs, read without parsing the line. Strings with an
-# escape in them, another key order, spaces: the line is parsed as usual instead.
-_NUMBER = rb"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-_LEADING = re.compile(
-    rb'\{"index":\d+,"time":' + _NUMBER + rb',"wall":' + _NUMBER
-    + rb',"process":"([^"\\]*)","type":"(invoke|ok|fail|info)","f":"([^"\\]*)"'
-    + rb',"payment_id":(?:null|"([^"\\]*)"),')
-
-
-def leading_fields(line: bytes) -> tuple[Any, ...] | None:
-    """What `HistoryRouter.route` reads of an op, from the start of its line, laid out as
-    `op_fields` lays it out (time and wall as their bytes; no index, key, value or error); None
-    when the line does not start as payrace writes one.
-
-    The rest of the line is not looked at: the process that judges the op parses it whole and
-    refuses it if it is damaged (harness.checkers.judging).
-    """
-    match = _LEADING.match(line)
-    if match is None:
-        return None
-    time, wall, process, op_type, f, pid = match.groups()
-    try:
-        return (None, time, wall, process.decode(), op_type.decode(), f.decode(),
-                None if pid is None else pid.decode())
-    except UnicodeDecodeError:  # not UTF-8: damaged, for the usual reading to say so
-        return None
-
-
 # The partition of a later part's first op of a process when that op is a completion: where
 # it goes depends on the ops before the part, so the router of the first part places it.
 HEAD = -1
@@ -129,7 +99,7 @@ class RoutedPart:
     the partitions to link to wherever it goes), whether its first op there is an invoke, and
     its state at the end of the part."""
 
-    heads: dict[str, tuple[int, bytes, tuple[Any, ...]]]
+    heads: dict[str, tuple[int, bytes, OpFields]]
     head_links: list[tuple[str, int]]
     fresh: set[str]
     tails: dict[str, _Last]
@@ -150,20 +120,20 @@ class HistoryRouter:
         self._spill = spill
         self._last: dict[str, _Last] = {}
         self._after = after
-        self._heads: dict[str, tuple[int, bytes, tuple[Any, ...]]] = {}
+        self._heads: dict[str, tuple[int, bytes, OpFields]] = {}
         self._head_links: list[tuple[str, int]] = []
         self._fresh: set[str] = set()
         self.origin: float | None = None  # the first op's wall - time: the run's t=0
 
-    def route(self, number: int, line: bytes, fields: OpFields | tuple[Any, ...]) -> None:
+    def route(self, number: int, line: bytes, fields: OpFields) -> None:
         process, op_type, f, pid = fields[3], fields[4], fields[5], fields[6]
-        if self.origin is None:  # float(): `leading_fields` gives them as bytes
-            self.origin = float(fields[2]) - float(fields[1])
+        if self.origin is None:
+            self.origin = fields[2] - fields[1]
         parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
         if prev is None and self._after:  # the process's first op in a later part
             if op_type != "invoke":
-                self._heads[process] = (number, line, tuple(fields))
+                self._heads[process] = (number, line, fields)
                 self._last[process] = (False, f, HEAD, None)
                 return
             self._fresh.add(process)
@@ -317,4 +287,4 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
 
 
 __all__ = ["DB", "HEAD", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter",
-           "Partitions", "RoutedPart", "leading_fields", "route_db", "route_ledger"]
+           "Partitions", "RoutedPart", "route_db", "route_ledger"]

@@ -36,7 +36,6 @@ from harness.checkers.routing import (
     LEDGER,
     HistoryRouter,
     Partitions,
-    leading_fields,
     route_ledger,
 )
 from harness.checkers.side import side_pass, spawned
@@ -106,7 +105,7 @@ def judge_files(
     whole = any(merges.get(name) is None for name in checkers)
     count = 1 if whole else (partitions or partitions_for(history, ledger))
     workers = workers_for(count, checkers, tally, workers)
-    settings = Settings(checkers, tally, reconciled, settled_how, None, str(history))
+    settings = Settings(checkers, tally, reconciled, settled_how, None)
     try:
         return _judge(history, ledger, db, settings, merges, count, workers,
                       spans(history, workers) if workers > 1 else [(0, None)])
@@ -180,9 +179,9 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
         router = HistoryRouter(parts, ops[0])
         end = history_spans[0][1]
         try:
-            for number, line, fields in scan_jsonl(
-                    history, "history op", op_fields, counts=counts, quick=leading_fields,
-                    span=None if end is None else (0, end, 1)):
+            for number, line, fields in scan_jsonl(history, "history op", op_fields,
+                                                   counts=counts,
+                                                   span=None if end is None else (0, end, 1)):
                 router.route(number, line, fields)
         except OSError as exc:
             raise UsageError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from harness.checkers.routing import HistoryRouter, Partitions, RoutedPart, leading_fields
+from harness.checkers.routing import HistoryRouter, Partitions, RoutedPart
 from harness.checkers.spill import Spill
 from harness.history import op_fields
 from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
@@ -76,7 +76,7 @@ def route_history_part(partitions: Partitions, spill: Spill, history: Path, star
     router = HistoryRouter(partitions, spill, after=True)
     span = (start, end, lines_before(history, start) + 1)
     for number, line, fields in scan_jsonl(history, "history op", op_fields, counts=counts,
-                                           quick=leading_fields, span=span):
+                                           span=span):
         router.route(number, line, fields)
     return router.part(), counts.torn_lines
 

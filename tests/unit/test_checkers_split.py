@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.checkers.routing import HISTORY, HistoryRouter, Partitions, leading_fields
+from harness.checkers.routing import HISTORY, HistoryRouter, Partitions
 from harness.checkers.spill import Spill, read_chunks, unpack
 from harness.checkers.split import lines_before, route_history_part, spans
 from harness.errors import UsageError
@@ -80,7 +80,7 @@ def _in_parts(path: Path, cuts: list[int],
     bounds = [0, *cuts, None]
     router = HistoryRouter(parts, first)
     for number, line, fields in scan_jsonl(path, "history op", op_fields,
-                                           quick=leading_fields, span=(0, bounds[1], 1)):
+                                           span=(0, bounds[1], 1)):
         router.route(number, line, fields)
     spills = [first]
     for start, end in itertools.pairwise(bounds[1:]):
@@ -109,27 +109,6 @@ def test_any_cuts_give_the_one_pass_partitions_links_and_origin(tmp_path: Path,
     for cuts in ([starts[1]], [starts[-2]], [starts[200]], starts[1:-1:37],
                  sorted(rng.sample(starts[1:-1], 5)), starts[1:-1:3]):
         assert _in_parts(path, cuts) == whole, cuts
-
-
-def test_the_quick_reading_gives_what_parsing_gives(tmp_path: Path) -> None:
-    """leading_fields agrees with op_fields on what routing reads, and declines a line it
-    cannot read exactly (an escape, another key order, spaces)."""
-    path = tmp_path / "history.jsonl"
-    rows = _history(5, 200)
-    write_jsonl(path, rows)
-    for line, row in zip(path.read_bytes().splitlines(), rows, strict=True):
-        quick = leading_fields(line)
-        assert quick is not None
-        fields = op_fields(row)
-        assert quick[3:7] == fields[3:7]
-        assert (float(quick[1]), float(quick[2])) == fields[1:3]
-    assert leading_fields(b'{"index":1,"time":0.1,"wall":2.0,"process":"p\\u0031","type":"ok",'
-                          b'"f":"charge","payment_id":null,"value":null}') is None
-    assert leading_fields(b'{"time":0.1,"index":1,"wall":2.0,"process":"p1","type":"ok",'
-                          b'"f":"charge","payment_id":null,"value":null}') is None
-    assert leading_fields(b'{"index": 1, "time": 0.1}') is None
-    assert leading_fields(b'{"index":1,"time":0.1,"wall":2.0,"process":"\xff","type":"ok",'
-                          b'"f":"charge","payment_id":null,"value":null}') is None
 
 
 def test_spans_start_at_lines_and_count_them(tmp_path: Path, monkeypatch: Any) -> None:
