@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -38,9 +39,11 @@ def _gone(pids: list[int], timeout_s: float) -> list[int]:
     return alive
 
 
-def test_a_parent_that_raises_leaves_no_process(tmp_path: Path) -> None:
-    """A damaged history line stops the check while the side process and the workers run:
-    every one of them is ended before the error reaches the caller."""
+def test_a_parent_that_raises_leaves_no_process(tmp_path: Path, monkeypatch: Any) -> None:
+    """A damaged history line stops the check while the side processes (the ledger's, the
+    history's second half) and the workers run: every one of them is ended before the error
+    reaches the caller."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
     root = _Run(9, 2000).write(tmp_path / "run")
     lines = (root / "history.jsonl").read_text().splitlines(keepends=True)
     lines[-50] = "{not json\n"
@@ -61,9 +64,9 @@ def test_a_parent_that_raises_leaves_no_process(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
-    """SIGKILL, which runs no cleanup: the workers notice the orphaning and exit by themselves.
-    Ctrl-C (SIGINT to the whole process group): the parent stops them, and only the parent
-    says it was interrupted."""
+    """SIGKILL, which runs no cleanup: the workers and the side processes notice the
+    orphaning and exit by themselves. Ctrl-C (SIGINT to the whole process group): the parent
+    stops them, and only the parent says it was interrupted."""
     root = _Run(10, 40_000).write(tmp_path / "run")
     script = textwrap.dedent(f"""
         from pathlib import Path
@@ -71,7 +74,9 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
         from harness.checkers.registry import BUILTIN, merges_of
         from harness.checkers.scaled import judge_files
         from harness.runner.run import evidence_tally
+        import harness.checkers.split
         if __name__ == "__main__":
+            harness.checkers.split.MIN_PART_BYTES = 1  # the history routed in two parts too
             root = Path({str(root)!r})
             while True:
                 judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
@@ -83,10 +88,11 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
     try:
         deadline = time.monotonic() + 60
         children: list[psutil.Process] = []
-        while len(children) < 3 and time.monotonic() < deadline:  # side pass and two workers
-            time.sleep(0.2)
+        # Two routing side processes (the ledger, the history's second half), two workers.
+        while len(children) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
             children = psutil.Process(parent.pid).children(recursive=True)
-        assert len(children) >= 3, children
+        assert len(children) >= 4, children
         time.sleep(1.0)  # mid-work
         if how == "SIGKILL":
             os.kill(parent.pid, signal.SIGKILL)
