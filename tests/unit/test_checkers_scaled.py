@@ -225,14 +225,17 @@ def test_a_checker_without_merge_judges_the_whole_evidence(tmp_path: Path) -> No
     assert seen == [len((root / "history.jsonl").read_text().splitlines())]
 
 
-def test_a_damaged_line_is_refused_as_the_whole_reader_refuses_it(tmp_path: Path) -> None:
-    """The torn-line rule holds when streaming: a damaged middle line names its line; a torn
-    last line is dropped and counted."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_damaged_line_is_refused_as_the_whole_reader_refuses_it(tmp_path: Path, workers: int,
+                                                                  monkeypatch: Any) -> None:
+    """The torn-line rule holds when streaming, the history in one part or two: a damaged
+    middle line names its line; a torn last line is dropped and counted."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
     root = _Run(6, 200).write(tmp_path / "run")
     lines = (root / "history.jsonl").read_text().splitlines(keepends=True)
     (root / "history.jsonl").write_text("".join(lines) + lines[-1][:20])
     judged = judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
-                         standard_checkers(), merges_of(BUILTIN), partitions=4)
+                         standard_checkers(), merges_of(BUILTIN), partitions=4, workers=workers)
     assert judged.torn_lines == 1
     lines[5] = '{"index": 5, "time": "soon"}\n'
     (root / "history.jsonl").write_text("".join(lines))
@@ -240,7 +243,7 @@ def test_a_damaged_line_is_refused_as_the_whole_reader_refuses_it(tmp_path: Path
         load_evidence(root)
     with pytest.raises(UsageError) as streamed:
         judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
-                    standard_checkers(), merges_of(BUILTIN), partitions=4)
+                    standard_checkers(), merges_of(BUILTIN), partitions=4, workers=workers)
     assert str(streamed.value) == str(whole.value)
     assert "line 6 is not a history op" in str(streamed.value)
 
