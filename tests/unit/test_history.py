@@ -14,6 +14,7 @@ from harness.errors import UsageError
 from harness.history import (
     HistoryRecorder,
     Op,
+    OpFields,
     classify_charge,
     classify_exception,
     classify_response,
@@ -304,7 +305,8 @@ def test_merge_aligns_files_by_wall_clock_and_reindexes() -> None:
 def test_make_op_builds_the_same_frozen_op() -> None:
     """make_op (how millions of ops are built) gives an Op equal to Op(...), of Op's own
     class, as frozen; defaults included."""
-    fields = (3, 0.5, 1.7e9, "p1", "ok", "charge", "pay_1", "k1", {"status": "completed"}, None)
+    fields: OpFields = (3, 0.5, 1.7e9, "p1", "ok", "charge", "pay_1", "k1",
+                        {"status": "completed"}, None)
     op = make_op(*fields)
     assert type(op) is Op and op == Op(*fields) and op.to_dict() == Op(*fields).to_dict()
     assert make_op(0, 0.0, 0.0, "p", "invoke", "create") == Op(0, 0.0, 0.0, "p", "invoke",
