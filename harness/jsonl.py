@@ -235,7 +235,7 @@ def scan_jsonl(
                 except (ValueError, TypeError) as exc:
                     if damaged is not None:  # damaged, then another line: the first was not last
                         if not skip_damaged:
-                            raise corrupt(path, what, *damaged) from damaged[1]
+                            raise _corrupt(path, what, *damaged) from damaged[1]
                         skipped += 1
                     damaged = (number, exc)
                     continue
@@ -243,7 +243,7 @@ def scan_jsonl(
                     continue
                 if damaged is not None:
                     if not skip_damaged:
-                        raise corrupt(path, what, *damaged)
+                        raise _corrupt(path, what, *damaged)
                     skipped += 1
                     damaged = None
                 yield number, line, row
@@ -251,7 +251,7 @@ def scan_jsonl(
                 break
     if damaged is not None:
         if cut:
-            raise corrupt(path, what, *damaged) from damaged[1]
+            raise _corrupt(path, what, *damaged) from damaged[1]
         torn += 1
     if counts is not None:
         counts.torn_lines += torn
@@ -272,8 +272,7 @@ def _universal(number: int, first: bytes, rest: BinaryIO) -> Iterator[tuple[int,
         number += 1
 
 
-def corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
-    """The error for a damaged line that is not the last: file, line, what it should be."""
+def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageError:
     error = UsageError(
         f"{path} line {number} is not a {what} ({exc}); only the last line may be torn"
     )
@@ -282,6 +281,6 @@ def corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageEr
 
 
 __all__ = [
-    "BLANK", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "corrupt",
-    "encode_line", "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
+    "BLANK", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "encode_line",
+    "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
 ]
