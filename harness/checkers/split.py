@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from harness.checkers.routing import HistoryRouter, Partitions, RoutedPart
 from harness.checkers.spill import Spill
+from harness.errors import UsageError
 from harness.history import op_fields
 from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
 
@@ -28,14 +29,17 @@ Span = tuple[int, int | None]  # (first byte, byte after the last; None: to the 
 def spans(path: Path, parts: int) -> list[Span]:
     """`path` cut into at most `parts` byte ranges of about equal size, each starting at a
     line's first byte; one range for a file too small to be worth cutting."""
-    size = path.stat().st_size
-    parts = max(1, min(parts, size // MIN_PART_BYTES))
     starts = [0]
-    with path.open("rb") as handle:
-        for k in range(1, parts):
-            at = _line_start(handle, size * k // parts)
-            if at is not None and at > starts[-1]:
-                starts.append(at)
+    try:
+        size = path.stat().st_size
+        parts = max(1, min(parts, size // MIN_PART_BYTES))
+        with path.open("rb") as handle:
+            for k in range(1, parts):
+                at = _line_start(handle, size * k // parts)
+                if at is not None and at > starts[-1]:
+                    starts.append(at)
+    except OSError:  # one part: reading it whole says what is wrong (harness.checkers.scaled)
+        return [(0, None)]
     ends: list[int | None] = [*starts[1:], None]
     return list(zip(starts, ends, strict=True))
 
@@ -74,10 +78,14 @@ def route_history_part(partitions: Partitions, spill: Spill, history: Path, star
     what the first part's router must join, and the torn lines at the end of the file."""
     counts: JsonlRows[object] = JsonlRows()
     router = HistoryRouter(partitions, spill, after=True)
-    span = (start, end, lines_before(history, start) + 1)
-    for number, line, fields in scan_jsonl(history, "history op", op_fields, counts=counts,
-                                           span=span):
-        router.route(number, line, fields)
+    try:
+        span = (start, end, lines_before(history, start) + 1)
+        for number, line, fields in scan_jsonl(history, "history op", op_fields,
+                                               counts=counts, span=span):
+            router.route(number, line, fields)
+    except OSError as exc:  # the first part's words for it (harness.checkers.scaled)
+        raise UsageError(
+            f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
     return router.part(), counts.torn_lines
 
 

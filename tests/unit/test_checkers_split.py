@@ -143,3 +143,12 @@ def test_a_damaged_line_at_the_end_of_a_part_is_refused_not_torn(tmp_path: Path)
     rows = list(scan_jsonl(path, "history op", op_fields, span=(end, None, 11), counts=counts))
     assert [number for number, _, _ in rows] == list(range(11, 21))
     assert counts.torn_lines == 0
+
+
+def test_an_unreadable_history_is_one_part_and_a_later_part_says_so(tmp_path: Path) -> None:
+    """No history to cut: one part, for the first part's reading to name the problem; a
+    later part that cannot read it says so in the same words, not with a traceback."""
+    missing = tmp_path / "history.jsonl"
+    assert spans(missing, 2) == [(0, None)]
+    with pytest.raises(UsageError, match=r"Cannot read the history file .*history\.jsonl"):
+        route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), missing, 10, None)
