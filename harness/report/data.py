@@ -50,11 +50,12 @@ def build_report(run: RunFiles) -> dict[str, Any]:
         "seed": summary.get("seed"),
         "started": summary.get("started", ""),
         "duration_s": summary.get("duration_s"),
-        "headline": headline(verdict, checks, ops, run.ledger),
+        "headline": headline(verdict, checks, ops, run.ledger, _summary_counts(run)),
         "parts": parts_rows(summary.get("parts")),
         "coverage": coverage_rows(summary.get("coverage")),
         "checks": [_check_row(c) for c in checks],
-        "counts": _counts(ops, run),
+        "counts": _summary_counts(run) or _counts(ops, run),
+        "evidence_unread": run.unread_bytes,
         **_violations(checks, ops, run),
         "load": load_series(ops, _float(summary.get("duration_s"))),
         "latency_table": latency_table(ops),
@@ -75,9 +76,11 @@ def _verdict_from(checks: list[dict[str, Any]]) -> str:
 
 
 def headline(
-    verdict: str, checks: list[dict[str, Any]], ops: list[Operation], ledger: list[dict[str, Any]]
+    verdict: str, checks: list[dict[str, Any]], ops: list[Operation], ledger: list[dict[str, Any]],
+    counted: dict[str, Any] | None = None,
 ) -> str:
-    """The sentence under the verdict: the worst finding, or what was verified over how much."""
+    """The sentence under the verdict: the worst finding, or what was verified over how much
+    (`counted`: the summary's counts, when the evidence was too large to read)."""
     if verdict == "violation":
         for c in _sorted_checks(checks):
             if c.get("validity") == "invalid" and c.get("severity", "error") == "error":
@@ -87,6 +90,9 @@ def headline(
             if c.get("validity") == "unknown":
                 return f"{c.get('checker')}: {c.get('summary', '')}"
         return "No checker could decide."
+    if counted is not None:
+        return (f"All {len(checks)} invariants hold over {counted['operations']} operations "
+                f"and {counted['charges']} charges.")
     charges = len(money_charges(ledger))
     return (f"All {len(checks)} invariants hold over {len(ops)} operations and "
             f"{charges} charges.")
@@ -191,7 +197,7 @@ def _violations(
             "checkers": list(dict.fromkeys(i["checker"] for i in items)),
             "because": [{k: i[k] for k in ("checker", "severity", "because")} for i in items],
         }
-        if len(shown) >= MAX_TIMELINES:
+        if len(shown) >= MAX_TIMELINES or run.unread_bytes:  # no ops to draw a timeline of
             listed.append(row)
             continue
         highlight = frozenset(
@@ -258,6 +264,23 @@ def _counts(ops: list[Operation], run: RunFiles) -> dict[str, Any]:
         "requests": sum(1 for e in run.ledger if e.get("kind") == "request"),
         "replays": sum(1 for e in run.ledger if e.get("kind") == "request" and e.get("replayed")),
     }
+
+
+def _summary_counts(run: RunFiles) -> dict[str, Any] | None:
+    """The run's counts from summary.json's stats, when its evidence was too large to read
+    (None otherwise: they are counted from the evidence)."""
+    if not run.unread_bytes:
+        return None
+    stats = run.summary.get("stats")
+    stats = stats if isinstance(stats, dict) else {}
+    outcomes: dict[str, int] = defaultdict(int)
+    if isinstance(stats.get("outcomes"), dict):
+        for name, n in stats["outcomes"].items():  # "f:outcome" -> count
+            if isinstance(n, int):
+                outcomes[str(name).rpartition(":")[2]] += n
+    return {"operations": stats.get("operations", "?"), "outcomes": dict(outcomes),
+            "payments": stats.get("payments", "?"), "charges": stats.get("charges", "?"),
+            "requests": stats.get("provider_requests", "?"), "replays": "?"}
 
 
 def _faults(faults: Any, ledger: list[dict[str, Any]], origin: float | None) -> dict[str, Any]:
@@ -331,6 +354,14 @@ def _locust_history(table: CsvTable, origin: float) -> dict[str, list[float | No
 def _notes(run: RunFiles) -> list[str]:
     extra = run.summary.get("notes")
     notes = [str(n) for n in extra] if isinstance(extra, list) else []
+    if run.unread_bytes:
+        notes.append(
+            f"The evidence files hold {run.unread_bytes / 2**30:.2f} GiB, more than this report "
+            "reads into memory: this page shows the verdict, each checker's findings and the "
+            "counts from summary.json, which judged all of it; per-payment timelines, the charts "
+            "over time and the latency table are left out. Each violation's evidence is in "
+            "summary.json.")
+        return notes
     for name in ("history.jsonl", "ledger.jsonl"):
         if name not in run.present:
             notes.append(f"{name} is missing: the parts of the report built from it are empty.")

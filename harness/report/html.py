@@ -17,6 +17,10 @@ from harness.report.rundir import read_run
 from harness.report.timeline_svg import render_svg
 
 INDEX_HTML = "index.html"
+# The most evidence (history, ledger and DB view, in bytes) a report reads: held as objects it
+# takes about six times its size in memory (19 GiB for the 3.2 GB of a ten-million-op run).
+# A larger run's page is built from summary.json alone (harness.report.data, `unread_bytes`).
+REPORT_EVIDENCE_BYTES = 640 << 20
 
 
 @cache
@@ -39,8 +43,8 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
         "timelines": {
             v["payment_id"]: Markup(render_svg(v["timeline"])) for v in report["violations"]
         },
-        "load": Markup(load_chart_svg(load, report["faults"])) if report["counts"]["operations"]
-        else None,
+        "load": Markup(load_chart_svg(load, report["faults"]))
+        if report["counts"]["operations"] and not report["evidence_unread"] else None,
         "locust": Markup(locust_chart_svg(locust_history, report["faults"], load["start_s"],
                                           load["duration_s"]))
         if locust_history and locust_history["t"] else None,
@@ -55,7 +59,7 @@ def render_run_page(report: dict[str, Any]) -> str:
 def write_report(run_dir: Path) -> Path:
     """(Re)write index.html and junit.xml of a run directory; return the index.html path."""
     with gc_paused():  # a million-op run's rows are acyclic: the collector only rescans them
-        run = read_run(Path(run_dir))
+        run = read_run(Path(run_dir), evidence_limit=REPORT_EVIDENCE_BYTES)
         report = build_report(run)
         page = run.run_dir / INDEX_HTML
         page.write_text(render_run_page(report), encoding="utf-8")

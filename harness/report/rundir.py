@@ -43,6 +43,9 @@ class RunFiles:
     present: list[str] = field(default_factory=list)
     # Lines that could not be parsed, per file: a torn last line after a crash is expected.
     skipped_lines: dict[str, int] = field(default_factory=dict)
+    # Bytes of evidence (history, ledger, DB view) left unread because there were too many to
+    # hold (`read_run(evidence_bytes=...)`); 0 when they were read.
+    unread_bytes: int = 0
 
 
 def is_run_dir(path: Path) -> bool:
@@ -50,8 +53,17 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and (path / SUMMARY).is_file()
 
 
-def read_run(run_dir: Path) -> RunFiles:
-    """Load a run directory, or raise UsageError naming what is missing or malformed."""
+def evidence_bytes(run_dir: Path) -> int:
+    """The size of a run directory's evidence files (history, ledger, DB view) together."""
+    return sum(p.stat().st_size for p in (run_dir / HISTORY, run_dir / LEDGER, run_dir / DB)
+               if p.is_file())
+
+
+def read_run(run_dir: Path, *, evidence_limit: int | None = None) -> RunFiles:
+    """Load a run directory, or raise UsageError naming what is missing or malformed.
+
+    Evidence files larger together than `evidence_limit` bytes are not read (`unread_bytes`
+    says how many): the report is then built from summary.json alone."""
     if not run_dir.exists():
         raise UsageError(
             f"No run directory at {run_dir}: expected reports/<run-id>/ with summary.json"
@@ -67,6 +79,18 @@ def read_run(run_dir: Path) -> RunFiles:
         raise UsageError(f"{run_dir / SUMMARY} must hold a JSON object, got a JSON {kind}")
     run = RunFiles(run_dir=run_dir, summary=summary)
     run.present = sorted(p.name for p in run_dir.iterdir() if p.is_file())
+    size = evidence_bytes(run_dir)
+    if evidence_limit is not None and size > evidence_limit:
+        run.unread_bytes = size
+    else:
+        _read_evidence(run_dir, run)
+    for name in (LOCUST_STATS, LOCUST_FAILURES, LOCUST_HISTORY, LOCUST_EXCEPTIONS):
+        if (run_dir / name).is_file():
+            run.locust[name] = _read_csv(run_dir / name)
+    return run
+
+
+def _read_evidence(run_dir: Path, run: RunFiles) -> None:
     if (run_dir / HISTORY).is_file():
         run.history, run.skipped_lines[HISTORY] = _read_jsonl(run_dir / HISTORY, "history op")
     if (run_dir / LEDGER).is_file():
@@ -75,10 +99,6 @@ def read_run(run_dir: Path) -> RunFiles:
         data = _read_json(run_dir / DB)
         # JSON null is how a writer says "no snapshot was taken": read it as a missing file.
         run.db = None if data is None else _db_rows(data, run_dir / DB)
-    for name in (LOCUST_STATS, LOCUST_FAILURES, LOCUST_HISTORY, LOCUST_EXCEPTIONS):
-        if (run_dir / name).is_file():
-            run.locust[name] = _read_csv(run_dir / name)
-    return run
 
 
 def _read_json(path: Path) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from harness.report import write_report
 from tests.sample_runs import write_sample_run
@@ -96,3 +97,27 @@ def test_locust_stats_without_failures_or_history_still_render(tmp_path: Path) -
 def test_without_locust_files_there_is_no_locust_section(tmp_path: Path) -> None:
     html = _page(write_sample_run(tmp_path / "r", "safe", locust=False))
     assert "Locust's own statistics" not in html and 'href="#locust"' not in html
+
+
+def test_evidence_too_large_to_hold_gives_a_page_from_the_summary(tmp_path: Path,
+                                                                  monkeypatch: Any) -> None:
+    """A run whose evidence would not fit in memory (ten million ops take 19 GiB as objects)
+    gets its page and JUnit from summary.json alone, saying so: the verdict, every finding
+    and the counts, no timeline or load chart; the same run under the limit has them."""
+    run_dir = write_sample_run(tmp_path / "pr145")
+    whole = _page(run_dir)
+    assert '<svg class="timeline"' in whole and "Throughput by outcome" in whole
+    junit = (run_dir / "junit.xml").read_text(encoding="utf-8")
+    monkeypatch.setattr("harness.report.html.REPORT_EVIDENCE_BYTES", 1)
+    light = _page(run_dir)
+    assert "more than this report reads into memory" in light
+    assert '<svg class="timeline"' not in light and "Throughput by outcome" not in light
+    assert 'class="chart"' not in light  # Locust's over time too: no ops to set its clock
+    assert "<th class=\"num\">Request Count</th>" in light  # Locust's own table stays
+    assert '<div class="verdict">violation</div>' in light
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    for check in summary["checks"]:
+        for violation in check["violations"]:
+            assert violation["payment_id"] in light  # listed, without its picture
+    assert f"<b>{summary['stats']['operations']}</b>operations" in light
+    assert (run_dir / "junit.xml").read_text(encoding="utf-8") == junit
