@@ -46,7 +46,10 @@ class Partitions:
         if key is None or self.count == 1:
             return 0
         if type(key) is str:
-            return crc32(key.encode("utf-8", "surrogatepass")) % self.count
+            try:
+                return crc32(key.encode()) % self.count
+            except UnicodeEncodeError:  # a lone surrogate (JSON allows one): its bytes anyway
+                return crc32(key.encode("utf-8", "surrogatepass")) % self.count
         try:  # a number or a bool (JSON's other scalars): hash() is the same everywhere
             return hash(key) % self.count
         except TypeError:  # a list as an id: the checkers will refuse it, in partition 0

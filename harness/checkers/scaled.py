@@ -107,8 +107,9 @@ def judge_files(
     workers = workers_for(count, checkers, tally, workers)
     settings = Settings(checkers, tally, reconciled, settled_how, None)
     try:
+        # The ledger's side process takes one CPU: the history is cut for the others.
         return _judge(history, ledger, db, settings, merges, count, workers,
-                      spans(history, workers) if workers > 1 else [(0, None)])
+                      spans(history, workers - 1) if workers > 2 else [(0, None)])
     except LoneCarriageReturn:  # rare: a lone \r numbers lines its own way; read it whole
         return _judge(history, ledger, db, settings, merges, count, workers, [(0, None)])
 

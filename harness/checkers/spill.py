@@ -13,6 +13,7 @@ import os
 import tempfile
 from array import array
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import IO, Any
 
 # Rows per chunk: large enough that one write amortises its overhead, small enough that K
@@ -149,12 +150,8 @@ def unpack(chunks: Iterable[Chunk], lines: bool) -> list[Row]:
         rows.extend(zip(array("q", positions), payloads, strict=True))
     # Each partition's rows are nearly in order already (a deferred invoke is the exception)
     # and Timsort merges runs: this costs little.
-    rows.sort(key=_position)
+    rows.sort(key=itemgetter(0))
     return rows
-
-
-def _position(row: Row) -> int:
-    return row[0]
 
 
 __all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Row", "Spill", "read_chunks", "unpack"]

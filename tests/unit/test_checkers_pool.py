@@ -53,7 +53,7 @@ def test_a_parent_that_raises_leaves_no_process(tmp_path: Path, monkeypatch: Any
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with pytest.raises(UsageError):
         judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
-                    standard_checkers(), merges_of(BUILTIN), partitions=8, workers=2,
+                    standard_checkers(), merges_of(BUILTIN), partitions=8, workers=3,
                     tally=evidence_tally)
     # multiprocessing's resource tracker serves this process until it exits, not the check.
     left = [p.pid for p in psutil.Process().children(recursive=True)
@@ -80,7 +80,7 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
             root = Path({str(root)!r})
             while True:
                 judge_files(root / "history.jsonl", root / "ledger.jsonl", root / "db.json",
-                            standard_checkers(), merges_of(BUILTIN), partitions=8, workers=2,
+                            standard_checkers(), merges_of(BUILTIN), partitions=8, workers=3,
                             tally=evidence_tally)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,
@@ -88,11 +88,11 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
     try:
         deadline = time.monotonic() + 60
         children: list[psutil.Process] = []
-        # Two routing side processes (the ledger, the history's second half), two workers.
-        while len(children) < 4 and time.monotonic() < deadline:
+        # Two routing side processes (the ledger, the history's second half), three workers.
+        while len(children) < 5 and time.monotonic() < deadline:
             time.sleep(0.1)
             children = psutil.Process(parent.pid).children(recursive=True)
-        assert len(children) >= 4, children
+        assert len(children) >= 5, children
         time.sleep(1.0)  # mid-work
         if how == "SIGKILL":
             os.kill(parent.pid, signal.SIGKILL)

@@ -179,7 +179,7 @@ def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed
         whole, stats = _whole(root, reconciled)
         assert {r["validity"] for r in whole} >= {"invalid", "valid"}
         # Few links, as in a real run: 32 partitions stay several groups whatever the hash seed.
-        for partitions, groups, workers in ((1, 1, 1), (2, 1, 1), (7, 1, 2), (32, 4, 1),
+        for partitions, groups, workers in ((1, 1, 1), (2, 1, 1), (7, 1, 2), (9, 1, 4), (32, 4, 1),
                                             (32, 4, 3)):
             got = _partitioned(root, reconciled, partitions, groups, workers)
             assert got == (whole, stats), (partitions, workers)
@@ -225,7 +225,7 @@ def test_a_checker_without_merge_judges_the_whole_evidence(tmp_path: Path) -> No
     assert seen == [len((root / "history.jsonl").read_text().splitlines())]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, 3])
 def test_a_damaged_line_is_refused_as_the_whole_reader_refuses_it(tmp_path: Path, workers: int,
                                                                   monkeypatch: Any) -> None:
     """The torn-line rule holds when streaming, the history in one part or two: a damaged
@@ -321,4 +321,4 @@ def test_a_lone_carriage_return_is_read_whole_alike(tmp_path: Path, monkeypatch:
     lines[5] = lines[5][:-1] + b"\r\r\n"  # a blank line for the text reader
     (root / "history.jsonl").write_bytes(b"".join(lines))
     whole, stats = _whole(root, True)
-    assert _partitioned(root, True, 4, workers=2) == (whole, stats)
+    assert _partitioned(root, True, 4, workers=3) == (whole, stats)
