@@ -10,8 +10,9 @@ that agrees with itself — instead of taking charges it cannot see for charges 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from harness.jsonl import write_jsonl
 
 LEDGER_BEHIND = "ledger.behind"
 
@@ -19,14 +20,11 @@ LEDGER_BEHIND = "ledger.behind"
 def write_mark(run_dir: Path, covered_ops: int) -> None:
     """Say that the ledger copy covers the first `covered_ops` history ops (atomically: a
     kill leaves the old mark or the new one, never half of one)."""
-    path = run_dir / LEDGER_BEHIND
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({
+    write_jsonl(run_dir / LEDGER_BEHIND, [{
         "history_ops": covered_ops,
         "why": "ledger.jsonl is a copy read from the provider after each step; the run "
                "stopped before its last copy, so only this many history ops are covered",
-    }) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    }], atomic=True)
 
 
 def remove_mark(run_dir: Path) -> None:

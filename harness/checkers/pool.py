@@ -69,7 +69,7 @@ def judging_pool(workers: int, files: Sequence[int] = ()) -> Iterator[Pool | Non
         return
     pool = multiprocessing.get_context("spawn").Pool(
         workers, initializer=_start_judging,
-        initargs=(os.getpid(), [_Inherited(fd) for fd in files]))
+        initargs=(os.getpid(), [Inherited(fd) for fd in files]))
     try:
         yield pool
     finally:
@@ -77,11 +77,11 @@ def judging_pool(workers: int, files: Sequence[int] = ()) -> Iterator[Pool | Non
         pool.join()
 
 
-class _Inherited:
-    """A descriptor each spawned worker inherits: unpickled in the worker as its own number.
+class Inherited:
+    """A descriptor a spawned process inherits: unpickled there as its own number.
 
-    DupFd is taken as each worker is spawned (as multiprocessing passes a pipe), not once:
-    the pool spawns several workers from the same arguments.
+    DupFd is taken as each process is spawned (as multiprocessing passes a pipe), not once
+    when the arguments are built: a pool spawns several workers from the same arguments.
     """
 
     def __init__(self, fd: int) -> None:
@@ -124,5 +124,5 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "importable", "inherited_files", "judging_pool",
-           "may_start_processes", "start_worker", "usable_cpus"]
+__all__ = ["MAX_WORKERS", "WATCH_SECONDS", "Inherited", "importable", "inherited_files",
+           "judging_pool", "may_start_processes", "start_worker", "usable_cpus"]

@@ -16,13 +16,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from multiprocessing import reduction
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from harness.checkers.pool import start_worker
+from harness.checkers.pool import Inherited, start_worker
 from harness.checkers.routing import Partitions, route_ledger
 from harness.checkers.spill import Spill
 from harness.gc_pause import gc_paused
@@ -64,11 +63,10 @@ def spawned(work: Pass, args: tuple[Any, ...], partitions: Partitions, spill: Sp
     kinds, onto its file); stopped on exit."""
     context = multiprocessing.get_context("spawn")
     answers, sending = context.Pipe(duplex=False)
-    # DupFd: the spawned process inherits the descriptor (how multiprocessing passes pipes).
     process = context.Process(
         target=_side,
         args=(work, args, partitions.count, tuple(spill.kinds), tuple(spill.lines),
-              reduction.DupFd(spill.fileno()), sending, os.getpid()),
+              Inherited(spill.fileno()), sending, os.getpid()),
         name=name, daemon=True)
     process.start()
     sending.close()  # the child holds the only sending end: its death is an EOF here
@@ -94,11 +92,11 @@ def _ledger_pass(partitions: Partitions, spill: Spill, ledger: Path,
 
 
 def _side(work: Pass, args: tuple[Any, ...], count: int, kinds: Iterable[str],
-          lines: Iterable[str], file: Any, answers: Connection, parent: int) -> None:
+          lines: Iterable[str], file: int, answers: Connection, parent: int) -> None:
     """The side process: route onto the shared file, then answer with the index and links."""
     start_worker(parent)
     partitions = Partitions(count)
-    spill = Spill(count, kinds, lines, file=os.fdopen(file.detach(), "r+b"))
+    spill = Spill(count, kinds, lines, file=os.fdopen(file, "r+b"))
     try:
         with gc_paused():
             value = work(partitions, spill, *args)

@@ -39,6 +39,7 @@ def build_report(run: RunFiles) -> dict[str, Any]:
     ops = pair_operations(run.history)
     verdict = str(summary.get("verdict") or _verdict_from(checks))
     origin = wall_origin(run.history)
+    counted = _summary_counts(run)  # None: the evidence was read, and is counted
     return {
         "run_id": str(summary.get("run_id") or run.run_dir.name),
         "kind": summary.get("kind", "run"),
@@ -50,11 +51,11 @@ def build_report(run: RunFiles) -> dict[str, Any]:
         "seed": summary.get("seed"),
         "started": summary.get("started", ""),
         "duration_s": summary.get("duration_s"),
-        "headline": headline(verdict, checks, ops, run.ledger, _summary_counts(run)),
+        "headline": headline(verdict, checks, ops, run.ledger, counted),
         "parts": parts_rows(summary.get("parts")),
         "coverage": coverage_rows(summary.get("coverage")),
         "checks": [_check_row(c) for c in checks],
-        "counts": _summary_counts(run) or _counts(ops, run),
+        "counts": counted or _counts(ops, run),
         "evidence_unread": run.unread_bytes,
         **_violations(checks, ops, run),
         "load": load_series(ops, _float(summary.get("duration_s"))),

@@ -20,7 +20,8 @@ from harness.checkers import standard_checkers
 from harness.checkers.pool import WATCH_SECONDS, importable
 from harness.checkers.registry import BUILTIN, merges_of
 from harness.checkers.routing import Partitions
-from harness.checkers.scaled import judge_files
+from harness.checkers.scaled import judge_files, workers_for
+from harness.checkers.split import spans
 from harness.errors import UsageError
 from harness.runner.run import evidence_tally
 from tests.unit.test_checkers_scaled import _Run
@@ -48,6 +49,10 @@ def test_a_parent_that_raises_leaves_no_process(tmp_path: Path, monkeypatch: Any
     lines = (root / "history.jsonl").read_text().splitlines(keepends=True)
     lines[-50] = "{not json\n"
     (root / "history.jsonl").write_text("".join(lines))
+    # The check does start them (else no process left would prove nothing): three workers,
+    # the ledger's side process, one for the history's second half.
+    assert workers_for(8, standard_checkers(), evidence_tally, 3) == 3
+    assert len(spans(root / "history.jsonl", 2)) == 2
     # Only what the check starts counts: in the whole suite this process already has children
     # of its own (the session's PostgreSQL watchdog, a module's stand-in).
     before = {p.pid for p in psutil.Process().children(recursive=True)}
