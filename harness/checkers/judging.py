@@ -51,9 +51,10 @@ class Settings:
 @dataclass(frozen=True)
 class Group:
     """Where one group's spilled evidence is: its ledger lines and DB rows (None: no DB view)
-    on the first spill file, its history lines on the others (one list for each)."""
+    on the first spill file, its history lines as (spill file's place, its chunks) for each
+    file that holds ops."""
 
-    history: list[list[Location]]
+    history: list[tuple[int, list[Location]]]
     ledger: list[Location]
     db: list[Location] | None
 
@@ -67,10 +68,11 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
 
     Every line was parsed and checked by the routing pass, so parsing it again cannot fail.
     """
-    rest, *ops = files if files is not None else inherited_files()
+    files = files if files is not None else inherited_files()
+    rest = files[0]
     with gc_paused():
-        history = [chunk for fd, located in zip(ops, group.history, strict=True)
-                   for chunk in read_chunks(fd, located)]
+        history = [chunk for n, located in group.history
+                   for chunk in read_chunks(files[n], located)]
         evidence = PartEvidence(
             history=_ops(unpack(history, True)),
             ledger=_entries(unpack(read_chunks(rest, group.ledger), True)),

@@ -40,7 +40,7 @@ from harness.checkers.routing import (
 )
 from harness.checkers.side import side_pass, spawned
 from harness.checkers.spill import Spill
-from harness.checkers.split import Span, route_history_part, spans
+from harness.checkers.split import Span, route_history_part, routing_spans
 from harness.errors import UsageError
 from harness.gc_pause import gc_paused
 from harness.history import op_fields
@@ -106,36 +106,42 @@ def judge_files(
     count = 1 if whole else (partitions or partitions_for(history, ledger))
     workers = workers_for(count, checkers, tally, workers)
     settings = Settings(checkers, tally, reconciled, settled_how, None)
+    # With a side process for the ledger, the history is cut for every CPU: one range for
+    # each other routing process, and maybe a last one for the ledger's once it is done.
+    cut = (routing_spans(history, (ledger, db), workers) if workers > 1
+           else ([(0, None)], False))
     try:
-        # The ledger's side process takes one CPU: the history is cut for the others.
-        return _judge(history, ledger, db, settings, merges, count, workers,
-                      spans(history, workers - 1) if workers > 2 else [(0, None)])
+        return _judge(history, ledger, db, settings, merges, count, workers, *cut)
     except LoneCarriageReturn:  # rare: a lone \r numbers lines its own way; read it whole
-        return _judge(history, ledger, db, settings, merges, count, workers, [(0, None)])
+        return _judge(history, ledger, db, settings, merges, count, workers, [(0, None)], False)
 
 
 def _judge(history: Path, ledger: Path, db: Path | None, settings: Settings,
            merges: Mapping[str, Merge | None], count: int, workers: int,
-           history_spans: list[Span]) -> Judged:
-    """judge_files with the history routed in `history_spans`, one process each."""
+           history_spans: list[Span], tail: bool) -> Judged:
+    """judge_files with the history routed in `history_spans`, one process each; `tail`:
+    the last is routed by the ledger's side process after the ledger."""
     checkers, tally = settings.checkers, settings.tally
     parts = Partitions(count)
     # The workers start (a fresh interpreter each) while this process routes the files.
     with gc_paused(), contextlib.ExitStack() as stack:
-        rest = stack.enter_context(contextlib.closing(Spill(count, (LEDGER, DB), (LEDGER,))))
+        rest = stack.enter_context(contextlib.closing(
+            Spill(count, (LEDGER, DB, HISTORY) if tail else (LEDGER, DB), (LEDGER, HISTORY))))
         ops = [stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
-               for _ in history_spans]
+               for _ in history_spans[:-1 if tail else None]]
         # The spill files, where the workers read the chunks: the ledger's, then the history's.
-        files = (rest.fileno(), *(spill.fileno() for spill in ops))
+        spills = (rest, *ops)
+        files = tuple(spill.fileno() for spill in spills)
         pool = stack.enter_context(judging_pool(workers, files))
         origin, torn = _route(history, ledger, db, parts, (ops, rest), history_spans,
-                              aside=workers > 1)
-        for spill in (rest, *ops):
+                              aside=workers > 1, tail=tail)
+        for spill in spills:
             spill.flush()
         has_db = db is not None and db.is_file()
         settings = replace(settings, origin=origin)
         groups = parts.groups()
-        tasks = _groups(ops, rest, groups, has_db)
+        holding = [n for n, spill in enumerate(spills) if HISTORY in spill.kinds]
+        tasks = _groups(spills, holding, groups, has_db)
         judged: Iterator[tuple[list[CheckResult], Any]] = (
             (judge_group(settings, task, files) for task in tasks) if pool is None
             else pool.imap(partial(judge_group, settings), tasks))
@@ -154,27 +160,32 @@ def _judge(history: Path, ledger: Path, db: Path | None, settings: Settings,
     return Judged(results, torn, has_db, count, len(groups), tallies, workers)
 
 
-def _groups(ops: list[Spill], rest: Spill, groups: list[list[int]],
+def _groups(spills: tuple[Spill, ...], holding: list[int], groups: list[list[int]],
             has_db: bool) -> Iterator[Group]:
+    """Each group's chunks: the ledger's spill first in `spills`; `holding`: those with ops."""
+    rest = spills[0]
     for group in groups:
-        yield Group([spill.located(group, HISTORY) for spill in ops],
+        yield Group([(n, spills[n].located(group, HISTORY)) for n in holding],
                     rest.located(group, LEDGER), rest.located(group, DB) if has_db else None)
 
 
 def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
            spills: tuple[list[Spill], Spill], history_spans: list[Span], *,
-           aside: bool) -> tuple[float | None, int]:
+           aside: bool, tail: bool = False) -> tuple[float | None, int]:
     """The one pass over the files: (the run's clock origin, torn history lines). `aside`: the
     ledger and DB view are routed by another process meanwhile (harness.checkers.side); the
     history's spans after the first by one process each (harness.checkers.split), into the
-    Spill of the same place in `spills`."""
+    Spill of the same place in `ops`; with `tail`, the last by the ledger's process, into
+    `rest` after the ledger."""
     ops, rest = spills
+    own = history_spans[:-1] if tail else history_spans
     with contextlib.ExitStack() as stack:
-        side = stack.enter_context(side_pass(ledger, db, parts, rest)) if aside else None
+        side = (stack.enter_context(side_pass(ledger, db, parts, rest,
+                                              (history, history_spans[-1][0]) if tail else None))
+                if aside else None)
         later = [stack.enter_context(spawned(route_history_part, (history, *span), parts,
                                              spill, f"payrace-route-history-{n}"))
-                 for n, (span, spill) in enumerate(zip(history_spans[1:], ops[1:],
-                                                       strict=True), 2)]
+                 for n, (span, spill) in enumerate(zip(own[1:], ops[1:], strict=True), 2)]
         ledger_origin = route_ledger(ledger, db, parts, rest) if side is None else None
         counts: JsonlRows[Any] = JsonlRows()
         router = HistoryRouter(parts, ops[0])
@@ -192,9 +203,12 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
             routed, part_torn = part.result()
             router.join(routed)
             torn += part_torn
-        router.finish()
         if side is not None:
-            ledger_origin = side.result()
+            ledger_origin, last = side.result()
+            if last is not None:  # the history's last range
+                router.join(last[0])
+                torn += last[1]
+        router.finish()
     origin = router.origin if router.origin is not None else ledger_origin
     return origin, torn
 

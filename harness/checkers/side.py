@@ -1,7 +1,8 @@
 """Routing passes run by other processes while this one routes the history, into its Spills.
 
-The ledger and DB view are routed by one (`side_pass`); with two or more CPUs the later
-parts of the history by others (harness.checkers.split). They share nothing but the partition
+The ledger and DB view are routed by one (`side_pass`), which may then route the history's
+last part; with three or more CPUs the other later parts of the history by others
+(harness.checkers.split). They share nothing but the partition
 of a payment id (`Partitions.of`, the same in every process) and the links they make. A
 side process writes its chunks to one of this process's Spill files (an unnamed temporary
 file whose descriptor it inherits, so nothing is left on disk whoever dies), then sends
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkers.pool import Inherited, start_worker
-from harness.checkers.routing import Partitions, route_ledger
+from harness.checkers.routing import Partitions, RoutedPart, route_ledger
 from harness.checkers.spill import Spill
+from harness.checkers.split import route_history_part
 from harness.gc_pause import gc_paused
 
 # A pass: (its process's Partitions, its Spill, *args) -> what it returns (picklable).
@@ -79,16 +81,23 @@ def spawned(work: Pass, args: tuple[Any, ...], partitions: Partitions, spill: Sp
         answers.close()
 
 
-def side_pass(ledger: Path, db: Path | None, partitions: Partitions,
-              spill: Spill) -> AbstractContextManager[SidePass]:
-    """Route the ledger and DB view into `spill` from a spawned process; `result()` is the
-    ledger's first wall time."""
-    return spawned(_ledger_pass, (ledger, db), partitions, spill, "payrace-route-ledger")
+def side_pass(ledger: Path, db: Path | None, partitions: Partitions, spill: Spill,
+              history_tail: tuple[Path, int] | None = None) -> AbstractContextManager[SidePass]:
+    """Route the ledger and DB view into `spill` from a spawned process, then the history
+    from byte `history_tail[1]` to its end if given (a later part: split.route_history_part);
+    `result()` is (the ledger's first wall time, what that part returned or None)."""
+    return spawned(_ledger_pass, (ledger, db, history_tail), partitions, spill,
+                   "payrace-route-ledger")
 
 
-def _ledger_pass(partitions: Partitions, spill: Spill, ledger: Path,
-                 db: Path | None) -> float | None:
-    return route_ledger(ledger, db, partitions, spill)
+def _ledger_pass(partitions: Partitions, spill: Spill, ledger: Path, db: Path | None,
+                 history_tail: tuple[Path, int] | None,
+                 ) -> tuple[float | None, tuple[RoutedPart, int] | None]:
+    origin = route_ledger(ledger, db, partitions, spill)
+    if history_tail is None:
+        return origin, None
+    history, start = history_tail
+    return origin, route_history_part(partitions, spill, history, start, None)
 
 
 def _side(work: Pass, args: tuple[Any, ...], count: int, kinds: Iterable[str],

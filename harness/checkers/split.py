@@ -10,6 +10,7 @@ part); it hands those to the first router, which `join`s the parts in order
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +23,9 @@ from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
 # Parts smaller than this are not worth a process (its start costs about a tenth of a second).
 MIN_PART_BYTES = 32 << 20
 _BLOCK = 16 << 20  # bytes read at a time when looking for line starts or counting lines
+# A byte of ledger or DB view costs about this many bytes of history to route (measured at
+# 10M ops: 14.6 against 12.6 ns a byte, docs/PERFORMANCE.md).
+LEDGER_COST = 1.15
 
 Span = tuple[int, int | None]  # (first byte, byte after the last; None: to the end)
 
@@ -29,16 +33,47 @@ Span = tuple[int, int | None]  # (first byte, byte after the last; None: to the 
 def spans(path: Path, parts: int) -> list[Span]:
     """`path` cut into at most `parts` byte ranges of about equal size, each starting at a
     line's first byte; one range for a file too small to be worth cutting."""
-    starts = [0]
     try:
         size = path.stat().st_size
-        parts = max(1, min(parts, size // MIN_PART_BYTES))
-        with path.open("rb") as handle:
-            for k in range(1, parts):
-                at = _line_start(handle, size * k // parts)
-                if at is not None and at > starts[-1]:
-                    starts.append(at)
     except OSError:  # one part: reading it whole says what is wrong (harness.checkers.scaled)
+        return [(0, None)]
+    parts = max(1, min(parts, size // MIN_PART_BYTES))
+    return _cut(path, [size * k // parts for k in range(1, parts)])
+
+
+def routing_spans(history: Path, aside: Iterable[Path | None], cpus: int,
+                  ) -> tuple[list[Span], bool]:
+    """The history's ranges when `cpus` processes route the evidence, one of them the `aside`
+    files (the ledger and DB view) first: a range for each of the others, of equal time
+    with that one's, and whether the last range is left for it once its files are routed
+    (so that every CPU ends together instead of one idling while the history's router
+    finishes). One range for a file too small to be worth cutting."""
+    try:
+        size = history.stat().st_size
+        other = sum(p.stat().st_size for p in aside if p is not None and p.is_file())
+    except OSError:
+        return [(0, None)], False
+    routers = cpus - 1
+    if routers < 1:
+        return [(0, None)], False
+    each = (size + LEDGER_COST * other) / cpus
+    tail = size - routers * each
+    if tail < MIN_PART_BYTES:  # the aside files take a CPU's share or more: equal ranges
+        return spans(history, routers), False
+    cut = _cut(history, [int(each * k) for k in range(1, routers + 1)])
+    return cut, len(cut) == routers + 1
+
+
+def _cut(path: Path, at: list[int]) -> list[Span]:
+    """`path` cut at the first line start after each byte of `at` (ascending)."""
+    starts = [0]
+    try:
+        with path.open("rb") as handle:
+            for byte in at:
+                start = _line_start(handle, byte)
+                if start is not None and start > starts[-1]:
+                    starts.append(start)
+    except OSError:
         return [(0, None)]
     ends: list[int | None] = [*starts[1:], None]
     return list(zip(starts, ends, strict=True))
@@ -89,4 +124,5 @@ def route_history_part(partitions: Partitions, spill: Spill, history: Path, star
     return router.part(), counts.torn_lines
 
 
-__all__ = ["MIN_PART_BYTES", "Span", "lines_before", "route_history_part", "spans"]
+__all__ = ["LEDGER_COST", "MIN_PART_BYTES", "Span", "lines_before", "route_history_part",
+           "routing_spans", "spans"]

@@ -12,6 +12,7 @@ import pytest
 from harness.checkers import load_evidence, run_all, standard_checkers
 from harness.checkers.registry import BUILTIN, merges_of
 from harness.checkers.scaled import judge_files
+from harness.checkers.split import routing_spans
 from harness.errors import UsageError
 from harness.jsonl import write_jsonl
 from harness.runner.run import combine_evidence_stats, evidence_stats, evidence_tally
@@ -175,6 +176,9 @@ def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed
     many processes route the history (one per worker: any size is worth cutting here)."""
     monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
     root = _Run(seed, 1500).write(tmp_path / "run")
+    # With 2 and 4 workers, the ledger's process routes the history's last range too.
+    assert routing_spans(root / "history.jsonl", (root / "ledger.jsonl", root / "db.json"),
+                         2)[1]
     for reconciled in (True, False):
         whole, stats = _whole(root, reconciled)
         assert {r["validity"] for r in whole} >= {"invalid", "valid"}
@@ -225,7 +229,7 @@ def test_a_checker_without_merge_judges_the_whole_evidence(tmp_path: Path) -> No
     assert seen == [len((root / "history.jsonl").read_text().splitlines())]
 
 
-@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_damaged_line_is_refused_as_the_whole_reader_refuses_it(tmp_path: Path, workers: int,
                                                                   monkeypatch: Any) -> None:
     """The torn-line rule holds when streaming, the history in one part or two: a damaged
@@ -288,7 +292,7 @@ def test_a_checker_a_worker_cannot_import_is_judged_here(tmp_path: Path) -> None
     assert judged.results[-1].stats == judged.results[-2].stats
 
 
-@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_damaged_line_in_any_part_of_the_history_is_refused_alike(
         tmp_path: Path, workers: int, monkeypatch: Any) -> None:
     """A damaged history line in the first part or a later one (routed by another process)
@@ -297,7 +301,11 @@ def test_a_damaged_line_in_any_part_of_the_history_is_refused_alike(
     root = _Run(9, 600).write(tmp_path / "run")
     text = (root / "history.jsonl").read_text()
     lines = text.splitlines(keepends=True)
-    for n in (20, len(lines) // 2 + 30):
+    # With two workers the last range is the ledger's process's: the damage near the end is
+    # routed there (with three, this ledger takes a CPU's share: the ranges are equal).
+    assert routing_spans(root / "history.jsonl", (root / "ledger.jsonl", root / "db.json"),
+                         workers)[1] is (workers == 2)
+    for n in (20, len(lines) // 2 + 30, len(lines) - 3):
         assert lines[n].startswith('{"index":') and '"value":' in lines[n]
         damaged = lines.copy()
         damaged[n] = damaged[n].replace('"value":', '"value":{{', 1)

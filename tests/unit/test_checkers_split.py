@@ -11,7 +11,13 @@ import pytest
 
 from harness.checkers.routing import HISTORY, HistoryRouter, Partitions
 from harness.checkers.spill import Spill, read_chunks, unpack
-from harness.checkers.split import lines_before, route_history_part, spans
+from harness.checkers.split import (
+    LEDGER_COST,
+    lines_before,
+    route_history_part,
+    routing_spans,
+    spans,
+)
 from harness.errors import UsageError
 from harness.history import op_fields
 from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl, write_jsonl
@@ -127,6 +133,33 @@ def test_spans_start_at_lines_and_count_them(tmp_path: Path, monkeypatch: Any) -
     path.write_bytes(b'{"n":1}\r\r\n{"n":2}\n')
     with pytest.raises(LoneCarriageReturn):
         lines_before(path, len(b'{"n":1}\r\r\n'))
+
+
+def test_the_ledgers_process_is_left_the_history_its_cpu_has_time_for(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Every routing process gets about the same work: the history's ranges are equal, and the
+    ledger's process (which routes the ledger and DB view first) gets the rest of the history
+    when the ledger is the smaller; none when it is the larger."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    history, ledger, db = (tmp_path / name for name in ("history", "ledger", "db"))
+    history.write_bytes(b"".join(b'{"n":%05d}\n' % n for n in range(10_000)))  # 110,000 bytes
+    ledger.write_bytes(b"x" * 30_000)
+    db.write_bytes(b"x" * 10_000)
+    size = history.stat().st_size
+    for cpus in (2, 3):
+        cut, tail = routing_spans(history, (ledger, db, None), cpus)
+        assert tail and len(cut) == cpus
+        each = (size + LEDGER_COST * 40_000) / cpus
+        for start, end in cut[:-1]:
+            assert end is not None and abs(end - start - each) <= 11  # to a line start
+        assert cut[0][0] == 0 and cut[-1][1] is None
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(cut))
+        assert (size - cut[-1][0]) + LEDGER_COST * 40_000 == pytest.approx(each, abs=11)
+    ledger.write_bytes(b"x" * 200_000)  # the ledger takes more than a CPU's share
+    assert routing_spans(history, (ledger, db), 2) == ([(0, None)], False)
+    assert routing_spans(history, (ledger, db), 3) == (spans(history, 2), False)
+    assert routing_spans(history, (ledger,), 1) == ([(0, None)], False)
+    assert routing_spans(tmp_path / "missing", (ledger,), 2) == ([(0, None)], False)
 
 
 def test_a_damaged_line_at_the_end_of_a_part_is_refused_not_torn(tmp_path: Path) -> None:
