@@ -109,26 +109,27 @@ def judge_files(
     # With a side process for the ledger, the history is cut for every CPU: one range for
     # each other routing process, and maybe a last one for the ledger's once it is done.
     cut = (routing_spans(history, (ledger, db), workers) if workers > 1
-           else ([(0, None)], False))
+           else ([(0, None)], None))
     try:
         return _judge(history, ledger, db, settings, merges, count, workers, *cut)
     except LoneCarriageReturn:  # rare: a lone \r numbers lines its own way; read it whole
-        return _judge(history, ledger, db, settings, merges, count, workers, [(0, None)], False)
+        return _judge(history, ledger, db, settings, merges, count, workers, [(0, None)], None)
 
 
 def _judge(history: Path, ledger: Path, db: Path | None, settings: Settings,
            merges: Mapping[str, Merge | None], count: int, workers: int,
-           history_spans: list[Span], tail: bool) -> Judged:
-    """judge_files with the history routed in `history_spans`, one process each; `tail`:
-    the last is routed by the ledger's side process after the ledger."""
+           history_spans: list[Span], tail: int | None) -> Judged:
+    """judge_files with the history routed in `history_spans`, one process each, and from
+    byte `tail` (if not None) to its end by the ledger's side process after the ledger."""
     checkers, tally = settings.checkers, settings.tally
     parts = Partitions(count)
     # The workers start (a fresh interpreter each) while this process routes the files.
     with gc_paused(), contextlib.ExitStack() as stack:
         rest = stack.enter_context(contextlib.closing(
-            Spill(count, (LEDGER, DB, HISTORY) if tail else (LEDGER, DB), (LEDGER, HISTORY))))
+            Spill(count, (LEDGER, DB) if tail is None else (LEDGER, DB, HISTORY),
+                  (LEDGER, HISTORY))))
         ops = [stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
-               for _ in history_spans[:-1 if tail else None]]
+               for _ in history_spans]
         # The spill files, where the workers read the chunks: the ledger's, then the history's.
         spills = (rest, *ops)
         files = tuple(spill.fileno() for spill in spills)
@@ -171,21 +172,21 @@ def _groups(spills: tuple[Spill, ...], holding: list[int], groups: list[list[int
 
 def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
            spills: tuple[list[Spill], Spill], history_spans: list[Span], *,
-           aside: bool, tail: bool = False) -> tuple[float | None, int]:
+           aside: bool, tail: int | None) -> tuple[float | None, int]:
     """The one pass over the files: (the run's clock origin, torn history lines). `aside`: the
     ledger and DB view are routed by another process meanwhile (harness.checkers.side); the
     history's spans after the first by one process each (harness.checkers.split), into the
-    Spill of the same place in `ops`; with `tail`, the last by the ledger's process, into
-    `rest` after the ledger."""
+    Spill of the same place in `ops`; from byte `tail` (if not None) to the end by the
+    ledger's process, into `rest` after the ledger."""
     ops, rest = spills
-    own = history_spans[:-1] if tail else history_spans
     with contextlib.ExitStack() as stack:
         side = (stack.enter_context(side_pass(ledger, db, parts, rest,
-                                              (history, history_spans[-1][0]) if tail else None))
+                                              None if tail is None else (history, tail)))
                 if aside else None)
         later = [stack.enter_context(spawned(route_history_part, (history, *span), parts,
                                              spill, f"payrace-route-history-{n}"))
-                 for n, (span, spill) in enumerate(zip(own[1:], ops[1:], strict=True), 2)]
+                 for n, (span, spill) in enumerate(zip(history_spans[1:], ops[1:], strict=True),
+                                                   2)]
         ledger_origin = route_ledger(ledger, db, parts, rest) if side is None else None
         counts: JsonlRows[Any] = JsonlRows()
         router = HistoryRouter(parts, ops[0])

@@ -42,26 +42,27 @@ def spans(path: Path, parts: int) -> list[Span]:
 
 
 def routing_spans(history: Path, aside: Iterable[Path | None], cpus: int,
-                  ) -> tuple[list[Span], bool]:
+                  ) -> tuple[list[Span], int | None]:
     """The history's ranges when `cpus` processes route the evidence, one of them the `aside`
     files (the ledger and DB view) first: a range for each of the others, of equal time
-    with that one's, and whether the last range is left for it once its files are routed
-    (so that every CPU ends together instead of one idling while the history's router
-    finishes). One range for a file too small to be worth cutting."""
+    with that one's, and the byte where the range left to that one once its files are
+    routed starts (None: none is), so that every CPU ends together instead of one idling
+    while the others finish. One range for a file too small to be worth cutting."""
     try:
         size = history.stat().st_size
         other = sum(p.stat().st_size for p in aside if p is not None and p.is_file())
     except OSError:
-        return [(0, None)], False
+        return [(0, None)], None
     routers = cpus - 1
     if routers < 1:
-        return [(0, None)], False
+        return [(0, None)], None
     each = (size + LEDGER_COST * other) / cpus
-    tail = size - routers * each
-    if tail < MIN_PART_BYTES:  # the aside files take a CPU's share or more: equal ranges
-        return spans(history, routers), False
+    if size - routers * each < MIN_PART_BYTES:  # the aside files take a CPU's share or more
+        return spans(history, routers), None
     cut = _cut(history, [int(each * k) for k in range(1, routers + 1)])
-    return cut, len(cut) == routers + 1
+    if len(cut) <= routers:  # a cut fell in the file's last line: no range is left over
+        return cut, None
+    return cut[:-1], cut[-1][0]
 
 
 def _cut(path: Path, at: list[int]) -> list[Span]:

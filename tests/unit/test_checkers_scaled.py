@@ -178,7 +178,7 @@ def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed
     root = _Run(seed, 1500).write(tmp_path / "run")
     # With 2 and 4 workers, the ledger's process routes the history's last range too.
     assert routing_spans(root / "history.jsonl", (root / "ledger.jsonl", root / "db.json"),
-                         2)[1]
+                         2)[1] is not None
     for reconciled in (True, False):
         whole, stats = _whole(root, reconciled)
         assert {r["validity"] for r in whole} >= {"invalid", "valid"}
@@ -303,8 +303,9 @@ def test_a_damaged_line_in_any_part_of_the_history_is_refused_alike(
     lines = text.splitlines(keepends=True)
     # With two workers the last range is the ledger's process's: the damage near the end is
     # routed there (with three, this ledger takes a CPU's share: the ranges are equal).
-    assert routing_spans(root / "history.jsonl", (root / "ledger.jsonl", root / "db.json"),
-                         workers)[1] is (workers == 2)
+    _, tail = routing_spans(root / "history.jsonl", (root / "ledger.jsonl", root / "db.json"),
+                            workers)
+    assert (tail is not None) == (workers == 2)
     for n in (20, len(lines) // 2 + 30, len(lines) - 3):
         assert lines[n].startswith('{"index":') and '"value":' in lines[n]
         damaged = lines.copy()

@@ -147,19 +147,20 @@ def test_the_ledgers_process_is_left_the_history_its_cpu_has_time_for(
     db.write_bytes(b"x" * 10_000)
     size = history.stat().st_size
     for cpus in (2, 3):
-        cut, tail = routing_spans(history, (ledger, db, None), cpus)
-        assert tail and len(cut) == cpus
+        own, tail = routing_spans(history, (ledger, db, None), cpus)
+        assert tail is not None and len(own) == cpus - 1
         each = (size + LEDGER_COST * 40_000) / cpus
-        for start, end in cut[:-1]:
+        for start, end in own:
             assert end is not None and abs(end - start - each) <= 11  # to a line start
-        assert cut[0][0] == 0 and cut[-1][1] is None
-        assert all(a[1] == b[0] for a, b in itertools.pairwise(cut))
-        assert (size - cut[-1][0]) + LEDGER_COST * 40_000 == pytest.approx(each, abs=11)
+        assert own[0][0] == 0 and own[-1][1] == tail
+        assert history.read_bytes()[tail - 1:tail] == b"\n"
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(own))
+        assert (size - tail) + LEDGER_COST * 40_000 == pytest.approx(each, abs=11)
     ledger.write_bytes(b"x" * 200_000)  # the ledger takes more than a CPU's share
-    assert routing_spans(history, (ledger, db), 2) == ([(0, None)], False)
-    assert routing_spans(history, (ledger, db), 3) == (spans(history, 2), False)
-    assert routing_spans(history, (ledger,), 1) == ([(0, None)], False)
-    assert routing_spans(tmp_path / "missing", (ledger,), 2) == ([(0, None)], False)
+    assert routing_spans(history, (ledger, db), 2) == ([(0, None)], None)
+    assert routing_spans(history, (ledger, db), 3) == (spans(history, 2), None)
+    assert routing_spans(history, (ledger,), 1) == ([(0, None)], None)
+    assert routing_spans(tmp_path / "missing", (ledger,), 2) == ([(0, None)], None)
 
 
 def test_a_damaged_line_at_the_end_of_a_part_is_refused_not_torn(tmp_path: Path) -> None:
