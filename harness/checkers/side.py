@@ -2,8 +2,8 @@
 
 The ledger and DB view are routed by one (`side_pass`), which may then route the history's
 last part; with three or more CPUs the other later parts of the history by others
-(harness.checkers.split). They share nothing but the partition
-of a payment id (`Partitions.of`, the same in every process) and the links they make. A
+(harness.checkers.split). They share nothing but the partition of a payment id
+(`Partitions.of`, the same in every process) and the links they make. A
 side process writes its chunks to one of this process's Spill files (an unnamed temporary
 file whose descriptor it inherits, so nothing is left on disk whoever dies), then sends
 where they are, its links and what its pass returned, or the error that stopped it: a
