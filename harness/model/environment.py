@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.between_examples import mark_resetting, unmark_resetting
 from harness.checkers.registry import CheckerEntry
 from harness.errors import PayraceError
 from harness.history import HistoryRecorder
@@ -274,6 +275,10 @@ class Environment:
             raise SecondaryFound()
         if self.current is not None:
             self.current.recorder.close()  # a replayed program may stop without teardown
+        if self.evidence_dir is not None:
+            # Until the next example's history and ledger are both in place, a kill would
+            # leave one example's history beside another's ledger.
+            mark_resetting(self.evidence_dir)
         if self.background:
             # Resetting would hide an earlier example's charge from a service still at work.
             self.call(self.standin.clear_faults)
@@ -295,6 +300,7 @@ class Environment:
                 # The copy may miss what the provider does in the step in flight (or in
                 # the background): the mark says which ops each copy covers, for a kill.
                 write_mark(self.evidence_dir, 0)
+            unmark_resetting(self.evidence_dir)
         for client in self.clients:
             client.recorder = recorder
         example = Example(self.stats.examples, recorder, time.monotonic(), cursor=cursor)
@@ -400,4 +406,5 @@ class Environment:
             self.current.recorder.close()
         if self.evidence_dir is not None:
             remove_mark(self.evidence_dir)  # ended, not killed: no copy is behind
+            unmark_resetting(self.evidence_dir)  # a reset that failed ended the run
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.between_examples import RESETTING, resetting
 from harness.checkers import compose, standard_checkers, verdict
 from harness.checkers.registry import BUILTIN, CheckerEntry, merges_of
 from harness.checkers.scaled import judge_files
@@ -83,9 +84,19 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
 
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
-        history = root / HISTORY
+        history, ledger, db = root / HISTORY, root / LEDGER, root / DB
         covered = covered_ops(root)
-        if covered is not None:
+        if resetting(root):
+            # The history may be one example's and the ledger the next's: judging them
+            # together would find charges never made, or made with no client asking.
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="payrace-check-"))
+            history, ledger, db = Path(scratch) / HISTORY, Path(scratch) / LEDGER, None
+            history.touch()
+            ledger.touch()
+            notes.append(f"{RESETTING}: payrace was killed while resetting its parts between "
+                         "two examples, so the history and the ledger may belong to different "
+                         "examples; neither was judged (explore judged the example before).")
+        elif covered is not None:
             # Judged: the prefix the ledger copy covers. The ops after it may have charged
             # where the copy could not see, so they would read as charges never made.
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="payrace-check-"))
@@ -95,7 +106,7 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
                          f"{covered} history op(s); the {left_out} recorded after its last copy "
                          "were left out.")
         judged = judge_files(
-            history, root / LEDGER, root / DB,
+            history, ledger, db,
             standard_checkers(spec.min_charges, extra=spec.checkers),
             merges_of([*BUILTIN, *spec.checkers]),
             reconciled=spec.settled,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.between_examples import mark_resetting
 from harness.cli import main
 from harness.ledger_behind import write_mark
 from tests.sample_runs import write_sample_run
@@ -81,6 +82,25 @@ def test_a_lagging_ledger_copy_is_judged_with_the_history_it_covers(
         code, out, err = check(str(ev), "--min-charges", "1")
         assert code == (4 if variant == "safe" else 1), out + err
         assert f"the {ops} recorded after its last copy were left out" in out
+    assert (ev / "history.jsonl").read_bytes() == history
+
+
+def test_a_directory_left_mid_reset_between_examples_is_inconclusive_and_judges_neither_file(
+        tmp_path: Path) -> None:
+    """An explore killed while it reset its parts between examples leaves one example's
+    history beside the next one's emptied ledger: judged together, a correct service's
+    charges would look never made. With example.resetting there, neither file is judged."""
+    ev = evidence(tmp_path, "safe")
+    (ev / "ledger.jsonl").write_text("")  # the stand-in's reset emptied its journal
+    (ev / "db.json").unlink()
+    code, out, err = check(str(ev), "--unsettled", "--min-charges", "1")
+    assert code == 1, out + err  # what the mark prevents: a false violation
+    (ev / "summary.json").unlink()
+    mark_resetting(ev)
+    history = (ev / "history.jsonl").read_bytes()
+    code, out, err = check(str(ev), "--unsettled", "--min-charges", "1")
+    assert code == 4 and out.startswith("INCONCLUSIVE"), out + err
+    assert "example.resetting: payrace was killed while resetting its parts" in out
     assert (ev / "history.jsonl").read_bytes() == history
 
 
