@@ -84,7 +84,8 @@ def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:
 
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
-        history, ledger, db = root / HISTORY, root / LEDGER, root / DB
+        history, ledger = root / HISTORY, root / LEDGER
+        db: Path | None = root / DB
         covered = covered_ops(root)
         if resetting(root):
             # The history may be one example's and the ledger the next's: judging them
