@@ -6,6 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test lint demo install clean examples
 
+# Processes the tests run in, a file at a time: most tests wait on real services and load,
+# so two keep this machine's two cores busy where one left them half idle.
+TEST_PROCESSES ?= 2
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -35,7 +39,7 @@ examples: $(NODE_STAMP) $(GO_EXAMPLE)/pr145
 # ruff and mypy gate the suite: a change that is not lint-clean does not pass `make test`.
 test: lint examples
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness reference_impl scenarios tests benchmarks examples/flask-orders
