@@ -2,8 +2,9 @@
 two-phase Stripe PaymentIntents (`python -m tests.services.orders_threads`).
 
 Design: a supervisor binds one socket, pre-forks WORKERS processes (os.fork) that serve it with
-ThreadingHTTPServer, and replaces any worker that dies. Raw psycopg 3 (a connection per request,
-autocommit), httpx form posts to the provider (no Stripe SDK), table `orders`. A charge
+ThreadingHTTPServer, and replaces any worker that dies. Raw psycopg 3 (autocommit, a statement
+at a time, a few connections kept per process and checked before reuse), httpx form posts to
+the provider (no Stripe SDK), table `orders`. A charge
 1. claims the order `pending → processing` with a lease (one `UPDATE … WHERE state='pending'`);
 2. creates the PaymentIntent unconfirmed (Idempotency-Key `ord-<id>-create`), stores its id;
 3. confirms it (key `ord-<id>-confirm`) and records `completed` with charge_id = the pi_… id
@@ -120,9 +121,54 @@ def connect(cfg: Config) -> psycopg.Connection[Row]:
     )
 
 
+# Connections a process keeps between statements, at most this many idle: a connection made
+# for every statement cost PostgreSQL a backend process each time (a fork, ~3 ms of CPU), five
+# times a second for an idle reconciler alone. Few, so that services side by side stay far
+# below the server's connection limit. By process id: a forked worker never touches the
+# supervisor's (it inherits them, unused, until it exits).
+IDLE_CONNECTIONS = 2
+_idle: dict[int, list[psycopg.Connection[Row]]] = {}
+_idle_lock = threading.Lock()
+
+
+def _checkout(cfg: Config) -> psycopg.Connection[Row]:
+    """An idle connection that still answers, or a new one: each statement meets a live
+    connection, as when every statement had its own (a cut connection is dropped here)."""
+    while True:
+        with _idle_lock:
+            idle = _idle.setdefault(os.getpid(), [])
+            if not idle:
+                break
+            conn = idle.pop()
+        try:
+            conn.execute("")
+            return conn
+        except psycopg.Error:
+            conn.close()
+    return connect(cfg)
+
+
+def rows(cfg: Config, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+    """One autocommitted statement's rows."""
+    conn = _checkout(cfg)
+    try:
+        cur = conn.execute(sql, params)
+        found = cur.fetchall() if cur.description else []
+    except BaseException:  # failed mid-statement: the connection's state is unknown
+        conn.close()
+        raise
+    with _idle_lock:
+        idle = _idle.setdefault(os.getpid(), [])
+        if len(idle) < IDLE_CONNECTIONS:
+            idle.append(conn)
+            return found
+    conn.close()
+    return found
+
+
 def one(cfg: Config, sql: str, params: tuple[Any, ...]) -> Row | None:
-    with connect(cfg) as conn:
-        return conn.execute(sql, params).fetchone()
+    found = rows(cfg, sql, params)
+    return found[0] if found else None
 
 
 # ---- the provider: Stripe's PaymentIntents over plain form posts ----------------------------
@@ -267,8 +313,7 @@ def charge(cfg: Config, provider: Provider, order_id: str) -> Reply:
 
 def reconcile_once(cfg: Config, provider: Provider) -> int:
     """Settle every `processing` order whose lease expired; return how many were taken."""
-    with connect(cfg) as conn:
-        due = conn.execute(DUE, (cfg.lease_s,)).fetchall()
+    due = rows(cfg, DUE, (cfg.lease_s,))
     for order in due:
         try:
             pi_id = ensure_intent(cfg, provider, order)
