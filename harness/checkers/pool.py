@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from multiprocessing import reduction
+from multiprocessing import reduction, resource_tracker
 from multiprocessing.pool import Pool
 from typing import Any
 
@@ -67,9 +67,10 @@ def judging_pool(workers: int, files: Sequence[int] = ()) -> Iterator[Pool | Non
     if workers < 2:
         yield None
         return
-    pool = multiprocessing.get_context("spawn").Pool(
-        workers, initializer=_start_judging,
-        initargs=(os.getpid(), [Inherited(fd) for fd in files]))
+    with sigint_held():  # the pool's own threads, which replace a dead worker, hold it too
+        pool = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_start_judging,
+            initargs=(os.getpid(), [Inherited(fd) for fd in files]))
     try:
         yield pool
     finally:
@@ -105,13 +106,39 @@ def inherited_files() -> list[int]:
     return list(_inherited)
 
 
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Start processes under this: they begin with Ctrl-C blocked, as this thread holds it.
+
+    Ctrl-C reaches the whole process group. A spawned child takes a second or more to import
+    what it runs before `start_worker` ignores the signal; interrupted then, it would die
+    with a traceback of its own, and a pool left waiting on a dead worker may never end. A
+    blocked signal waits; the children ignore it (start_worker), and this process gets a
+    Ctrl-C that came meanwhile as soon as the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    # multiprocessing starts its resource tracker at the first lock a pool makes, and
+    # unblocks SIGINT behind it once started: started first, it leaves our block alone.
+    resource_tracker.ensure_running()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def start_worker(parent: int) -> None:
     """In a worker: leave Ctrl-C to `parent`, and exit within WATCH_SECONDS once it is gone.
 
     Ctrl-C reaches the whole process group: the parent stops its workers on its way out, and
-    a worker interrupted too would only add its traceback.
+    a worker interrupted too would only add its traceback. It was started with the signal
+    blocked (sigint_held): ignored from here, a Ctrl-C waiting since is dropped.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
                      name="payrace-watch-parent").start()
 
@@ -125,4 +152,4 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 __all__ = ["MAX_WORKERS", "WATCH_SECONDS", "Inherited", "importable", "inherited_files",
-           "judging_pool", "may_start_processes", "start_worker", "usable_cpus"]
+           "judging_pool", "may_start_processes", "sigint_held", "start_worker", "usable_cpus"]

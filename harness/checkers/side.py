@@ -22,7 +22,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from harness.checkers.pool import Inherited, start_worker
+from harness.checkers.pool import Inherited, sigint_held, start_worker
 from harness.checkers.routing import Partitions, RoutedPart, route_ledger
 from harness.checkers.spill import Spill
 from harness.checkers.split import route_history_part
@@ -70,7 +70,8 @@ def spawned(work: Pass, args: tuple[Any, ...], partitions: Partitions, spill: Sp
         args=(work, args, partitions.count, tuple(spill.kinds), tuple(spill.lines),
               Inherited(spill.fileno()), sending, os.getpid()),
         name=name, daemon=True)
-    process.start()
+    with sigint_held():
+        process.start()
     sending.close()  # the child holds the only sending end: its death is an EOF here
     try:
         yield SidePass(partitions, spill, process, answers)

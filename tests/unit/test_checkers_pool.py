@@ -112,6 +112,45 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
             parent.kill()
 
 
+def test_ctrl_c_while_the_processes_start_ends_none_of_them(tmp_path: Path) -> None:
+    """Ctrl-C, again and again from the moment they are spawned, while the workers and the
+    ledger's side process still import what they run: they start with the signal blocked,
+    then ignore it, so none dies of it (the parent alone is interrupted by a real Ctrl-C)."""
+    (tmp_path / "ledger.jsonl").write_text('{"seq": 1, "kind": "request"}\n')
+    script = textwrap.dedent(f"""
+        import os, signal, time
+        from pathlib import Path
+        import psutil
+        from harness.checkers.pool import judging_pool
+        from harness.checkers.routing import LEDGER, DB, Partitions
+        from harness.checkers.side import side_pass
+        from harness.checkers.spill import Spill
+        if __name__ == "__main__":
+            spill = Spill(2, (LEDGER, DB), (LEDGER,))
+            with judging_pool(2, [spill.fileno()]) as pool, side_pass(
+                    Path({str(tmp_path / "ledger.jsonl")!r}), None, Partitions(2), spill) as side:
+                started = [p for p in psutil.Process().children()
+                           if "resource_tracker" not in " ".join(p.cmdline())]
+                for _ in range(30):  # 1.5 s: from their first instant through their imports
+                    for process in started:
+                        try:
+                            os.kill(process.pid, signal.SIGINT)
+                        except ProcessLookupError:
+                            pass
+                    time.sleep(0.05)
+                side.result()  # raises had the side process died
+                workers = [p for p in started if p.is_running()
+                           and p.status() != psutil.STATUS_ZOMBIE]
+                print(len(started), len(workers), sorted(pool.map(abs, [-1, -2])))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    # Three started: two workers and the side process, which ends once it has routed.
+    assert done.returncode == 0 and done.stdout.split() == ["3", "2", "[1,", "2]"], (
+        done.stdout + done.stderr)
+    assert "KeyboardInterrupt" not in done.stderr, done.stderr
+
+
 def test_a_payment_id_has_one_partition_in_every_process() -> None:
     """A string's hash() differs between interpreters; the partition must not: the ledger is
     routed in another process than the history."""
