@@ -73,7 +73,12 @@ def test_a_killed_parent_leaves_no_process(tmp_path: Path, how: str) -> None:
     orphaning and exit by themselves. Ctrl-C (SIGINT to the whole process group): the parent
     stops them, and only the parent says it was interrupted."""
     root = _Run(10, 40_000).write(tmp_path / "run")
+    # Ctrl-C comes from a shell, which starts a command with the signal's default action.
+    # The test process may not have it: in 3 of 4 whole-suite runs under pytest-xdist this
+    # script inherited SIGINT (and SIGQUIT) ignored, so no Ctrl-C could reach it.
     script = textwrap.dedent(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from pathlib import Path
         from harness.checkers import standard_checkers
         from harness.checkers.registry import BUILTIN, merges_of
@@ -119,6 +124,7 @@ def test_ctrl_c_while_the_processes_start_ends_none_of_them(tmp_path: Path) -> N
     (tmp_path / "ledger.jsonl").write_text('{"seq": 1, "kind": "request"}\n')
     script = textwrap.dedent(f"""
         import os, signal, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as a shell starts it
         from pathlib import Path
         import psutil
         from harness.checkers.pool import judging_pool
