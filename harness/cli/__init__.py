@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from harness import __version__
+from harness.errors import EXIT_INTERRUPTED
 
 # Click ≥ 8.2 raises this for a group called with nothing: its message is the whole help.
 _NO_ARGS: tuple[type[click.UsageError], ...] = tuple(
@@ -67,8 +68,11 @@ class LazyGroup(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except click.Abort:
-            click.echo("payrace: aborted", err=True)
-            sys.exit(1)
+            # click's word for Ctrl-C (or stdin closed at a prompt, which payrace never shows)
+            # in a command that does not stop its own parts first: the documented 130, never
+            # 1, which is a violation's code.
+            click.echo("payrace: interrupted (Ctrl-C)", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         # Without standalone mode click returns what `ctx.exit(code)` asked for.
         sys.exit(code if isinstance(code, int) else 0)
 

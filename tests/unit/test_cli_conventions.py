@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
 from harness.cli.params import DATABASE_URL_ENVVAR
-from harness.errors import EXIT_PROVISION, EXIT_USAGE, PayraceError, ProvisionError, UsageError
+from harness.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_PROVISION,
+    EXIT_USAGE,
+    PayraceError,
+    ProvisionError,
+    UsageError,
+)
 from harness.provision.postgres import ENV_DATABASE_URL
 
 
@@ -102,3 +111,17 @@ def test_help_and_version_still_exit_0() -> None:
     assert CliRunner().invoke(main, ["run", "--help"]).exit_code == 0
     bare = CliRunner().invoke(main, [])
     assert bare.exit_code == EXIT_USAGE and "Commands:" in bare.output
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_130(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A command that does not catch Ctrl-C itself (check, report) exits as documented,
+    130; never 1, which CI would read as a violation."""
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("harness.runner.check.check", interrupted)
+    result = CliRunner().invoke(main, ["check", str(tmp_path)], prog_name="payrace")
+    assert result.exit_code == EXIT_INTERRUPTED, result.output
+    assert result.stderr.strip().splitlines()[-1] == "payrace: interrupted (Ctrl-C)"
