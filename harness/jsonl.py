@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, overload
 
+import msgspec
 import orjson
 
 from harness.errors import UsageError
@@ -28,6 +29,9 @@ Row = dict[str, Any]
 # One encoder, built once: compact, and `default=str` so a stray non-JSON value (a datetime,
 # a Decimal) never costs a run its evidence. json.dumps with arguments builds one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+# The parser every evidence line is read with first (msgspec's, in C). Where it takes a line
+# it reads what json.loads reads, big integers included; json.loads reads the rest.
+_DECODE = msgspec.json.Decoder().decode
 
 
 def _plain(obj: Any) -> bool:
@@ -156,18 +160,18 @@ def parse_line(line: bytes, convert: Callable[[Row], Any] | None = None) -> Any:
     """One line's row under this module's rule: BLANK for a blank line, ValueError or
     TypeError for a damaged one.
 
-    Parses with orjson and falls back to the standard library for any line orjson refuses,
-    so a line is damaged exactly when json.loads refuses it too (NaN, huge numbers, lone
-    surrogates and undecodable bytes parse as before) and the message is the same. One
-    difference remains: an integer beyond 64 bits reads as a float (orjson's rule); no
-    payrace writer produces one. `convert` turns the object into a row and raises ValueError
-    or TypeError for one it rejects.
+    Parses with msgspec and falls back to the standard library for any line msgspec
+    refuses, so a line is damaged exactly when json.loads refuses it too (NaN, Infinity,
+    lone surrogates and undecodable bytes parse as before) and the message is the same.
+    msgspec reads what json.loads reads wherever it takes a line, integers beyond 64 bits
+    included (tests/unit/test_jsonl.py holds it to that). `convert` turns the object into a
+    row and raises ValueError or TypeError for one it rejects.
     """
     # Parse first, look at the line only when it fails: a blank line fails too, and checking
     # every line of a million-op history for blankness costs more.
     try:
-        data = orjson.loads(line)
-    except ValueError:
+        data = _DECODE(line)
+    except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
         text = line.decode("utf-8", "replace")
         if text.isspace() or not text:
             return BLANK
@@ -185,6 +189,7 @@ def scan_jsonl(
     skip_damaged: bool = False,
     counts: JsonlRows[Any] | None = None,
     span: tuple[int, int | None, int] | None = None,
+    decode: Callable[[bytes], Any] | None = None,
 ) -> Iterator[tuple[int, bytes, Any]]:
     """read_jsonl one row at a time, for files too large to hold: (line number, the line's
     bytes, its row) for each row, by the same rule; the line is for a reader that keeps it
@@ -196,9 +201,13 @@ def scan_jsonl(
     line before `end` is refused (a later part holds lines), and a lone \r raises
     LoneCarriageReturn: only a whole-file reading numbers lines as a text reader does then.
 
+    `decode` (harness.history.decode_op) reads a line straight to its row where it can,
+    exactly as `parse_line` and `convert` would, and raises ValueError for any other line,
+    which then goes their way.
+
     Torn and skipped lines are added to `counts` (when given) once the file is read through.
     """
-    loads = orjson.loads
+    loads = _DECODE
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
@@ -206,24 +215,20 @@ def scan_jsonl(
     cut = False  # stopped at `end`, before the end of the file
     with Path(path).open("rb") as handle:
         handle.seek(start)
-        lines: Iterator[tuple[int, bytes]] = enumerate(handle, first)
-        universal = False
         offset = start  # bytes read so far, counted only when there is an `end` to stop at
-        while True:
-            for number, line in lines:
-                if not universal and b"\r" in line and line.find(b"\r") != len(line) - 2:
-                    if span is not None:
-                        raise LoneCarriageReturn(f"{path} line {number} holds a lone \\r")
-                    # Rare: a lone \r ends a line for the text reader too; from here on the file
-                    # is read its way (a generator is too slow for every line of every file).
-                    lines, universal = _universal(number, line, handle), True
+        for number, line in _numbered_lines(path, handle, first, whole=span is None):
+            if end is not None:
+                offset += len(line)
+                if offset > end:  # this line starts at `end`: the next part's
+                    cut = True
                     break
-                if end is not None:
-                    offset += len(line)
-                    if offset > end:  # this line starts at `end`: the next part's
-                        lines, cut = iter(()), True
-                        break
-                try:
+            try:
+                if decode is not None:
+                    try:
+                        row = decode(line)
+                    except ValueError:
+                        row = parse_line(line, convert)
+                else:
                     try:  # parse_line's common case inlined: a call per line of ten million
                         data = loads(line)
                     except ValueError:
@@ -232,23 +237,21 @@ def scan_jsonl(
                         row = data if convert is None else convert(data)
                     else:
                         row = parse_line(line, convert)
-                except (ValueError, TypeError) as exc:
-                    if damaged is not None:  # damaged, then another line: the first was not last
-                        if not skip_damaged:
-                            raise _corrupt(path, what, *damaged) from damaged[1]
-                        skipped += 1
-                    damaged = (number, exc)
-                    continue
-                if row is BLANK:
-                    continue
-                if damaged is not None:
+            except (ValueError, TypeError) as exc:
+                if damaged is not None:  # damaged, then another line: the first was not last
                     if not skip_damaged:
-                        raise _corrupt(path, what, *damaged)
+                        raise _corrupt(path, what, *damaged) from damaged[1]
                     skipped += 1
-                    damaged = None
-                yield number, line, row
-            else:
-                break
+                damaged = (number, exc)
+                continue
+            if row is BLANK:
+                continue
+            if damaged is not None:
+                if not skip_damaged:
+                    raise _corrupt(path, what, *damaged)
+                skipped += 1
+                damaged = None
+            yield number, line, row
     if damaged is not None:
         if cut:
             raise _corrupt(path, what, *damaged) from damaged[1]
@@ -256,6 +259,49 @@ def scan_jsonl(
     if counts is not None:
         counts.torn_lines += torn
         counts.skipped_lines += skipped
+
+
+# Bytes read at a time by `_numbered_lines`: large enough that one split amortises its call,
+# small enough to be nothing beside the rows read.
+BLOCK = 1 << 20
+
+
+def _numbered_lines(path: str | Path, handle: BinaryIO, number: int, *, whole: bool,
+                    ) -> Iterator[tuple[int, bytes]]:
+    """(number, line) for each line of `handle` from where it is, the first being `number`,
+    each line with its newline, numbered and split as a text-mode reader splits them.
+
+    Read a block at a time: one split in C instead of a readline per line, which was a third
+    of the time to route a history. A block holding a \r is read line by line from the line
+    it is in; a lone \r there (which ends a line for a text reader too) makes the rest of the
+    file read in text mode (`_universal`) when the file is read `whole`, or raises
+    LoneCarriageReturn when it is read in parts: only a whole-file reading numbers its lines.
+    """
+    rest = b""  # the start of a line the last block cut
+    while True:
+        at = handle.tell()
+        block = handle.read(BLOCK)
+        if not block:
+            if rest:
+                yield number, rest  # the last line, without a newline
+            return
+        if b"\r" in block:
+            handle.seek(at - len(rest))
+            break
+        lines = block.splitlines(keepends=True)  # no \r: split at each \n, as iteration is
+        if rest:
+            lines[0] = rest + lines[0]
+        rest = b"" if block.endswith(b"\n") else lines.pop()
+        yield from enumerate(lines, number)
+        number += len(lines)
+    for line in handle:  # rare: a file with a \r in it
+        if b"\r" in line and line.find(b"\r") != len(line) - 2:
+            if not whole:
+                raise LoneCarriageReturn(f"{path} line {number} holds a lone \\r")
+            yield from _universal(number, line, handle)
+            return
+        yield number, line
+        number += 1
 
 
 class LoneCarriageReturn(Exception):

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import orjson
-
 from harness.checkers.evidence import Evidence
 from harness.checkers.pool import inherited_files
 from harness.checkers.registry import Suite
@@ -20,7 +18,7 @@ from harness.checkers.result import CheckResult
 from harness.checkers.spill import Location, read_chunks, unpack
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
-from harness.history import Op, make_op, op_fields
+from harness.history import Op, read_op
 from harness.jsonl import parse_line
 
 Tally = Callable[[Evidence], Any]
@@ -87,28 +85,13 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
 
 
 def _entries(rows: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
-    """The group's ledger entries from their lines (orjson first, as `_ops` reads)."""
-    entries = []
-    loads = orjson.loads
-    for _, line in rows:
-        try:
-            entries.append(loads(line))
-        except ValueError:
-            entries.append(parse_line(line))
-    return entries
+    """The group's ledger entries from their lines, as the routing pass read them."""
+    return [parse_line(line) for _, line in rows]
 
 
 def _ops(rows: list[tuple[int, bytes]]) -> list[Op]:
-    """The group's ops from their lines: `parse_line` less its checks, the router's already."""
-    ops = []
-    loads, make = orjson.loads, make_op
-    for _, line in rows:
-        try:
-            data = loads(line)
-        except ValueError:  # a line orjson refuses and the standard library reads (NaN)
-            data = parse_line(line)
-        ops.append(make(*op_fields(data)))
-    return ops
+    """The group's ops from their lines, as the routing pass read them (`read_op`)."""
+    return [read_op(line) for _, line in rows]
 
 
 __all__ = ["Group", "PartEvidence", "Settings", "Tally", "judge_group"]

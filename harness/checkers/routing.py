@@ -22,7 +22,7 @@ from zlib import crc32
 
 from harness.checkers.evidence import read_db
 from harness.checkers.spill import Spill
-from harness.history import OpFields
+from harness.history import Op
 from harness.jsonl import scan_jsonl
 from harness.ledger import is_money_charge
 
@@ -102,7 +102,7 @@ class RoutedPart:
     the partitions to link to wherever it goes), whether its first op there is an invoke, and
     its state at the end of the part."""
 
-    heads: dict[str, tuple[int, bytes, OpFields]]
+    heads: dict[str, tuple[int, bytes, Op]]
     head_links: list[tuple[str, int]]
     fresh: set[str]
     tails: dict[str, _Last]
@@ -123,20 +123,20 @@ class HistoryRouter:
         self._spill = spill
         self._last: dict[str, _Last] = {}
         self._after = after
-        self._heads: dict[str, tuple[int, bytes, OpFields]] = {}
+        self._heads: dict[str, tuple[int, bytes, Op]] = {}
         self._head_links: list[tuple[str, int]] = []
         self._fresh: set[str] = set()
         self.origin: float | None = None  # the first op's wall - time: the run's t=0
 
-    def route(self, number: int, line: bytes, fields: OpFields) -> None:
-        process, op_type, f, pid = fields[3], fields[4], fields[5], fields[6]
+    def route(self, number: int, line: bytes, op: Op) -> None:
+        process, op_type, f, pid = op.process, op.type, op.f, op.payment_id
         if self.origin is None:
-            self.origin = fields[2] - fields[1]
+            self.origin = op.wall - op.time
         parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
         if prev is None and self._after:  # the process's first op in a later part
             if op_type != "invoke":
-                self._heads[process] = (number, line, fields)
+                self._heads[process] = (number, line, op)
                 self._last[process] = (False, f, HEAD, None)
                 return
             self._fresh.add(process)
@@ -179,8 +179,8 @@ class HistoryRouter:
         Partitions has adopted that part's links); then continue from where it ended."""
         placed: dict[str, int] = {}
         origin = self.origin  # the first op of the file, not a head's
-        for process, (number, line, fields) in part.heads.items():
-            self.route(number, line, fields)
+        for process, (number, line, op) in part.heads.items():
+            self.route(number, line, op)
             placed[process] = self._last[process][2]
         for process, p in part.head_links:
             self._parts.link(p, placed[process])

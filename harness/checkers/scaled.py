@@ -43,8 +43,8 @@ from harness.checkers.spill import Spill
 from harness.checkers.split import Span, route_history_part, routing_spans
 from harness.errors import UsageError
 from harness.gc_pause import gc_paused
-from harness.history import op_fields
-from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
+from harness.history import scan_ops
+from harness.jsonl import JsonlRows, LoneCarriageReturn
 
 # Evidence bytes (history + ledger) per partition: about 300,000 ops with their ledger, a few
 # hundred megabytes once loaded as objects, whatever the size of the run.
@@ -192,10 +192,9 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
         router = HistoryRouter(parts, ops[0])
         end = history_spans[0][1]
         try:
-            for number, line, fields in scan_jsonl(history, "history op", op_fields,
-                                                   counts=counts,
-                                                   span=None if end is None else (0, end, 1)):
-                router.route(number, line, fields)
+            for number, line, op in scan_ops(history, counts=counts,
+                                             span=None if end is None else (0, end, 1)):
+                router.route(number, line, op)
         except OSError as exc:
             raise UsageError(
                 f"Cannot read the history file {history}: {exc.strerror or exc}") from exc

@@ -17,8 +17,8 @@ from typing import BinaryIO
 from harness.checkers.routing import HistoryRouter, Partitions, RoutedPart
 from harness.checkers.spill import Spill
 from harness.errors import UsageError
-from harness.history import op_fields
-from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl
+from harness.history import scan_ops
+from harness.jsonl import JsonlRows, LoneCarriageReturn
 
 # Parts smaller than this are not worth a process (its start costs about a tenth of a second).
 MIN_PART_BYTES = 32 << 20
@@ -117,9 +117,8 @@ def route_history_part(partitions: Partitions, spill: Spill, history: Path, star
     router = HistoryRouter(partitions, spill, after=True)
     try:
         span = (start, end, lines_before(history, start) + 1)
-        for number, line, fields in scan_jsonl(history, "history op", op_fields,
-                                               counts=counts, span=span):
-            router.route(number, line, fields)
+        for number, line, op in scan_ops(history, counts=counts, span=span):
+            router.route(number, line, op)
     except OSError as exc:  # the first part's words for it (harness.checkers.scaled)
         raise UsageError(
             f"Cannot read the history file {history}: {exc.strerror or exc}") from exc

@@ -16,10 +16,12 @@ from harness.history.ops import (
     OpType,
     Outcome,
     Pairing,
-    make_op,
+    decode_op,
     merge_histories,
     op_fields,
     pair_operations,
+    read_op,
+    scan_ops,
 )
 from harness.history.recorder import HistoryRecorder, LoadedHistory, load_history
 
@@ -39,9 +41,11 @@ __all__ = [
     "classify_charge",
     "classify_exception",
     "classify_response",
+    "decode_op",
     "load_history",
-    "make_op",
     "merge_histories",
     "op_fields",
     "pair_operations",
+    "read_op",
+    "scan_ops",
 ]

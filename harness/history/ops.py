@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, cast
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple, cast
+
+import msgspec
+
+from harness.jsonl import BLANK, JsonlRows, parse_line, scan_jsonl
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 Outcome = Literal["ok", "fail", "info"]
@@ -14,11 +18,17 @@ COMPLETION_TYPES: frozenset[str] = frozenset({"ok", "fail", "info"})
 FUNCTIONS: frozenset[str] = frozenset({"create", "charge", "read", "reconcile"})
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One event of the history: an `invoke`, or the `ok`/`fail`/`info` that completes it."""
+class Op(msgspec.Struct, frozen=True, gc=False):
+    """One event of the history: an `invoke`, or the `ok`/`fail`/`info` that completes it.
 
-    index: int
+    A frozen msgspec Struct: built in C from a history line (`read_op`) about four times
+    faster than parsing the line to a dict and building the op from it, which is what
+    judging ten million ops is made of. `gc=False`: an op holds only JSON values, never a
+    cycle. The field types are what `read_op` takes on its fast path; `Op(...)` itself checks
+    nothing, as a dataclass's constructor did not.
+    """
+
+    index: Annotated[int, msgspec.Meta(ge=0)]
     time: float
     wall: float
     process: str
@@ -53,39 +63,38 @@ class Op:
 OpFields = tuple[int, float, float, str, OpType, str, Any, Any, "dict[str, Any] | None",
                  "dict[str, Any] | None"]
 
+# Decodes a line straight into an Op when every field has the type the contract names and
+# `wall` is present: the common case, in C. Anything else is not an error here but goes the
+# general way (`read_op`), which is the one rule. Raises msgspec.DecodeError, a ValueError.
+decode_op = msgspec.json.Decoder(Op).decode
 
-class _OpBuilder:
-    """Builds an `Op` five times faster than `Op(...)`, for histories of millions of ops.
 
-    A frozen dataclass's __init__ sets each field through object.__setattr__ (about 1 µs an
-    op); this class has the same slots, sets them plainly, then becomes an Op, which Python
-    allows between classes of the same layout (and refuses loudly should Op's fields ever
-    change without this class). The result is an ordinary, frozen Op.
+def read_op(line: bytes) -> Op:
+    """The op of one history line, exactly `Op.from_dict(parse_line(line))` (ValueError or
+    TypeError for a damaged line or a wrong field), in a quarter of its time for a line
+    whose fields all have their contract types.
+
+    Both ways parse JSON with msgspec's parser, so where the fast way takes a line the values
+    are the ones the general way would read; tests/unit/test_history_read_op.py holds the two
+    equal over generated lines and the edge cases (duplicate keys, huge numbers, NaN).
     """
-
-    # Op's fields in Op's order: the layouts must match for the class change below.
-    __slots__ = ("index", "time", "wall", "process", "type", "f", "payment_id",  # noqa: RUF023
-                 "idempotency_key", "value", "error")
-
-    def __init__(self, index: int, time: float, wall: float, process: str, type: OpType,
-                 f: str, payment_id: str | None = None, idempotency_key: str | None = None,
-                 value: dict[str, Any] | None = None,
-                 error: dict[str, Any] | None = None) -> None:
-        self.index = index
-        self.time = time
-        self.wall = wall
-        self.process = process
-        self.type = type
-        self.f = f
-        self.payment_id = payment_id
-        self.idempotency_key = idempotency_key
-        self.value = value
-        self.error = error
-        self.__class__ = Op  # type: ignore[assignment]
+    try:
+        return decode_op(line)
+    except msgspec.DecodeError:  # an ill-typed field, a missing wall, or a damaged line
+        pass
+    data = parse_line(line)
+    if data is BLANK:
+        raise ValueError("a blank line is not an op")
+    return Op.from_dict(data)
 
 
-# make_op(*fields) is an Op: what to build one with where millions are built.
-make_op = cast("Callable[..., Op]", _OpBuilder)
+def scan_ops(path: Path, *, counts: JsonlRows[Any] | None = None,
+             span: tuple[int, int | None, int] | None = None,
+             ) -> Iterator[tuple[int, bytes, Op]]:
+    """harness.jsonl.scan_jsonl of a history file: (line number, line, its Op) for each op,
+    each read as `read_op` reads it, under the torn-line rule."""
+    return scan_jsonl(path, "history op", Op.from_dict, counts=counts, span=span,
+                      decode=decode_op)
 
 
 def op_fields(data: Mapping[str, Any]) -> OpFields:

@@ -11,8 +11,16 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.history.classify import Classified
-from harness.history.ops import COMPLETION_TYPES, FUNCTIONS, OP_TYPES, Op, OpType, Outcome
-from harness.jsonl import JsonlRows, encode_line_bytes, read_jsonl
+from harness.history.ops import (
+    COMPLETION_TYPES,
+    FUNCTIONS,
+    OP_TYPES,
+    Op,
+    OpType,
+    Outcome,
+    scan_ops,
+)
+from harness.jsonl import JsonlRows, encode_line_bytes
 
 
 class HistoryRecorder:
@@ -184,7 +192,7 @@ def load_history(path: str | Path) -> LoadedHistory:
     """
     source, history = Path(path), LoadedHistory()
     try:
-        read_jsonl(source, "history op", Op.from_dict, into=history)
+        history.extend(op for _, _, op in scan_ops(source, counts=history))
     except OSError as exc:
         raise UsageError(f"Cannot read the history file {source}: {exc.strerror or exc}") from exc
     return history

@@ -19,8 +19,8 @@ from harness.checkers.split import (
     spans,
 )
 from harness.errors import UsageError
-from harness.history import op_fields
-from harness.jsonl import JsonlRows, LoneCarriageReturn, scan_jsonl, write_jsonl
+from harness.history import scan_ops
+from harness.jsonl import JsonlRows, LoneCarriageReturn, write_jsonl
 
 PARTITIONS = 16
 
@@ -73,8 +73,8 @@ def _rows(spills: list[Spill]) -> dict[int, list[tuple[int, Any]]]:
 def _whole(path: Path) -> tuple[dict[int, list[tuple[int, Any]]], list[list[int]], float | None]:
     parts, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
     router = HistoryRouter(parts, spill)
-    for number, line, fields in scan_jsonl(path, "history op", op_fields):
-        router.route(number, line, fields)
+    for number, line, op in scan_ops(path):
+        router.route(number, line, op)
     router.finish()
     return _rows([spill]), parts.groups(), router.origin
 
@@ -85,9 +85,8 @@ def _in_parts(path: Path, cuts: list[int],
     parts, first = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
     bounds = [0, *cuts, None]
     router = HistoryRouter(parts, first)
-    for number, line, fields in scan_jsonl(path, "history op", op_fields,
-                                           span=(0, bounds[1], 1)):
-        router.route(number, line, fields)
+    for number, line, op in scan_ops(path, span=(0, bounds[1], 1)):
+        router.route(number, line, op)
     spills = [first]
     for start, end in itertools.pairwise(bounds[1:]):
         own, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
@@ -172,9 +171,9 @@ def test_a_damaged_line_at_the_end_of_a_part_is_refused_not_torn(tmp_path: Path)
     path.write_bytes(b"".join(lines))
     end = sum(len(line) for line in lines[:10])
     with pytest.raises(UsageError, match="line 10 is not a history op"):
-        list(scan_jsonl(path, "history op", op_fields, span=(0, end, 1)))
+        list(scan_ops(path, span=(0, end, 1)))
     counts: JsonlRows[Any] = JsonlRows()
-    rows = list(scan_jsonl(path, "history op", op_fields, span=(end, None, 11), counts=counts))
+    rows = list(scan_ops(path, span=(end, None, 11), counts=counts))
     assert [number for number, _, _ in rows] == list(range(11, 21))
     assert counts.torn_lines == 0
 

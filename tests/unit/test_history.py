@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -14,12 +13,10 @@ from harness.errors import UsageError
 from harness.history import (
     HistoryRecorder,
     Op,
-    OpFields,
     classify_charge,
     classify_exception,
     classify_response,
     load_history,
-    make_op,
     merge_histories,
     pair_operations,
 )
@@ -300,16 +297,3 @@ def test_merge_aligns_files_by_wall_clock_and_reindexes() -> None:
         (2, "b0", 1.4),
         (3, "a0", 2.0),
     ]
-
-
-def test_make_op_builds_the_same_frozen_op() -> None:
-    """make_op (how millions of ops are built) gives an Op equal to Op(...), of Op's own
-    class, as frozen; defaults included."""
-    fields: OpFields = (3, 0.5, 1.7e9, "p1", "ok", "charge", "pay_1", "k1",
-                        {"status": "completed"}, None)
-    op = make_op(*fields)
-    assert type(op) is Op and op == Op(*fields) and op.to_dict() == Op(*fields).to_dict()
-    assert make_op(0, 0.0, 0.0, "p", "invoke", "create") == Op(0, 0.0, 0.0, "p", "invoke",
-                                                                "create")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        op.index = 4  # type: ignore[misc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import io
 import json
 import math
 import threading
@@ -10,11 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from harness import jsonl
 from harness.errors import UsageError
-from harness.jsonl import append_jsonl, encode_line, encode_line_bytes, read_jsonl, write_jsonl
+from harness.jsonl import (
+    append_jsonl,
+    encode_line,
+    encode_line_bytes,
+    parse_line,
+    read_jsonl,
+    scan_jsonl,
+    write_jsonl,
+)
 
 
 @dataclass
@@ -176,18 +189,76 @@ _OP = {"index": 7, "time": 0.7034993439956452, "wall": 1796292554.815715, "proce
     {1: "int key", "nested": {"k": {2.5: "float key"}}},
 ])
 def test_every_line_is_byte_for_byte_what_json_writes(row: dict[Any, Any]) -> None:
-    """The fast path (orjson) never changes a byte of the evidence: whatever the row holds, the
+    """The fast writer (orjson) never changes a byte of the evidence: whatever the row holds, the
     line is what json.JSONEncoder(separators=(",", ":"), default=str) writes."""
     expected = _JSON.encode(row) + "\n"
     assert encode_line_bytes(row) == expected.encode("utf-8")
     assert encode_line(row) == expected
 
 
-def test_a_line_orjson_cannot_read_is_read_as_json_reads_it(tmp_path: Path) -> None:
-    """NaN, an int beyond 64 bits and a lone surrogate escape are JSON to json.loads: read alike."""
+def test_a_line_the_fast_parser_cannot_read_is_read_as_json_reads_it(tmp_path: Path) -> None:
+    """NaN, an int beyond 64 bits and a lone surrogate escape are JSON to json.loads: read alike,
+    of the same types (a huge int stays an int)."""
     path = tmp_path / "rows.jsonl"
-    lines = ['{"a":NaN}', '{"a":184467440737095516160}', '{"a":"\\ud800"}', '{"a":1,"a":2}']
+    lines = ['{"a":NaN}', '{"a":184467440737095516161}', '{"a":"\\ud800"}', '{"a":1,"a":2}',
+             '{"a":-9223372036854775809,"b":[18446744073709551616]}', '{"a":1e400}']
     path.write_text("\n".join(lines) + "\n")
     rows = read_jsonl(path, "row")
     expected = [json.loads(line) for line in lines]
-    assert math.isnan(rows[0]["a"]) and rows[1:] == expected[1:]
+    assert math.isnan(rows[0]["a"]) and repr(rows[1:]) == repr(expected[1:])
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2**60)
+            | st.integers(max_value=-(2**60)) | st.floats() | st.text())
+_JSON_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=4),
+    max_leaves=12)
+
+
+@given(row=st.dictionaries(st.text(max_size=8), _JSON_VALUES, max_size=6),
+       allow_nan=st.booleans(), ascii=st.booleans())
+def test_every_line_reads_as_json_loads_reads_it(row: dict[str, Any], allow_nan: bool,
+                                                 ascii: bool) -> None:
+    """The one rule of this module: a line reads as json.loads reads it (values and their
+    types, NaN and huge integers included) or is refused as json refuses it."""
+    try:
+        text = json.dumps(row, allow_nan=allow_nan, ensure_ascii=ascii)
+    except ValueError:  # NaN with allow_nan=False: not a line anyone writes
+        return
+    line = text.encode("utf-8", "surrogatepass")
+    try:
+        expected: Any = ("row", repr(json.loads(line.decode("utf-8", "replace"))))
+    except ValueError as exc:
+        expected = ("refused", str(exc))
+    try:
+        got: Any = ("row", repr(parse_line(line)))
+    except ValueError as exc:
+        got = ("refused", str(exc))
+    assert got == expected
+
+
+@settings(max_examples=200)
+@given(rows=st.lists(st.dictionaries(st.sampled_from("abc"), st.integers() | st.text(max_size=3),
+                                     max_size=2), max_size=12),
+       endings=st.lists(st.sampled_from(["\n", "\n", "\r\n", "\r", "\n\n"]), min_size=12,
+                        max_size=12),
+       last_newline=st.booleans(), block=st.integers(min_value=1, max_value=40))
+def test_lines_read_in_blocks_are_the_lines_a_text_reader_sees(
+        tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, Any]],
+        endings: list[str], last_newline: bool, block: int) -> None:
+    """Whatever the block size, every line is read once, whole, numbered as a text editor
+    numbers it: across block ends, with \\r\\n, and with a lone \\r (a line end for a text
+    reader) in any block."""
+    text = "".join(json.dumps(row) + end for row, end in zip(rows, endings, strict=False))
+    if not last_newline:
+        text = text.rstrip("\r\n")
+    path = tmp_path_factory.mktemp("lines") / "rows.jsonl"
+    path.write_bytes(text.encode("utf-8"))
+    expected = [(number, json.loads(line))
+                for number, line in enumerate(io.StringIO(text, newline=None), 1)
+                if line.strip()]
+    with patch.object(jsonl, "BLOCK", block):
+        got = [(number, row) for number, _, row in scan_jsonl(path, "row")]
+    assert got == expected
