@@ -31,7 +31,7 @@ Row = dict[str, Any]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 # The parser every evidence line is read with first (msgspec's, in C). Where it takes a line
 # it reads what json.loads reads, big integers included; json.loads reads the rest.
-_DECODE = msgspec.json.Decoder().decode
+DECODE = msgspec.json.Decoder().decode
 
 
 def _plain(obj: Any) -> bool:
@@ -170,7 +170,7 @@ def parse_line(line: bytes, convert: Callable[[Row], Any] | None = None) -> Any:
     # Parse first, look at the line only when it fails: a blank line fails too, and checking
     # every line of a million-op history for blankness costs more.
     try:
-        data = _DECODE(line)
+        data = DECODE(line)
     except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
         text = line.decode("utf-8", "replace")
         if text.isspace() or not text:
@@ -207,7 +207,7 @@ def scan_jsonl(
 
     Torn and skipped lines are added to `counts` (when given) once the file is read through.
     """
-    loads = _DECODE
+    loads = DECODE
     torn = skipped = 0
     # A damaged line is judged only once a later non-blank line shows it was not the last.
     damaged: tuple[int, Exception] | None = None
@@ -327,6 +327,6 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
 
 
 __all__ = [
-    "BLANK", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "encode_line",
+    "BLANK", "DECODE", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "encode_line",
     "encode_line_bytes", "parse_line", "read_jsonl", "scan_jsonl", "write_jsonl",
 ]

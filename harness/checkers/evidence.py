@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from harness.errors import UsageError
 from harness.history import Op, Operation, Pairing, load_history, pair_operations
@@ -201,9 +201,9 @@ def read_db(db_path: Path) -> list[Any] | None:
     if not db_path.is_file():
         return None
     raw = db_path.read_bytes()
-    try:
-        loaded = orjson.loads(raw)
-    except ValueError:
+    try:  # msgspec reads what json reads wherever it reads (harness.jsonl.parse_line)
+        loaded = msgspec.json.decode(raw)
+    except (ValueError, RecursionError):
         try:  # the standard library's message, and its leniency (NaN, huge integers)
             loaded = json.loads(raw.decode("utf-8", "replace"))
         except ValueError as exc:

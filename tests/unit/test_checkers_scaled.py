@@ -175,6 +175,8 @@ def test_partitions_give_the_whole_evidence_results_exactly(tmp_path: Path, seed
     those of the evidence judged whole, however many partitions it is cut into, and however
     many processes route the history (one per worker: any size is worth cutting here)."""
     monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    # Whatever the measured weight of a ledger byte, this run's ledger leaves its process time.
+    monkeypatch.setattr("harness.checkers.split.LEDGER_COST", 0.5)
     root = _Run(seed, 1500).write(tmp_path / "run")
     # With 2 and 4 workers, the ledger's process routes the history's last range too.
     assert routing_spans(root / "history.jsonl", (root / "ledger.jsonl", root / "db.json"),
@@ -298,6 +300,7 @@ def test_a_damaged_line_in_any_part_of_the_history_is_refused_alike(
     """A damaged history line in the first part or a later one (routed by another process)
     is refused with the whole reader's one-line error."""
     monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    monkeypatch.setattr("harness.checkers.split.LEDGER_COST", 1.15)  # the ranges below
     root = _Run(9, 600).write(tmp_path / "run")
     text = (root / "history.jsonl").read_text()
     lines = text.splitlines(keepends=True)
