@@ -226,12 +226,12 @@ def scan_jsonl(
                 if decode is not None:
                     try:
                         row = decode(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # the general way decides
                         row = parse_line(line, convert)
                 else:
                     try:  # parse_line's common case inlined: a call per line of ten million
                         data = loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         data = None
                     if type(data) is dict:
                         row = data if convert is None else convert(data)

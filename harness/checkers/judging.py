@@ -91,7 +91,7 @@ def _entries(rows: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
     for _, line in rows:
         try:  # parse_line's common case inlined: a call per entry of millions
             entries.append(decode(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             entries.append(parse_line(line))
     return entries
 

@@ -80,7 +80,7 @@ def read_op(line: bytes) -> Op:
     """
     try:
         return decode_op(line)
-    except msgspec.DecodeError:  # an ill-typed field, a missing wall, or a damaged line
+    except (msgspec.DecodeError, RecursionError):  # an ill-typed field, no wall, damage
         pass
     data = parse_line(line)
     if data is BLANK:
