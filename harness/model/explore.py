@@ -344,6 +344,8 @@ def _violation_result(
             # No snapshot offered: the target's own reads are its view, as when settling.
             rows = env.call(env.target.read_rows, list(example.payments))
             example.db = [rows[pid] for pid in example.payments if pid in rows]
+        if example is env.last:  # its ledger is still the stand-in's: read it after the view
+            env.sync_ledger(example)
     checks: list[CheckResult] = list(violation.results)
     suite = per_example(env.config.checkers)
     if example is not None and {r.checker for r in checks} != set(suite):

@@ -72,6 +72,22 @@ def test_the_correct_factory_is_verified_and_says_which_faults_applied(
     }
 
 
+def test_a_charge_made_just_before_the_view_is_read_is_in_the_ledger_judged(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A correct service whose worker charges right before its database view is read: the
+    ledger is read after the view, so the paid order's charge is in it (verified), never a
+    paid order with no money taken (a false db-consistency violation)."""
+    monkeypatch.chdir(REPO)
+    code, output, summary = _explore(
+        "late", postgres_server, standin_url, tmp_path, "--max-examples", "8", "--faults", "none",
+    )
+    assert code == 0, output
+    assert "VERIFIED" in output
+    stats = summary["stats"]
+    assert isinstance(stats, dict) and stats["charges"] >= 3, stats  # charged, in the views
+
+
 @pytest.mark.parametrize(("factory", "code", "said"), [
     ("raising", 3, "the factory raised RuntimeError: inprocess_payments: no STRIPE_KEY"),
     ("lacking", 3, "the factory returned a _NoCharge without charge"),

@@ -17,7 +17,8 @@ re-drive searches by metadata before charging (a key the provider forgot after 2
 it charge twice); offers `snapshot()`. `flawed` — a re-drive after an unknown outcome charges
 again with no idempotency key of its own (the SDK sends a fresh random one) and no search: after
 a lost response the card is charged twice.
-`raising` — the factory raises. `lacking` — returns an object without `charge`.
+`late` — correct, but charges only when its database view is read next (a background
+worker's timing). `raising` — the factory raises. `lacking` — returns an object without `charge`.
 """
 
 from __future__ import annotations
@@ -201,6 +202,36 @@ class CorrectPayments(Payments):
 
 def correct(database_url: str, stripe_url: str) -> Payments:
     return CorrectPayments(database_url, stripe_url, flawed=False)
+
+
+class LatePayments(CorrectPayments):
+    """Charges in the background, as a queue worker would: `charge` only claims the payment
+    (202, processing); the charge itself is made, with the stable key, the moment before the
+    next database view is read, the worst moment for a harness that reads the ledger first."""
+
+    # No reconcile to offer: the view is the only thing that makes it charge.
+    reconcile = None  # type: ignore[assignment]
+
+    def charge(self, payment_id: str, idempotency_key: str | None) -> tuple[int, Row]:
+        payment = self._one(CLAIM, (LEASE_S, payment_id))
+        if payment is None:
+            row = self._one("SELECT * FROM inproc_payments WHERE id = %s", (payment_id,))
+            if row is None:
+                return 404, {"error": {"code": "not_found"}}
+            return 409, {"error": {"code": f"payment is {row['status']}"}, **_public(row)}
+        return 202, {"id": payment_id, "status": "processing"}
+
+    def snapshot(self) -> list[Row]:
+        with self._conn() as conn:
+            queued = conn.execute("SELECT * FROM inproc_payments WHERE status = 'processing'"
+                                  ).fetchall()
+        for payment in queued:
+            self._settle(payment, self._redrive(payment))
+        return super().snapshot()
+
+
+def late(database_url: str, stripe_url: str) -> Payments:
+    return LatePayments(database_url, stripe_url, flawed=False)
 
 
 def flawed(database_url: str, stripe_url: str) -> Payments:
