@@ -116,10 +116,7 @@ class Payments:
     def charge(self, payment_id: str, idempotency_key: str | None) -> tuple[int, Row]:
         payment = self._one(CLAIM, (LEASE_S, payment_id))
         if payment is None:
-            row = self._one("SELECT * FROM inproc_payments WHERE id = %s", (payment_id,))
-            if row is None:
-                return 404, {"error": {"code": "not_found"}}
-            return 409, {"error": {"code": f"payment is {row['status']}"}, **_public(row)}
+            return self._unclaimed(payment_id)
         redrive = payment["attempts"] > 1
         if self.flawed:
             # The flaw: "the last attempt failed", so charge again, with no key and no search.
@@ -127,6 +124,13 @@ class Payments:
             return self._settle(payment, self._charge(payment, key))
         return self._settle(payment, self._redrive(payment) if redrive else
                             self._charge(payment, f"pay-{payment_id}"))
+
+    def _unclaimed(self, payment_id: str) -> tuple[int, Row]:
+        """The answer to a charge that could not claim the payment: unknown, or not pending."""
+        row = self._one("SELECT * FROM inproc_payments WHERE id = %s", (payment_id,))
+        if row is None:
+            return 404, {"error": {"code": "not_found"}}
+        return 409, {"error": {"code": f"payment is {row['status']}"}, **_public(row)}
 
     def get_payment(self, payment_id: str) -> Row | None:
         row = self._one("SELECT * FROM inproc_payments WHERE id = %s", (payment_id,))
@@ -213,12 +217,8 @@ class LatePayments(CorrectPayments):
     reconcile = None  # type: ignore[assignment]
 
     def charge(self, payment_id: str, idempotency_key: str | None) -> tuple[int, Row]:
-        payment = self._one(CLAIM, (LEASE_S, payment_id))
-        if payment is None:
-            row = self._one("SELECT * FROM inproc_payments WHERE id = %s", (payment_id,))
-            if row is None:
-                return 404, {"error": {"code": "not_found"}}
-            return 409, {"error": {"code": f"payment is {row['status']}"}, **_public(row)}
+        if self._one(CLAIM, (LEASE_S, payment_id)) is None:
+            return self._unclaimed(payment_id)
         return 202, {"id": payment_id, "status": "processing"}
 
     def snapshot(self) -> list[Row]:
