@@ -10,11 +10,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from harness.errors import UsageError
 from harness.history import Op, Operation, Pairing, load_history, pair_operations
-from harness.jsonl import read_jsonl
+from harness.jsonl import DECODE, read_jsonl
 from harness.ledger import LedgerEntry, is_money_charge, money_charges
 
 DbRow = Mapping[str, Any]
@@ -201,8 +199,8 @@ def read_db(db_path: Path) -> list[Any] | None:
     if not db_path.is_file():
         return None
     raw = db_path.read_bytes()
-    try:  # msgspec reads what json reads wherever it reads (harness.jsonl.parse_line)
-        loaded = msgspec.json.decode(raw)
+    try:  # the evidence lines' parser: it reads what json reads wherever it reads
+        loaded = DECODE(raw)
     except (ValueError, RecursionError):
         try:  # the standard library's message, and its leniency (NaN, huge integers)
             loaded = json.loads(raw.decode("utf-8", "replace"))

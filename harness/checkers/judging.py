@@ -19,7 +19,7 @@ from harness.checkers.spill import Location, read_chunks, unpack
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
 from harness.history import Op, read_op
-from harness.jsonl import DECODE, parse_line
+from harness.jsonl import parse_line
 
 Tally = Callable[[Evidence], Any]
 
@@ -86,14 +86,7 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
 
 def _entries(rows: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
     """The group's ledger entries from their lines, as the routing pass read them."""
-    entries = []
-    decode = DECODE
-    for _, line in rows:
-        try:  # parse_line's common case inlined: a call per entry of millions
-            entries.append(decode(line))
-        except (ValueError, RecursionError):
-            entries.append(parse_line(line))
-    return entries
+    return [parse_line(line) for _, line in rows]
 
 
 def _ops(rows: list[tuple[int, bytes]]) -> list[Op]:
