@@ -49,7 +49,10 @@ def merge_evidence(path: Path) -> int:
     if not history.is_file() and not parts:
         raise UsageError(f"{path} is not evidence: {HISTORY} is missing; {EXPECTED}")
     if not (path / LEDGER).is_file():
-        raise UsageError(f"{path} is not evidence: {LEDGER} is missing; {EXPECTED}")
+        # What a killed `run --stripe-url` leaves: its ledger is in the user's own stand-in.
+        raise UsageError(f"{path} is not evidence: {LEDGER} is missing (a run on your own "
+                         f"stand-in leaves it there: start it with --ledger-journal FILE and "
+                         f"copy that file here as {LEDGER}); {EXPECTED}")
     _refuse_a_judged_run(path / SUMMARY)
     # The per-process parts of a distributed or killed run; with none, the file as it is.
     return merge_parts_counting(history)[1] if parts else 0

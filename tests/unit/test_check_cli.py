@@ -127,7 +127,8 @@ def test_history_parts_are_merged_and_a_torn_last_line_is_left_out(tmp_path: Pat
 
 @pytest.mark.parametrize(("files", "missing"), [
     (("ledger.jsonl",), "history.jsonl is missing"),
-    (("history.jsonl",), "ledger.jsonl is missing"),
+    (("history.jsonl",), "ledger.jsonl is missing (a run on your own stand-in leaves it there: "
+                         "start it with --ledger-journal FILE"),
 ])
 def test_a_directory_that_is_not_evidence_is_one_line_naming_what_is_missing(
         tmp_path: Path, files: tuple[str, ...], missing: str) -> None:
