@@ -15,11 +15,11 @@ from harness.checkers.evidence import Evidence
 from harness.checkers.pool import inherited_files
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
-from harness.checkers.spill import Location, read_chunks, unpack
+from harness.checkers.spill import Location, Row, marshalled, read_rows
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
-from harness.history import Op, read_op
-from harness.jsonl import parse_line
+from harness.history import read_ops
+from harness.jsonl import parse_lines
 
 Tally = Callable[[Evidence], Any]
 
@@ -69,13 +69,11 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
     files = files if files is not None else inherited_files()
     rest = files[0]
     with gc_paused():
-        history = [chunk for n, located in group.history
-                   for chunk in read_chunks(files[n], located)]
         evidence = PartEvidence(
-            history=_ops(unpack(history, True)),
-            ledger=_entries(unpack(read_chunks(rest, group.ledger), True)),
-            db=None if group.db is None
-            else [row for _, row in unpack(read_chunks(rest, group.db), False)],
+            history=_values(read_rows(
+                [(files[n], located) for n, located in group.history], read_ops)),
+            ledger=_values(read_rows([(rest, group.ledger)], parse_lines)),
+            db=None if group.db is None else _values(read_rows([(rest, group.db)], marshalled)),
             reconciled=settings.reconciled,
             settled_how=settings.settled_how,
             run_origin=settings.origin,
@@ -84,14 +82,9 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
         return results, None if settings.tally is None else settings.tally(evidence)
 
 
-def _entries(rows: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
-    """The group's ledger entries from their lines, as the routing pass read them."""
-    return [parse_line(line) for _, line in rows]
-
-
-def _ops(rows: list[tuple[int, bytes]]) -> list[Op]:
-    """The group's ops from their lines, as the routing pass read them (`read_op`)."""
-    return [read_op(line) for _, line in rows]
+def _values(rows: list[Row]) -> list[Any]:
+    """The rows' values, in their order."""
+    return [value for _, value in rows]
 
 
 __all__ = ["Group", "PartEvidence", "Settings", "Tally", "judge_group"]

@@ -12,9 +12,9 @@ import marshal
 import os
 import tempfile
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
-from typing import IO, Any
+from typing import IO, Any, cast
 
 # Rows per chunk: large enough that one write amortises its overhead, small enough that K
 # partitions' open buffers stay a few megabytes.
@@ -129,29 +129,44 @@ class Spill:
             self._file.close()
 
 
-def read_chunks(fd: int, locations: Iterable[Location]) -> list[Chunk]:
+def read_chunks(fd: int, locations: Iterable[Location]) -> Iterator[Chunk]:
     """The chunks at `locations` of the spill file open as `fd` (this process's descriptor of
-    it: another process may have written it). pread: no shared file offset to race on."""
-    out: list[Chunk] = []
+    it: another process may have written it), one at a time. pread: no shared file offset
+    to race on."""
     for offset, size, count in locations:
         data = os.pread(fd, size + count, offset)
         if len(data) != size + count:
             raise OSError(f"The spill file ended {size + count - len(data)} bytes short of a "
                           f"chunk at offset {offset}")
-        out.append((data[:size], data[size:]))
-    return out
+        yield data[:size], data[size:]
 
 
-def unpack(chunks: Iterable[Chunk], lines: bool) -> list[Row]:
-    """The rows of `chunks` in file order (by position); a line's payload without its newline."""
+def lines_of(payload: bytes) -> list[bytes]:
+    """A chunk's lines, without their newlines (a `values` for `read_rows`)."""
+    return payload.split(b"\n")[:-1]
+
+
+def marshalled(payload: bytes) -> list[Any]:
+    """A chunk's rows that are not lines (a `values` for `read_rows`)."""
+    return cast(list[Any], marshal.loads(payload))
+
+
+def read_rows(sources: Iterable[tuple[int, Iterable[Location]]],
+              values: Callable[[bytes], list[Any]]) -> list[Row]:
+    """The rows at each (descriptor, locations) of `sources`, in file order (by position),
+    each chunk's payload turned into its rows' values by `values` as it is read (one value
+    per row: `lines_of`, `marshalled`, or a parser of a chunk of lines such as
+    harness.history.read_ops). A chunk at a time, so that a group's raw bytes are never all
+    held at once, and a whole chunk is parsed in one call."""
     rows: list[Row] = []
-    for data, positions in chunks:
-        payloads = data.split(b"\n")[:-1] if lines else marshal.loads(data)
-        rows.extend(zip(array("q", positions), payloads, strict=True))
+    for fd, locations in sources:
+        for payload, positions in read_chunks(fd, locations):
+            rows.extend(zip(array("q", positions), values(payload), strict=True))
     # Each partition's rows are nearly in order already (a deferred invoke is the exception)
     # and Timsort merges runs: this costs little.
     rows.sort(key=itemgetter(0))
     return rows
 
 
-__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Row", "Spill", "read_chunks", "unpack"]
+__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Row", "Spill", "lines_of", "marshalled",
+           "read_chunks", "read_rows"]

@@ -21,6 +21,7 @@ from harness.history.ops import (
     op_fields,
     pair_operations,
     read_op,
+    read_ops,
     scan_ops,
 )
 from harness.history.recorder import HistoryRecorder, LoadedHistory, load_history
@@ -47,5 +48,6 @@ __all__ = [
     "op_fields",
     "pair_operations",
     "read_op",
+    "read_ops",
     "scan_ops",
 ]

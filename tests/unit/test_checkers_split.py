@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.checkers.routing import HISTORY, HistoryRouter, Partitions
-from harness.checkers.spill import Spill, read_chunks, unpack
+from harness.checkers.spill import Spill, lines_of, read_rows
 from harness.checkers.split import (
     lines_before,
     route_history_part,
@@ -60,12 +60,11 @@ def _history(seed: int, ops: int) -> list[dict[str, Any]]:
 
 def _rows(spills: list[Spill]) -> dict[int, list[tuple[int, Any]]]:
     out = {}
+    for spill in spills:
+        spill.flush()
     for p in range(PARTITIONS):
-        chunks = []
-        for spill in spills:
-            spill.flush()
-            chunks += read_chunks(spill.fileno(), spill.located([p], HISTORY))
-        out[p] = unpack(chunks, True)
+        out[p] = read_rows([(spill.fileno(), spill.located([p], HISTORY)) for spill in spills],
+                           lines_of)
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.history import Op, decode_op, read_op
+from harness.history import Op, decode_op, read_op, read_ops
 from harness.jsonl import encode_line_bytes
 
 _CONTRACT = {"index": 3, "time": 0.25, "wall": 1.7e9, "process": "w1", "type": "ok",
@@ -131,3 +131,21 @@ def test_an_op_is_frozen_and_pickles() -> None:
     assert pickle.loads(pickle.dumps(op)) == op
     with pytest.raises(AttributeError):
         op.index = 4  # type: ignore[misc]
+
+
+@settings(max_examples=200)
+@given(lines=st.lists(_lines(), max_size=12), crlf=st.booleans())
+def test_a_chunk_of_lines_reads_as_read_op_reads_each(lines: list[bytes], crlf: bool) -> None:
+    """read_ops over lines a routing pass took one by one (each an op by read_op's rule, of
+    any shape: some take the fast way, some the general one) is read_op of each, in order."""
+    taken = [line for line in lines if _fast(line)[0] == "op"]
+    chunk = b"".join(line + (b"\r\n" if crlf else b"\n") for line in taken)
+    assert [repr(op) for op in read_ops(chunk)] == [repr(read_op(line)) for line in taken]
+
+
+def test_a_chunk_holding_a_line_that_is_no_op_is_refused_as_that_line_is() -> None:
+    good = encode_line_bytes(_CONTRACT)
+    negative = b'{"index":-1,"time":0,"wall":0,"process":"w","type":"ok","f":"c"}'
+    with pytest.raises(ValueError):
+        read_ops(good + b"\n" + negative + b"\n")
+    assert read_ops(b"") == []

@@ -24,6 +24,7 @@ from harness.jsonl import (
     encode_line,
     encode_line_bytes,
     parse_line,
+    parse_lines,
     read_jsonl,
     scan_jsonl,
     write_jsonl,
@@ -262,3 +263,31 @@ def test_lines_read_in_blocks_are_the_lines_a_text_reader_sees(
     with patch.object(jsonl, "BLOCK", block):
         got = [(number, row) for number, _, row in scan_jsonl(path, "row")]
     assert got == expected
+
+
+@settings(max_examples=200)
+@given(rows=st.lists(st.dictionaries(st.text(max_size=8), _JSON_VALUES, max_size=4), max_size=8),
+       allow_nan=st.booleans())
+def test_a_chunk_of_lines_parses_as_each_line_parses(rows: list[dict[str, Any]],
+                                                     allow_nan: bool) -> None:
+    """parse_lines over lines a pass took one by one is parse_line of each, whether msgspec
+    takes the whole chunk or one line of it sends it line by line (NaN, a lone surrogate)."""
+    try:
+        lines = [json.dumps(row, allow_nan=allow_nan).encode("utf-8", "surrogatepass")
+                 for row in rows]
+    except ValueError:  # NaN with allow_nan=False: not a line anyone writes
+        return
+    taken = []
+    for line in lines:
+        try:
+            parse_line(line)
+        except ValueError:
+            continue
+        taken.append(line)
+    chunk = b"".join(line + b"\n" for line in taken)
+    assert repr(parse_lines(chunk)) == repr([parse_line(line) for line in taken])
+
+
+def test_a_chunk_holding_a_line_that_is_no_object_is_refused_as_that_line_is() -> None:
+    with pytest.raises(ValueError):
+        parse_lines(b'{"a":1}\n[1]\n')

@@ -1,0 +1,52 @@
+"""Spill: rows routed to partitions come back, per partition, as they went in and in file order."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from typing import Any
+
+import pytest
+
+from harness.checkers.spill import CHUNK_ROWS, Spill, lines_of, marshalled, read_rows
+from harness.jsonl import parse_lines
+
+
+def test_lines_and_values_come_back_in_file_order_across_chunks_and_spills() -> None:
+    """Rows of one partition spread over two spill files and many chunks, added out of order
+    (as a deferred invoke is), read back whole and sorted by position."""
+    rng = random.Random(7)
+    positions = list(range(3 * CHUNK_ROWS + 5))
+    rng.shuffle(positions)
+    with contextlib.closing(Spill(2, ("h", "d"), ("h",))) as first, \
+            contextlib.closing(Spill(2, ("h",), ("h",))) as second:
+        for n, position in enumerate(positions):
+            spill = first if n % 3 else second
+            spill.add(position % 2, "h", position, b'{"n":%d}\n' % position)
+            first.add(position % 2, "d", position, {"n": position, "x": [None, 1.5]})
+        first.flush()
+        second.flush()
+        for p in (0, 1):
+            sources = [(s.fileno(), s.located([p], "h")) for s in (first, second)]
+            lines = read_rows(sources, lines_of)
+            parsed = read_rows(sources, parse_lines)
+            values = read_rows([(first.fileno(), first.located([p], "d"))], marshalled)
+            mine = sorted(x for x in positions if x % 2 == p)
+            assert [n for n, _ in lines] == mine
+            assert [line for _, line in lines] == [b'{"n":%d}' % n for n in mine]
+            assert parsed == [(n, {"n": n}) for n in mine]
+            assert values == [(n, {"n": n, "x": [None, 1.5]}) for n in mine]
+
+
+def test_a_line_without_its_newline_gets_one_and_a_short_file_is_an_error() -> None:
+    with contextlib.closing(Spill(1, ("h",), ("h",))) as spill:
+        spill.add(0, "h", 1, b'{"a":1}')  # the file's last line, cut before its newline
+        spill.add(0, "h", 0, b'{"a":0}\n')
+        spill.flush()
+        located = spill.located([0], "h")
+        assert read_rows([(spill.fileno(), located)], parse_lines) == [(0, {"a": 0}),
+                                                                        (1, {"a": 1})]
+        offset, size, count = located[0]
+        bad: list[Any] = [(offset, size + 8, count)]  # names more bytes than the file holds
+        with pytest.raises(OSError, match="short"):
+            read_rows([(spill.fileno(), bad)], lines_of)
