@@ -182,22 +182,36 @@ def parse_line(line: bytes, convert: Callable[[Row], Any] | None = None) -> Any:
     return data if convert is None else convert(data)
 
 
-def parse_lines(lines: bytes) -> list[Any]:
-    """The rows of `lines` (each ending in a newline and holding one JSON object, as a pass
-    that read them one by one leaves them: harness.checkers.spill), each as `parse_line`
-    reads it; in one C call when msgspec takes every line.
+def lines_of(chunk: bytes) -> list[bytes]:
+    """A chunk's lines (each ending in a newline), without their newlines."""
+    return chunk.split(b"\n")[:-1]
 
-    msgspec's decode_lines itself would take two values on one line, or one over two: the
-    precondition is what makes its values the lines' values; the count and types are checked.
+
+def read_chunk(chunk: bytes, all_at_once: Callable[[bytes], list[Any]],
+               one: Callable[[bytes], T], fits: Callable[[list[Any]], bool] | None = None,
+               ) -> list[T]:
+    """The rows of `chunk`'s lines, each as `one` reads its line: `all_at_once` (a msgspec
+    `decode_lines`) when it takes the whole chunk, one row per line (and `fits` them, when
+    given), else `one` line by line, whose rule it is. One C call instead of a Python call
+    per line: about a fifth less time for a spilled history read back by a judging process.
+
+    The lines must each hold one JSON value, as a pass that read them one by one leaves
+    them (harness.checkers.spill): decode_lines itself would take two values on one line,
+    or one over two, and only that precondition makes its values the lines' values.
     """
     try:
-        rows = _DECODER.decode_lines(lines)
-    except (ValueError, RecursionError):  # a line msgspec refuses: line by line
+        rows = all_at_once(chunk)
+    except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
         rows = None
-    if (rows is not None and len(rows) == lines.count(b"\n")
-            and all(type(row) is dict for row in rows)):
+    if rows is not None and len(rows) == chunk.count(b"\n") and (fits is None or fits(rows)):
         return rows
-    return [parse_line(line) for line in lines.split(b"\n")[:-1]]
+    return [one(line) for line in lines_of(chunk)]
+
+
+def parse_lines(lines: bytes) -> list[Any]:
+    """The rows of `lines` (see `read_chunk`), each as `parse_line` reads it."""
+    return read_chunk(lines, _DECODER.decode_lines, parse_line,
+                      lambda rows: all(type(row) is dict for row in rows))
 
 
 def scan_jsonl(
@@ -347,5 +361,6 @@ def _corrupt(path: str | Path, what: str, number: int, exc: Exception) -> UsageE
 
 __all__ = [
     "BLANK", "DECODE", "JsonlRows", "LoneCarriageReturn", "append_jsonl", "encode_line",
-    "encode_line_bytes", "parse_line", "parse_lines", "read_jsonl", "scan_jsonl", "write_jsonl",
+    "encode_line_bytes", "lines_of", "parse_line", "parse_lines", "read_chunk", "read_jsonl",
+    "scan_jsonl", "write_jsonl",
 ]

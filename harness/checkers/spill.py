@@ -141,11 +141,6 @@ def read_chunks(fd: int, locations: Iterable[Location]) -> Iterator[Chunk]:
         yield data[:size], data[size:]
 
 
-def lines_of(payload: bytes) -> list[bytes]:
-    """A chunk's lines, without their newlines (a `values` for `read_rows`)."""
-    return payload.split(b"\n")[:-1]
-
-
 def marshalled(payload: bytes) -> list[Any]:
     """A chunk's rows that are not lines (a `values` for `read_rows`)."""
     return cast(list[Any], marshal.loads(payload))
@@ -155,7 +150,7 @@ def read_rows(sources: Iterable[tuple[int, Iterable[Location]]],
               values: Callable[[bytes], list[Any]]) -> list[Row]:
     """The rows at each (descriptor, locations) of `sources`, in file order (by position),
     each chunk's payload turned into its rows' values by `values` as it is read (one value
-    per row: `lines_of`, `marshalled`, or a parser of a chunk of lines such as
+    per row: harness.jsonl.lines_of, `marshalled`, or a parser of a chunk of lines such as
     harness.history.read_ops). A chunk at a time, so that a group's raw bytes are never all
     held at once, and a whole chunk is parsed in one call."""
     rows: list[Row] = []
@@ -168,5 +163,5 @@ def read_rows(sources: Iterable[tuple[int, Iterable[Location]]],
     return rows
 
 
-__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Row", "Spill", "lines_of", "marshalled",
-           "read_chunks", "read_rows"]
+__all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Row", "Spill", "marshalled", "read_chunks",
+           "read_rows"]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, NamedTuple, cast
 
 import msgspec
 
-from harness.jsonl import BLANK, JsonlRows, parse_line, scan_jsonl
+from harness.jsonl import BLANK, JsonlRows, parse_line, read_chunk, scan_jsonl
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 Outcome = Literal["ok", "fail", "info"]
@@ -90,21 +90,8 @@ def read_op(line: bytes) -> Op:
 
 
 def read_ops(lines: bytes) -> list[Op]:
-    """The ops of `lines` (each ending in a newline and holding one JSON value, as a pass
-    that read them one by one leaves them: harness.checkers.spill), each as `read_op` reads
-    it; a chunk whose lines all take its fast way is read in one C call, which is a third
-    less than a call per line for a spilled history read back by the judging processes.
-
-    msgspec's decode_lines itself would take two values on one line, or one over two: the
-    precondition is what makes its values the lines' values, and the count is checked.
-    """
-    try:
-        ops = _OP_DECODER.decode_lines(lines)
-    except (msgspec.DecodeError, RecursionError):  # a line of another shape: line by line
-        ops = None
-    if ops is not None and len(ops) == lines.count(b"\n"):
-        return ops
-    return [read_op(line) for line in lines.split(b"\n")[:-1]]
+    """The ops of `lines` (see harness.jsonl.read_chunk), each as `read_op` reads it."""
+    return read_chunk(lines, _OP_DECODER.decode_lines, read_op)
 
 
 def scan_ops(path: Path, *, counts: JsonlRows[Any] | None = None,

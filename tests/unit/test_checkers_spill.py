@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.checkers.spill import CHUNK_ROWS, Spill, lines_of, marshalled, read_rows
-from harness.jsonl import parse_lines
+from harness.checkers.spill import CHUNK_ROWS, Spill, marshalled, read_rows
+from harness.jsonl import lines_of, parse_lines
 
 
 def test_lines_and_values_come_back_in_file_order_across_chunks_and_spills() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.checkers.routing import HISTORY, HistoryRouter, Partitions
-from harness.checkers.spill import Spill, lines_of, read_rows
+from harness.checkers.spill import Spill, read_rows
 from harness.checkers.split import (
     lines_before,
     route_history_part,
@@ -19,7 +19,7 @@ from harness.checkers.split import (
 )
 from harness.errors import UsageError
 from harness.history import scan_ops
-from harness.jsonl import JsonlRows, LoneCarriageReturn, write_jsonl
+from harness.jsonl import JsonlRows, LoneCarriageReturn, lines_of, write_jsonl
 
 PARTITIONS = 16
 
