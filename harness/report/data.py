@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any
 
@@ -178,15 +178,17 @@ def _violations(
                 by_payment[str(pid)].append(item)
             else:
                 unattributed.append({k: item[k] for k in ("checker", "severity", "because")})
-    ops_by_pid: dict[str, list[Operation]] = defaultdict(list)
+    # Only the payments with a finding are drawn: group theirs, not a million others'.
+    ops_by_pid: dict[str, list[Operation]] = {pid: [] for pid in by_payment}
     for op in ops:
-        if op.payment_id:
+        if op.payment_id in ops_by_pid:
             ops_by_pid[op.payment_id].append(op)
-    ledger_by_pid: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    ledger_by_pid: dict[str, list[dict[str, Any]]] = {pid: [] for pid in by_payment}
     for entry in run.ledger:
-        if entry.get("payment_id"):
-            ledger_by_pid[str(entry["payment_id"])].append(entry)
-    db_by_pid = {str(r.get("id")): r for r in run.db or []}
+        pid = entry.get("payment_id")
+        if pid and str(pid) in ledger_by_pid:
+            ledger_by_pid[str(pid)].append(entry)
+    db_by_pid = {str(r.get("id")): r for r in run.db or [] if str(r.get("id")) in by_payment}
     shown: list[dict[str, Any]] = []
     listed: list[dict[str, Any]] = []
     # Errors before warnings: a reviewer must see the double charge before the advice.
@@ -254,16 +256,14 @@ def _detail(op: Operation) -> str:
 
 
 def _counts(ops: list[Operation], run: RunFiles) -> dict[str, Any]:
-    outcomes: dict[str, int] = defaultdict(int)
-    for op in ops:
-        outcomes[op.outcome] += 1
+    requests = [e for e in run.ledger if e.get("kind") == "request"]
     return {
         "operations": len(ops),
-        "outcomes": dict(outcomes),
-        "payments": len({op.payment_id for op in ops if op.payment_id}),
+        "outcomes": dict(Counter(op.outcome for op in ops)),
+        "payments": len({op.payment_id for op in ops} - {None, ""}),
         "charges": len(money_charges(run.ledger)),
-        "requests": sum(1 for e in run.ledger if e.get("kind") == "request"),
-        "replays": sum(1 for e in run.ledger if e.get("kind") == "request" and e.get("replayed")),
+        "requests": len(requests),
+        "replays": sum(1 for e in requests if e.get("replayed")),
     }
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeGuard, cast
-
-from harness.history import OP_TYPES, Op, OpType
-from harness.history import pair_operations as history_pairing
+from typing import Any, TypeGuard
 
 OUTCOMES = ("ok", "fail", "info")
 
 
-@dataclass
+@dataclass(slots=True)
 class Operation:
     """One client action: its invoke, its completion (None if never recorded) and its outcome."""
 
@@ -44,92 +41,104 @@ def wall_origin(history: list[dict[str, Any]]) -> float | None:
 
 
 def pair_operations(history: list[dict[str, Any]]) -> list[Operation]:
-    """Pair the run's raw events by harness.history's rule, then place them on the wall clock."""
+    """Pair the run's raw events by harness.history's rule, then place them on the wall clock.
+
+    The rule (harness.history.pair_operations: an invoke waits for the next completion of its
+    process with its `f`) is applied to the raw events themselves, not to Op objects made
+    for it: a report of a million-event run made two million of those. The report reads
+    files the run may have left torn or hand-edited, so a missing process or f reads as
+    "?" instead of refusing the event; tests/unit/test_report_operations.py holds the two
+    pairings equal.
+    """
     origin = wall_origin(history) or 0.0
-    handles = [op for op in (_handle(e, i) for i, e in enumerate(history)) if op is not None]
+    invokes: list[int] = []  # positions of the invokes, in history order
+    completions: list[int | None] = []  # the position of each one's completion
+    open_at: dict[str, int] = {}  # process -> slot (in `invokes`) of its open invoke
+    for position, event in enumerate(history):
+        kind = event.get("type")
+        if kind == "invoke":
+            open_at[str(event.get("process", "?"))] = len(invokes)
+            invokes.append(position)
+            completions.append(None)
+        elif kind in OUTCOMES:
+            slot = open_at.pop(str(event.get("process", "?")), None)
+            if slot is not None and (str(history[invokes[slot]].get("f", "?"))
+                                     == str(event.get("f", "?"))):
+                completions[slot] = position
     ops = [
-        _make(
-            history[pair.invoke.index],
-            pair.invoke.index,
-            history[pair.completion.index] if pair.completion is not None else None,
-            origin,
-        )
-        for pair in history_pairing(handles).operations
+        _make(history[at], at, history[done] if done is not None else None, origin)
+        for at, done in zip(invokes, completions, strict=True)
     ]
-    ops.sort(key=lambda op: op.index)
+    ops.sort(key=_index_of)
     return ops
 
 
-def _handle(event: dict[str, Any], position: int) -> Op | None:
-    """The pairing-relevant part of a raw event, indexed by its position in the list.
-
-    The report reads files the run may have left torn or hand-edited, so instead of
-    Op.from_dict (which refuses such events) it fills gaps with defaults; the position
-    as index lets each pair point back to its raw events, whose every field is kept.
-    """
-    kind = event.get("type")
-    if kind not in OP_TYPES:
-        return None
-    return Op(
-        index=position,
-        time=0.0,
-        wall=0.0,
-        process=str(event.get("process", "?")),
-        type=cast(OpType, kind),
-        f=str(event.get("f", "?")),
-    )
+def _index_of(op: Operation) -> int:
+    return op.index
 
 
 def _make(
     event: dict[str, Any], position: int, done: dict[str, Any] | None, origin: float
 ) -> Operation:
     start = _time(event)
-    end = _time(done) if done is not None else None
-    value = done.get("value") if done is not None else None
-    error = done.get("error") if done is not None else None
-    payment_id = event.get("payment_id") or (done or {}).get("payment_id")
-    if payment_id is None and isinstance(value, dict) and event.get("f") == "create":
+    if done is None:
+        end = end_wall = value = error = None
+        outcome = "open"
+        payment_id = event.get("payment_id")
+    else:
+        end = _time(done)
+        end_wall = _wall(done, origin)
+        value = done.get("value")
+        error = done.get("error")
+        outcome = str(done.get("type"))
+        payment_id = event.get("payment_id") or done.get("payment_id")
+    if payment_id is None and type(value) is dict and event.get("f") == "create":
         payment_id = value.get("id")
     index = event.get("index")
     return Operation(
-        index=index if isinstance(index, int) else position,
-        end_index=_index(done),
-        process=str(event.get("process", "?")),
-        f=str(event.get("f", "?")),
-        payment_id=str(payment_id) if payment_id is not None else None,
-        start=start,
-        end=end,
-        start_wall=_wall(event, origin),
-        end_wall=_wall(done, origin) if done is not None else None,
-        outcome=str(done.get("type")) if done is not None else "open",
-        error=error if isinstance(error, dict) else None,
-        value=value,
-        idempotency_key=event.get("idempotency_key"),
+        index if type(index) is int else position,
+        _index(done),
+        str(event.get("process", "?")),
+        str(event.get("f", "?")),
+        str(payment_id) if payment_id is not None else None,
+        start,
+        end,
+        _wall(event, origin),
+        end_wall,
+        outcome,
+        error if type(error) is dict else None,
+        value,
+        event.get("idempotency_key"),
     )
 
 
 def _index(event: dict[str, Any] | None) -> int | None:
     index = event.get("index") if event is not None else None
-    return index if isinstance(index, int) else None
+    return index if type(index) is int else None
+
+
+# JSON's numbers as a decoder makes them; `type(x) in` (not isinstance) leaves bool out and
+# is the cheaper test, made twice per event of a million-event run.
+_NUMBERS = (int, float)
 
 
 def _num(x: Any) -> TypeGuard[float]:
-    return isinstance(x, int | float) and not isinstance(x, bool)
+    return type(x) in _NUMBERS
 
 
 def _time(event: dict[str, Any]) -> float:
-    t = event.get("time")
-    return float(t) if _num(t) else 0.0
+    t: Any = event.get("time")
+    return float(t) if type(t) in _NUMBERS else 0.0
 
 
 def _epoch(x: Any) -> TypeGuard[float]:
     """A plausible epoch time; a loader's default of 0.0 for a missing `wall` is not one."""
-    return _num(x) and x > 1e8
+    return type(x) in _NUMBERS and x > 1e8
 
 
 def _wall(event: dict[str, Any], origin: float) -> float:
-    wall = event.get("wall")
-    return float(wall) if _epoch(wall) else origin + _time(event)
+    wall: Any = event.get("wall")
+    return float(wall) if type(wall) in _NUMBERS and wall > 1e8 else origin + _time(event)
 
 
 # Error kinds that only say "the HTTP status was bad": the status itself is the better label.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,14 +62,18 @@ def load_series(ops: list[Operation], duration_s: float | None = None) -> dict[s
 
 def latency_table(ops: list[Operation]) -> list[dict[str, Any]]:
     """One row per operation kind: counts by outcome and latency percentiles over the whole run."""
+    by_f: dict[str, list[Operation]] = defaultdict(list)
+    for op in ops:  # one pass, not one per kind and outcome: a run may hold millions
+        by_f[op.f].append(op)
     rows = []
-    for f in sorted({op.f for op in ops}):
-        mine = [op for op in ops if op.f == f]
-        lat = sorted((op.latency_s or 0.0) * 1000.0 for op in mine if op.end is not None)
+    for f in sorted(by_f):
+        mine = by_f[f]
+        outcomes = Counter(op.outcome for op in mine)
+        lat = sorted([(op.latency_s or 0.0) * 1000.0 for op in mine if op.end is not None])
         rows.append({
             "f": f,
             "count": len(mine),
-            **{o: sum(op.outcome == o for op in mine) for o in (*OUTCOMES, "open")},
+            **{o: outcomes[o] for o in (*OUTCOMES, "open")},
             "p50": percentile(lat, 50),
             "p95": percentile(lat, 95),
             "p99": percentile(lat, 99),

@@ -291,3 +291,69 @@ def test_a_chunk_of_lines_parses_as_each_line_parses(rows: list[dict[str, Any]],
 def test_a_chunk_holding_a_line_that_is_no_object_is_refused_as_that_line_is() -> None:
     with pytest.raises(ValueError):
         parse_lines(b'{"a":1}\n[1]\n')
+
+
+# Lines a writer leaves and lines that test the whole-block reading's guard: a clean object,
+# objects with spaces or a \r around them, two on one line, one over two lines (which with two
+# on one line makes as many objects as lines), a lone \r between tokens (a line end for a
+# text reader), a blank, a line that is not an object, a damaged one, NaN (msgspec refuses
+# it, json.loads reads it).
+_LINE_SHAPES = st.sampled_from([
+    '{"a":1}', '{"b":[1,{"c":2}]}', ' {"a":1}', '{"a":1} ', '{"a":1}{"b":2}', '{"a":1},{"b":2}',
+    '{"a":[1,', '2]}', '{"a":{}', '{"b":1}}', '', '  ', '[1]', '{"a":', '{"n":NaN}', '{"r":"\\r"}',
+    '{"a":1}\r', '{"é":"ü"}', '{"a":[1,\n2]}', '{"a":\n1}', '{"a":1,\r"b":2}',
+    '{"a":1}\r{"b":2}',
+])
+
+
+def _line_by_line(path: Path, skip_damaged: bool) -> tuple[Any, ...]:
+    """The rows, counts or refusal of the line-by-line rule alone (scan_jsonl)."""
+    counts: jsonl.JsonlRows[Any] = jsonl.JsonlRows()
+    try:
+        rows = [row for _, _, row in scan_jsonl(path, "row", skip_damaged=skip_damaged,
+                                                counts=counts)]
+    except UsageError as exc:
+        return ("refused", str(exc))
+    return (repr(rows), counts.torn_lines, counts.skipped_lines)
+
+
+@settings(max_examples=500)
+@given(lines=st.lists(_LINE_SHAPES, max_size=10), last_newline=st.booleans(),
+       block=st.integers(min_value=1, max_value=60), skip_damaged=st.booleans())
+def test_reading_whole_blocks_reads_what_the_line_by_line_rule_reads(
+        tmp_path_factory: pytest.TempPathFactory, lines: list[str], last_newline: bool,
+        block: int, skip_damaged: bool) -> None:
+    """read_jsonl takes a block of clean object lines in one call: its rows, torn and skipped
+    counts and refusals are the line-by-line rule's for any file, at any block size."""
+    text = "\n".join(lines) + ("\n" if last_newline and lines else "")
+    path = tmp_path_factory.mktemp("blocks") / "rows.jsonl"
+    path.write_bytes(text.encode("utf-8"))
+    with patch.object(jsonl, "BLOCK", block):
+        try:
+            rows = read_jsonl(path, "row", skip_damaged=skip_damaged)
+            got: tuple[Any, ...] = (repr(list(rows)), rows.torn_lines, rows.skipped_lines)
+        except UsageError as exc:
+            got = ("refused", str(exc))
+        assert got == _line_by_line(path, skip_damaged)
+
+
+def test_a_clean_file_is_read_a_block_at_a_time(tmp_path: Path) -> None:
+    """The whole-block reading is what reads a clean file: no line goes through parse_line."""
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, [{"n": n, "v": {"x": [n]}} for n in range(1000)])
+    with patch.object(jsonl, "BLOCK", 4096), patch.object(jsonl, "DECODE", None):
+        rows = read_jsonl(path, "row")  # DECODE is the line-by-line rule's parser
+    assert rows == [{"n": n, "v": {"x": [n]}} for n in range(1000)]
+
+
+def test_rows_read_into_a_list_are_added_after_what_it_held(tmp_path: Path) -> None:
+    """read_jsonl(into=...) adds a second part's rows and counts after the first's, as a
+    merged history's parts are read, a lone \\r (read again whole) included."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b'{"n":1}\n{"n":2')
+    second.write_bytes(b'{"n":3}\n{"n":4}\r{"n":5}\n')
+    rows = read_jsonl(first, "row", skip_damaged=True)
+    with patch.object(jsonl, "BLOCK", 8):
+        read_jsonl(second, "row", skip_damaged=True, into=rows)
+    assert (rows, rows.torn_lines, rows.skipped_lines) == ([{"n": 1}, {"n": 3}, {"n": 4},
+                                                          {"n": 5}], 1, 0)
