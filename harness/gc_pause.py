@@ -22,7 +22,23 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            _age_young_objects()
             gc.enable()
+
+
+def _age_young_objects() -> None:
+    """Count the objects made in the block as old ones, without looking at them.
+
+    Switched back on, the collector's first pass would otherwise be over every object the
+    block made and kept (its youngest generation): 2.7 s of CPU in the workers judging ten
+    million ops, each group's evidence scanned once more just before it was freed. A
+    freeze then unfreeze moves them all into the oldest generation in constant time; a
+    cycle among them is still collected, by the next full pass. Skipped when someone froze
+    objects on purpose: unfreezing would undo that.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 __all__ = ["gc_paused"]

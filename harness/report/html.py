@@ -64,7 +64,4 @@ def write_report(run_dir: Path) -> Path:
         page = run.run_dir / INDEX_HTML
         page.write_text(render_run_page(report), encoding="utf-8")
         write_junit(report, run.run_dir / "junit.xml")
-        # Dropped while the collector is off: switched back on with them alive, its first
-        # pass is a full one over every row (half a second at a million events).
-        del run, report
     return page

@@ -25,3 +25,30 @@ def test_the_collector_is_off_inside_and_restored_after_even_on_error() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_what_the_block_made_is_old_after_it_and_a_cycle_is_still_collected() -> None:
+    """The objects made in the block leave it in the oldest generation (the next young pass
+    does not scan them all again), and a cycle among them is still freed by a full pass."""
+    gc.enable()
+    with gc_paused():
+        kept = [[n] for n in range(1000)]
+        cycle: list[object] = []
+        cycle.append(cycle)
+    assert all(o is not kept for o in gc.get_objects(generation=0))
+    assert any(o is kept for o in gc.get_objects(generation=2))
+    del cycle
+    assert gc.collect() >= 1
+
+
+def test_objects_someone_froze_stay_frozen() -> None:
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            made = [[n] for n in range(100)]
+        assert gc.get_freeze_count() == frozen
+        assert any(o is made for o in gc.get_objects(generation=0))
+    finally:
+        gc.unfreeze()
