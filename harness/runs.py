@@ -92,7 +92,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> Path:
-    return _write(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return _write(run_dir / "summary.json", jsonl.encode_indented(summary) + "\n")
 
 
 def write_jsonl(path: Path, rows: Iterable[Any], *, atomic: bool = False) -> Path:

@@ -102,8 +102,10 @@ def lines_before(path: Path, start: int) -> int:
         while left > 0 and (block := handle.read(min(_BLOCK, left))):
             left -= len(block)
             count += block.count(b"\n")
-            crs += block.count(b"\r")
-            crlfs += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            if b"\r" in block:  # rare; a search for it costs a seventh of counting them
+                crs += block.count(b"\r")
+                crlfs += block.count(b"\r\n")
+            crlfs += last == b"\r" and block[:1] == b"\n"
             last = block[-1:]
     if crs != crlfs:
         raise LoneCarriageReturn(f"{path} holds a lone \\r before byte {start}")

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from harness.between_examples import RESETTING, resetting
 from harness.checkers import compose, standard_checkers, verdict
 from harness.checkers.registry import BUILTIN, CheckerEntry, merges_of
@@ -63,8 +65,8 @@ def _refuse_a_judged_run(summary: Path) -> None:
     if not summary.is_file():
         return
     try:
-        kind = json.loads(summary.read_text(encoding="utf-8")).get("kind")
-    except (ValueError, AttributeError, OSError):
+        kind = _kind_of(summary.read_bytes())
+    except OSError:
         kind = None
     if kind != "check":
         raise UsageError(
@@ -72,6 +74,23 @@ def _refuse_a_judged_run(summary: Path) -> None:
             "`payrace report` re-renders it, or copy its evidence files to a new directory "
             "to check them again"
         )
+
+
+class _Kind(msgspec.Struct):
+    kind: Any = None
+
+
+def _kind_of(document: bytes) -> Any:
+    """The `kind` of a summary.json (None when it has none or is not a JSON object): its
+    other 40 MB of a ten-million-op check's violations are skipped over, not built."""
+    try:
+        return msgspec.json.decode(document, type=_Kind).kind
+    except (ValueError, RecursionError):  # not an object, or JSON only json reads (NaN)
+        try:
+            loaded = json.loads(document.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            return None
+        return loaded.get("kind") if isinstance(loaded, dict) else None
 
 
 def check(spec: CheckSpec) -> tuple[Path, dict[str, Any]]:

@@ -140,6 +140,23 @@ def test_a_directory_that_is_not_evidence_is_one_line_naming_what_is_missing(
     assert code == 2 and "is not a directory" in err
 
 
+@pytest.mark.parametrize(("previous", "refused"), [
+    ('{"kind": "check", "stats": {"x": NaN}}', False),  # json's NaN: still a check's
+    ('{"kind": "run", "kind": "check"}', False),  # the last of a repeated key, as json reads it
+    ('{"kind": "explore"}', True),
+    ('{"checks": []}', True),
+    ('[{"kind": "check"}]', True),
+    ("not json", True),
+])
+def test_only_a_previous_checks_summary_is_rewritten(
+        tmp_path: Path, previous: str, refused: bool) -> None:
+    ev = evidence(tmp_path, "safe")
+    (ev / "summary.json").write_text(previous)
+    code, _, err = check(str(ev), "--min-charges", "1")
+    assert (code == 2 and "already holds a judged run" in err) if refused else code == 0, err
+    assert ((ev / "summary.json").read_text() == previous) == refused
+
+
 def test_a_run_payrace_judged_is_never_overwritten(tmp_path: Path) -> None:
     run = write_sample_run(tmp_path / "run", "pr145")
     before = (run / "summary.json").read_bytes()

@@ -6,8 +6,11 @@ import itertools
 import random
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.checkers.routing import HISTORY, HistoryRouter, Partitions
 from harness.checkers.spill import Spill, read_rows
@@ -185,3 +188,23 @@ def test_an_unreadable_history_is_one_part_and_a_later_part_says_so(tmp_path: Pa
     assert spans(missing, 2) == [(0, None)]
     with pytest.raises(UsageError, match=r"Cannot read the history file .*history\.jsonl"):
         route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), missing, 10, None)
+
+
+@settings(max_examples=200)
+@given(ends=st.lists(st.sampled_from([b"\n", b"\n", b"\r\n", b"\r"]), min_size=1, max_size=12),
+       block=st.integers(min_value=1, max_value=12))
+def test_lines_before_a_start_count_as_a_text_reader_or_refuse_a_lone_cr(
+        tmp_path_factory: pytest.TempPathFactory, ends: list[bytes], block: int) -> None:
+    """Whatever the block size (a \\r\\n cut between two blocks included): the lines before
+    each line start, or LoneCarriageReturn when a lone \\r is among them."""
+    data = b"".join(b'{"n":%d}' % n + end for n, end in enumerate(ends))
+    path = tmp_path_factory.mktemp("before") / "history.jsonl"
+    path.write_bytes(data)
+    with patch("harness.checkers.split._BLOCK", block):
+        for start in (i + 1 for i, byte in enumerate(data) if byte == ord("\n")):
+            head = data[:start]
+            if head.count(b"\r") != head.count(b"\r\n"):
+                with pytest.raises(LoneCarriageReturn):
+                    lines_before(path, start)
+            else:
+                assert lines_before(path, start) == head.count(b"\n")

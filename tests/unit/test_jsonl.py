@@ -21,6 +21,7 @@ from harness import jsonl
 from harness.errors import UsageError
 from harness.jsonl import (
     append_jsonl,
+    encode_indented,
     encode_line,
     encode_line_bytes,
     parse_line,
@@ -177,7 +178,7 @@ _OP = {"index": 7, "time": 0.7034993439956452, "wall": 1796292554.815715, "proce
        "error": None}
 
 
-@pytest.mark.parametrize("row", [
+_ROWS = [
     _OP,
     {**_OP, "time": 0.0, "value": {"amount": 1000, "ok": True, "list": [1, [2.5, None]]}},
     {"seq": 3, "kind": "charge", "time": -0.0, "params": ("a", 1)},
@@ -188,13 +189,23 @@ _OP = {"index": 7, "time": 0.7034993439956452, "wall": 1796292554.815715, "proce
     {"n": 2**70, "m": -(2**63)},                        # beyond 64 bits, and its edge
     {"level": _Level.HIGH, "tag": _Tag("x"), "at": datetime(2026, 1, 2, tzinfo=UTC)},
     {1: "int key", "nested": {"k": {2.5: "float key"}}},
-])
+    {"empty": [], "none": {}, "deep": [[{}], {"a": []}]},
+]
+
+
+@pytest.mark.parametrize("row", _ROWS)
 def test_every_line_is_byte_for_byte_what_json_writes(row: dict[Any, Any]) -> None:
     """The fast writer (orjson) never changes a byte of the evidence: whatever the row holds, the
     line is what json.JSONEncoder(separators=(",", ":"), default=str) writes."""
     expected = _JSON.encode(row) + "\n"
     assert encode_line_bytes(row) == expected.encode("utf-8")
     assert encode_line(row) == expected
+
+
+@pytest.mark.parametrize("document", [*_ROWS, [_OP, [], {}], "text", 3, None])
+def test_an_indented_document_is_byte_for_byte_what_json_writes(document: Any) -> None:
+    """summary.json is written fast (orjson) as json.dumps(indent=2, default=str) writes it."""
+    assert encode_indented(document) == json.dumps(document, indent=2, default=str)
 
 
 def test_a_line_the_fast_parser_cannot_read_is_read_as_json_reads_it(tmp_path: Path) -> None:
@@ -357,3 +368,8 @@ def test_rows_read_into_a_list_are_added_after_what_it_held(tmp_path: Path) -> N
         read_jsonl(second, "row", skip_damaged=True, into=rows)
     assert (rows, rows.torn_lines, rows.skipped_lines) == ([{"n": 1}, {"n": 3}, {"n": 4},
                                                           {"n": 5}], 1, 0)
+
+
+@given(document=_JSON_VALUES)
+def test_any_indented_document_is_what_json_writes(document: Any) -> None:
+    assert encode_indented(document) == json.dumps(document, indent=2, default=str)

@@ -213,6 +213,11 @@ def test_a_malformed_summary_is_refused_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text("[1, 2]")
     with pytest.raises(UsageError, match="must hold a JSON object, got a JSON list"):
         read_run(tmp_path)
+    (tmp_path / "summary.json").write_bytes(b'{"run_id": "\xff"}')
+    with pytest.raises(UsageError, match=r"summary.json is not UTF-8 text \(byte 12\)"):
+        read_run(tmp_path)
+    (tmp_path / "summary.json").write_text('{"run_id": "x", "duration_s": NaN}')
+    assert read_run(tmp_path).summary["run_id"] == "x"  # json's NaN, as json reads it
 
 
 def test_many_violating_payments_get_at_most_twelve_timelines(tmp_path: Path) -> None:
