@@ -62,12 +62,16 @@ def _suspects(evidence: Evidence) -> set[str]:
     """Payments whose observations are not plainly forward-only in start order: one cheap pass.
 
     Observations sorted by start with non-decreasing rank can never show a real-time step
-    backwards, so only the rest need the full sweep.
+    backwards, so only the rest need the full sweep. Per payment the pass keeps (the
+    highest rank seen, its status, the last start): a payment is a suspect when an
+    observation has no rank, a lower rank, an earlier start than the one before, or the
+    other terminal status. Once a suspect, always one: its state no longer matters.
     """
-    top: dict[str, str] = {}
-    last_start: dict[str, float] = {}
+    state: dict[str, tuple[int, str, float]] = {}
     suspects: set[str] = set()
-    # The same filter as _each_observation, inlined: this loop runs over every operation.
+    rank_of = RANK.get
+    # The same filter as _each_observation, inlined: this loop runs over every operation;
+    # one dict per payment, not two (a quarter of the pass's time at a million ops).
     for invoke, done in evidence.pairing.operations:
         if done is None or done.value is None or invoke.payment_id is None:
             continue
@@ -75,38 +79,31 @@ def _suspects(evidence: Evidence) -> set[str]:
         if not isinstance(status, str):
             continue
         if (done.type == "ok" and f in _OBSERVED) or (f == "charge" and status == "processing"):
-            _note(invoke.payment_id, status, invoke.time, top, last_start, suspects)
+            _note(invoke.payment_id, status, invoke.time, rank_of(status), state, suspects)
     for row in evidence.db or ():
         pid, status = row.get("id"), row.get("status")
         if isinstance(pid, str) and isinstance(status, str):
-            _note(pid, status, INF, top, last_start, suspects)
+            _note(pid, status, INF, rank_of(status), state, suspects)
     return suspects
 
 
-def _note(
-    pid: str,
-    status: str,
-    start: float,
-    top: dict[str, str],
-    last_start: dict[str, float],
-    suspects: set[str],
-) -> None:
-    """Fold one observation into the pre-pass: flag the payment unless plainly forward."""
-    rank = RANK.get(status)
-    previous = top.get(pid)
+def _note(pid: str, status: str, start: float, rank: int | None,
+          state: dict[str, tuple[int, str, float]], suspects: set[str]) -> None:
+    """Fold one observation into the pre-pass (see _suspects)."""
+    seen = state.get(pid)
     if rank is None:
         suspects.add(pid)
-    elif previous is None:
-        top[pid] = status
+    elif seen is None:
+        state[pid] = (rank, status, start)
     else:
-        top_rank = RANK[previous]
-        lower = rank < top_rank or start < last_start[pid]
-        other_terminal = rank == 2 == top_rank and status != previous  # completed vs failed
-        if lower or other_terminal:
+        top_rank, top, last_start = seen
+        if (rank < top_rank or start < last_start
+                or (rank == 2 == top_rank and status != top)):  # completed vs failed
             suspects.add(pid)
         elif rank > top_rank:
-            top[pid] = status
-    last_start[pid] = start
+            state[pid] = (rank, status, start)
+        else:
+            state[pid] = (top_rank, top, start)
 
 
 def _observations(evidence: Evidence, only: set[str]) -> dict[str, list[Seen]]:

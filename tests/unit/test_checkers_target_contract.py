@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from harness.checkers.evidence import Evidence
-from harness.checkers.target_contract import check_target_contract
+from harness.checkers.target_contract import (
+    RANK,
+    _backwards,
+    _observations,
+    _suspects,
+    check_target_contract,
+)
 from harness.checkers.testing import HistoryBuilder, LedgerBuilder, row
+from harness.history import Op
 
 
 def test_an_honest_target_is_valid() -> None:
@@ -158,3 +168,31 @@ def test_only_payments_not_plainly_forward_need_the_full_sweep() -> None:
     assert _suspects(evidence) == {"pay_late", "pay_odd"}
     # swept, pay_late is fine (the reads overlapped); pay_odd's status is the only breach
     assert [v.payment_id for v in check_target_contract(evidence).violations] == ["pay_odd"]
+
+
+_STATUSES = st.sampled_from(["pending", "processing", "completed", "failed", "refunded"])
+
+
+@settings(max_examples=500)
+@given(reads=st.lists(st.tuples(st.sampled_from(["pay_1", "pay_2"]), _STATUSES,
+                                st.integers(0, 6).map(float), st.integers(0, 3).map(float)),
+                      max_size=8),
+       db=st.lists(st.tuples(st.sampled_from(["pay_1", "pay_2"]), _STATUSES), max_size=2))
+# Processing seen before a pending read began, listed after it: the later start must count.
+@example(reads=[("pay_1", "pending", 0.0, 0.0), ("pay_1", "pending", 6.0, 0.0),
+                ("pay_1", "processing", 3.0, 1.0)], db=[])
+def test_the_cheap_pass_misses_no_payment_the_full_sweep_finds(
+        reads: list[tuple[str, str, float, float]], db: list[tuple[str, str]]) -> None:
+    """The pre-pass only spares the full sweep payments that cannot be wrong: any payment with
+    a status outside the contract or a step backwards is among its suspects, however the
+    reads' starts (out of history order, overlapping) and the DB rows fall."""
+    ops = []
+    for n, (pid, status, start, took) in enumerate(reads):  # one process each: any overlap
+        ops.append(Op(2 * n, start, 0.0, f"w{n}", "invoke", "read", pid))
+        ops.append(Op(2 * n + 1, start + took, 0.0, f"w{n}", "ok", "read", pid,
+                      value={"status": status}))
+    evidence = Evidence(ops, [], [row(pid, status) for pid, status in db])
+    found = _observations(evidence, {"pay_1", "pay_2"})
+    wrong = {pid for pid, seen in found.items()
+             if any(s.status not in RANK for s in seen) or _backwards(seen) is not None}
+    assert wrong <= _suspects(evidence)
