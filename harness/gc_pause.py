@@ -26,17 +26,23 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# Objects a block must have made and kept before they are aged unseen (see below): a large
+# evidence's or report's, not a small example's, whose cycles the next young pass frees.
+AGE_AFTER = 100_000
+
+
 def _age_young_objects() -> None:
-    """Count the objects made in the block as old ones, without looking at them.
+    """Count the objects a large block made as old ones, without looking at them.
 
     Switched back on, the collector's first pass would otherwise be over every object the
     block made and kept (its youngest generation): 2.7 s of CPU in the workers judging ten
     million ops, each group's evidence scanned once more just before it was freed. A
     freeze then unfreeze moves them all into the oldest generation in constant time; a
-    cycle among them is still collected, by the next full pass. Skipped when someone froze
-    objects on purpose: unfreezing would undo that.
+    cycle among them is still collected, by the next full pass. Skipped for a small block
+    (its cycles are freed sooner by a young pass, as before) and when someone froze objects
+    on purpose: unfreezing would undo that.
     """
-    if gc.get_freeze_count() == 0:
+    if gc.get_count()[0] >= AGE_AFTER and gc.get_freeze_count() == 0:
         gc.freeze()
         gc.unfreeze()
 

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from harness.gc_pause import gc_paused
+from harness.gc_pause import AGE_AFTER, gc_paused
 
 
 def test_the_collector_is_off_inside_and_restored_after_even_on_error() -> None:
@@ -27,18 +27,23 @@ def test_the_collector_is_off_inside_and_restored_after_even_on_error() -> None:
         gc.enable()
 
 
-def test_what_the_block_made_is_old_after_it_and_a_cycle_is_still_collected() -> None:
-    """The objects made in the block leave it in the oldest generation (the next young pass
-    does not scan them all again), and a cycle among them is still freed by a full pass."""
+def test_what_a_large_block_made_is_old_after_it_and_a_cycle_is_still_collected() -> None:
+    """The objects a large block made leave it in the oldest generation (the next young pass
+    does not scan them all again), and a cycle among them is still freed by a full pass; a
+    small block's stay young, for the next young pass to free their cycles."""
     gc.enable()
     with gc_paused():
-        kept = [[n] for n in range(1000)]
+        kept = [[n] for n in range(AGE_AFTER)]
         cycle: list[object] = []
         cycle.append(cycle)
     assert all(o is not kept for o in gc.get_objects(generation=0))
     assert any(o is kept for o in gc.get_objects(generation=2))
     del cycle
     assert gc.collect() >= 1
+    gc.collect()
+    with gc_paused():
+        small = [[n] for n in range(100)]
+    assert any(o is small for o in gc.get_objects(generation=0))
 
 
 def test_objects_someone_froze_stay_frozen() -> None:
@@ -47,7 +52,7 @@ def test_objects_someone_froze_stay_frozen() -> None:
     try:
         frozen = gc.get_freeze_count()
         with gc_paused():
-            made = [[n] for n in range(100)]
+            made = [[n] for n in range(AGE_AFTER)]
         assert gc.get_freeze_count() == frozen
         assert any(o is made for o in gc.get_objects(generation=0))
     finally:
