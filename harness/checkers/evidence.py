@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.history import Op, Operation, Pairing, load_history, pair_operations
+from harness.history import (
+    Op,
+    Operation,
+    Pairing,
+    clock_origin,
+    load_history,
+    pair_operations,
+)
 from harness.jsonl import DECODE, read_jsonl
 from harness.ledger import LedgerEntry, is_money_charge, money_charges
 
@@ -57,10 +64,11 @@ class Evidence:
 
     @cached_property
     def origin(self) -> float | None:
-        """Wall time of the history's t=0: maps ledger wall times onto the history's clock."""
+        """Wall time of the history's t=0: maps ledger wall times onto the history's clock.
+        From the history's first op; None when it has no `wall` (harness.history.clock_origin):
+        ledger times are then shown as unknown, not placed on a guessed clock."""
         if self.history:
-            first = self.history[0]
-            return first.wall - first.time
+            return clock_origin(self.history[0])
         for entry in self.ledger:
             wall = entry.get("wall", entry.get("time"))
             if isinstance(wall, int | float):

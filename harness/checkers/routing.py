@@ -22,7 +22,7 @@ from zlib import crc32
 
 from harness.checkers.evidence import read_db
 from harness.checkers.spill import Spill
-from harness.history import Op
+from harness.history import Op, clock_origin
 from harness.jsonl import scan_jsonl
 from harness.ledger import is_money_charge
 
@@ -107,6 +107,7 @@ class RoutedPart:
     fresh: set[str]
     tails: dict[str, _Last]
     origin: float | None
+    started: bool  # it routed an op: `origin` is its first op's (None: that op had no wall)
 
 
 class HistoryRouter:
@@ -126,12 +127,13 @@ class HistoryRouter:
         self._heads: dict[str, tuple[int, bytes, Op]] = {}
         self._head_links: list[tuple[str, int]] = []
         self._fresh: set[str] = set()
-        self.origin: float | None = None  # the first op's wall - time: the run's t=0
+        self.origin: float | None = None  # the first op's clock_origin: the run's t=0
+        self.started = False  # an op was routed (origin is then the first op's, or None)
 
     def route(self, number: int, line: bytes, op: Op) -> None:
         process, op_type, f, pid = op.process, op.type, op.f, op.payment_id
-        if self.origin is None:
-            self.origin = op.wall - op.time
+        if not self.started:
+            self.started, self.origin = True, clock_origin(op)
         parts, add, row = self._parts, self._spill.add, (number, line)
         prev = self._last.get(process)
         if prev is None and self._after:  # the process's first op in a later part
@@ -172,13 +174,14 @@ class HistoryRouter:
 
     def part(self) -> RoutedPart:
         """A later part's router, at the end of its part: what the first part's router needs."""
-        return RoutedPart(self._heads, self._head_links, self._fresh, self._last, self.origin)
+        return RoutedPart(self._heads, self._head_links, self._fresh, self._last, self.origin,
+                          self.started)
 
     def join(self, part: RoutedPart) -> None:
         """Route the next part's leftovers as if its ops had followed this router's own (its
         Partitions has adopted that part's links); then continue from where it ended."""
         placed: dict[str, int] = {}
-        origin = self.origin  # the first op of the file, not a head's
+        started, origin = self.started, self.origin  # the first op of the file, not a head's
         for process, (number, line, op) in part.heads.items():
             self.route(number, line, op)
             placed[process] = self._last[process][2]
@@ -190,7 +193,7 @@ class HistoryRouter:
                 self._spill.add(0, HISTORY, *prev[3])
         for process, (invoke, f, p, waiting) in part.tails.items():
             self._last[process] = (invoke, f, placed[process] if p == HEAD else p, waiting)
-        self.origin = origin if origin is not None else part.origin
+        self.started, self.origin = (True, origin) if started else (part.started, part.origin)
 
     def finish(self) -> None:
         for _, _, _, waiting in self._last.values():

@@ -209,7 +209,7 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
                 router.join(last[0])
                 torn += last[1]
         router.finish()
-    origin = router.origin if router.origin is not None else ledger_origin
+    origin = router.origin if router.started else ledger_origin
     return origin, torn
 
 

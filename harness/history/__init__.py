@@ -8,6 +8,7 @@ from harness.history.classify import (
 )
 from harness.history.ops import (
     COMPLETION_TYPES,
+    EPOCH_MIN,
     FUNCTIONS,
     OP_TYPES,
     Op,
@@ -16,6 +17,7 @@ from harness.history.ops import (
     OpType,
     Outcome,
     Pairing,
+    clock_origin,
     decode_op,
     merge_histories,
     op_fields,
@@ -28,6 +30,7 @@ from harness.history.recorder import HistoryRecorder, LoadedHistory, load_histor
 
 __all__ = [
     "COMPLETION_TYPES",
+    "EPOCH_MIN",
     "FUNCTIONS",
     "OP_TYPES",
     "Classified",
@@ -42,6 +45,7 @@ __all__ = [
     "classify_charge",
     "classify_exception",
     "classify_response",
+    "clock_origin",
     "decode_op",
     "load_history",
     "merge_histories",

@@ -140,6 +140,17 @@ def op_fields(data: Mapping[str, Any]) -> OpFields:
     )
 
 
+# Below this a `wall` is not an epoch time: a writer that leaves `wall` out (0.0 when read).
+EPOCH_MIN = 1e8  # 1973-03-03
+
+
+def clock_origin(op: Op) -> float | None:
+    """The wall time at which the history's clock read zero, from `op` (the history's first):
+    `wall - time`. None when the op has no real `wall` (a writer may leave it out): the
+    history's times then cannot be set beside the ledger's, and no one should pretend to."""
+    return op.wall - op.time if op.wall > EPOCH_MIN else None
+
+
 class Operation(NamedTuple):
     """An invoke paired with its completion; an invoke never completed counts as `info`.
 

@@ -10,7 +10,7 @@ from harness import __version__
 from harness.checkers.registry import description, position
 from harness.ledger import money_charges
 from harness.report.ledger import on_wall_clock
-from harness.report.operations import Operation, pair_operations, wall_origin
+from harness.report.operations import Operation, aligned_origin, pair_operations, wall_origin
 from harness.report.rundir import (
     LOCUST_FAILURES,
     LOCUST_HISTORY,
@@ -36,9 +36,13 @@ def build_report(run: RunFiles) -> dict[str, Any]:
     summary = run.summary
     run = replace(run, ledger=on_wall_clock(run.ledger))  # a copy: the input stays untouched
     checks = [c for c in summary.get("checks", []) if isinstance(c, dict)]
-    ops = pair_operations(run.history)
-    verdict = str(summary.get("verdict") or _verdict_from(checks))
     origin = wall_origin(run.history)
+    # No `wall` in the history: its times are set beside the ledger's only approximately.
+    approximate = origin is None and bool(run.history) and bool(run.ledger)
+    if approximate:
+        origin = aligned_origin(run.history, run.ledger)
+    ops = pair_operations(run.history, origin)
+    verdict = str(summary.get("verdict") or _verdict_from(checks))
     counted = _summary_counts(run)  # None: the evidence was read, and is counted
     return {
         "run_id": str(summary.get("run_id") or run.run_dir.name),
@@ -63,7 +67,7 @@ def build_report(run: RunFiles) -> dict[str, Any]:
         "faults": _faults(summary.get("faults"), run.ledger, origin),
         "locust": _locust(run.locust, origin),
         "files": run.present,
-        "notes": _notes(run),
+        "notes": _notes(run, approximate),
         "stats": summary.get("stats") if isinstance(summary.get("stats"), dict) else {},
         "payrace_version": __version__,
     }
@@ -352,7 +356,7 @@ def _locust_history(table: CsvTable, origin: float) -> dict[str, list[float | No
     return series
 
 
-def _notes(run: RunFiles) -> list[str]:
+def _notes(run: RunFiles, approximate: bool = False) -> list[str]:
     extra = run.summary.get("notes")
     notes = [str(n) for n in extra] if isinstance(extra, list) else []
     if run.unread_bytes:
@@ -372,6 +376,13 @@ def _notes(run: RunFiles) -> list[str]:
                          "(a torn last line after a crash is expected).")
     if run.db is None:
         notes.append("db.json is missing: payment statuses come from client reads only.")
+    if approximate:
+        notes.append(
+            "history.jsonl carries no wall clock (`wall`), so the client's operations and the "
+            "provider's ledger cannot be set on one clock exactly: the timelines place the "
+            "first ledger entry at the first operation, and the offsets between operations "
+            "and ledger entries are approximate. Write `wall` (epoch seconds) with each op to "
+            "see them exactly (docs/CONTRACTS.md, History).")
     return notes
 
 

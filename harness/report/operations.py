@@ -40,7 +40,17 @@ def wall_origin(history: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def pair_operations(history: list[dict[str, Any]]) -> list[Operation]:
+def aligned_origin(history: list[dict[str, Any]], ledger: list[dict[str, Any]]) -> float | None:
+    """For a history with no `wall` (a writer may leave it out): an approximate origin that
+    puts the first ledger entry at the first operation's time, so that a timeline shows both
+    on one scale; None without both. The caller says it is approximate."""
+    times = [t for e in history if _num(t := e.get("time"))]
+    walls = [w for e in ledger if _epoch(w := e.get("time"))]
+    return min(walls) - min(times) if times and walls else None
+
+
+def pair_operations(history: list[dict[str, Any]], origin: float | None = None,
+                    ) -> list[Operation]:
     """Pair the run's raw events by harness.history's rule, then place them on the wall clock.
 
     The rule (harness.history.pair_operations: an invoke waits for the next completion of its
@@ -50,7 +60,7 @@ def pair_operations(history: list[dict[str, Any]]) -> list[Operation]:
     "?" instead of refusing the event; tests/unit/test_report_operations.py holds the two
     pairings equal.
     """
-    origin = wall_origin(history) or 0.0
+    origin = origin if origin is not None else (wall_origin(history) or 0.0)
     invokes: list[int] = []  # positions of the invokes, in history order
     completions: list[int | None] = []  # the position of each one's completion
     open_at: dict[str, int] = {}  # process -> slot (in `invokes`) of its open invoke

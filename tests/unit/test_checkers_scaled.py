@@ -334,3 +334,22 @@ def test_a_lone_carriage_return_is_read_whole_alike(tmp_path: Path, monkeypatch:
     (root / "history.jsonl").write_bytes(b"".join(lines))
     whole, stats = _whole(root, True)
     assert _partitioned(root, True, 4, workers=3) == (whole, stats)
+
+
+@pytest.mark.parametrize("without", ["every op", "the first op"])
+def test_a_history_without_wall_times_is_judged_alike_with_ledger_times_unknown(
+        tmp_path: Path, monkeypatch: Any, without: str) -> None:
+    """A writer that leaves `wall` out: the history's times cannot be set beside the ledger's.
+    Judged whole or in parts by any number of processes, the results agree, and a ledger
+    entry's time reads as unknown (t=?), never as an epoch time taken for the run's clock:
+    the clock is the first op's, not a later one's nor the ledger's."""
+    monkeypatch.setattr("harness.checkers.split.MIN_PART_BYTES", 1)
+    run = _Run(5, 600)
+    for op in run.ops if without == "every op" else run.ops[:1]:
+        del op["wall"]
+    root = run.write(tmp_path / "run")
+    whole, stats = _whole(root, True)
+    for partitions, workers in ((1, 1), (9, 2), (9, 3)):
+        assert _partitioned(root, True, partitions, workers=workers) == (whole, stats)
+    said = " ".join(v["because"] for r in whole for v in r["violations"])
+    assert "t=?" in said and "t=17" not in said

@@ -270,3 +270,22 @@ def test_a_null_db_snapshot_reads_as_no_snapshot_not_as_bad_input(tmp_path: Path
     run = read_run(run_dir)
     assert run.db is None
     assert build_report(run)["verdict"] == "verified"
+
+
+def test_a_history_without_wall_times_is_drawn_on_an_approximate_clock_and_says_so(
+        tmp_path: Path) -> None:
+    """Another writer may leave `wall` out: the ledger is then set beside the operations by
+    its first entry at the first operation (not at epoch seconds), and a note says the
+    offsets between them are approximate."""
+    run_dir = write_literal_run(tmp_path / "r1")
+    lines = (run_dir / "history.jsonl").read_text().splitlines()
+    events = [{k: v for k, v in json.loads(line).items() if k != "wall"} for line in lines]
+    (run_dir / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    report = build_report(read_run(run_dir))
+    assert any("no wall clock" in note for note in report["notes"])
+    evidence = report["violations"][0]["evidence"]
+    offsets = [row["t_ms"] for row in evidence["operations"] + evidence["ledger"]]
+    assert max(offsets) - min(offsets) < 5_000, offsets  # the run lasted 1.2 s
+    # With wall times, nothing is approximate and no note says so.
+    assert not any("no wall clock" in n for n in build_report(
+        read_run(write_literal_run(tmp_path / "r2")))["notes"])
