@@ -266,7 +266,9 @@ def explore(
     work = env.tally.enough_work()
     checks = [*env.tally.results(), work]
     examples = env.tally.examples
-    if work.validity != "valid":
+    if work.validity != "valid" or _stopped_creating(env):
+        # Examples that could create nothing hold every invariant trivially: a target that
+        # died mid-search (half its creates or more failed) is never vouched for.
         return ExploreResult("inconclusive", checks, env.stats.as_dict(), _too_little(env, work))
     if cut_short and examples < max_examples // 2:
         # Too few of the asked examples ran to vouch for the target.
@@ -275,10 +277,16 @@ def explore(
     return ExploreResult("verified", checks, env.stats.as_dict(), reason)
 
 
+def _stopped_creating(env: Environment) -> bool:
+    """Half the run's POST /payments or more failed: the target stopped creating payments."""
+    stats = env.stats
+    return stats.creates_failed > 0 and stats.creates_failed * 2 >= stats.creates
+
+
 def _too_little(env: Environment, work: CheckResult) -> str:
     """Why a run did too little: enough-work's count, and a target that stopped creating."""
     stats = env.stats
-    if not stats.creates_failed or stats.creates_failed * 2 < stats.creates:
+    if not _stopped_creating(env):
         return work.summary
     hint = (
         " after payrace terminated its database connections: its connection pool does not "

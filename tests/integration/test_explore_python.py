@@ -147,3 +147,20 @@ def test_a_users_checker_judges_every_example(
     assert mine[0]["summary"].startswith("held in all")
     runs = [p for p in tmp_path.iterdir() if (p / "index.html").is_file()]
     assert 'data-checker="charge-cap"' in (runs[0] / "index.html").read_text()
+
+
+def test_a_target_that_dies_mid_search_is_inconclusive_never_verified(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service gone after its 30th payment: the examples after it can create nothing, so they
+    hold every invariant trivially. That is too little work to vouch for it: inconclusive
+    (exit 4), saying the target stopped creating payments, never a pass."""
+    monkeypatch.chdir(REPO)
+    code, output, summary = _explore(
+        "dying", postgres_server, standin_url, tmp_path, "--max-examples", "60",
+        "--faults", "provider",
+    )
+    assert code == 4, output
+    assert "INCONCLUSIVE" in output and "stopped creating payments" in output, output
+    stats = summary["stats"]
+    assert isinstance(stats, dict) and stats["creates_failed"] * 2 >= stats["creates"]

@@ -24,6 +24,7 @@ worker's timing). `raising` — the factory raises. `lacking` — returns an obj
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -232,6 +233,25 @@ class LatePayments(CorrectPayments):
 
 def late(database_url: str, stripe_url: str) -> Payments:
     return LatePayments(database_url, stripe_url, flawed=False)
+
+
+class DyingPayments(CorrectPayments):
+    """The correct design until its 30th payment; then it is gone, as a killed service is:
+    every create fails (connection refused) and nothing more can be explored."""
+
+    created = 0  # across the target's workers: they live in one process
+    _lock = threading.Lock()
+
+    def create_payment(self, amount: int, currency: str, customer: str | None) -> Row:
+        with DyingPayments._lock:
+            DyingPayments.created += 1
+            if DyingPayments.created > 30:
+                raise ConnectionRefusedError("[Errno 111] Connection refused (the service died)")
+        return super().create_payment(amount, currency, customer)
+
+
+def dying(database_url: str, stripe_url: str) -> Payments:
+    return DyingPayments(database_url, stripe_url, flawed=False)
 
 
 def flawed(database_url: str, stripe_url: str) -> Payments:
