@@ -42,13 +42,13 @@ LIMITS = {"ok": (1, 1), "info": (0, 1), "fail": (0, 0), "never_asked": (0, 0)}
 
 
 def _label(evidence: Evidence, payment_id: str,
-           operations: Sequence[tuple[Op, Op | None]] = ()) -> str | None:
+           operations: Sequence[tuple[Op, Op | None]]) -> str | None:
     """Which bound applies: ok, info, fail or never_asked; None when the history never saw it.
 
     Jepsen's counter checker per payment: ok → exactly 1; only fail → 0; any info → 0..1.
     An invoke that never completed is info; an orphan completion still counts by its type.
-    `operations`: the payment's paired charges (`charge_ops_by_payment`), when the caller
-    has them. Kept allocation-free because it runs for every payment of a million-op history.
+    `operations`: the payment's paired charges (its `charge_ops_by_payment` entry, or none).
+    Kept allocation-free because it runs for every payment of a million-op history.
     """
     seen_info = seen_fail = False
     for _, done in operations:

@@ -64,7 +64,7 @@ class Spill:
         payloads, positions = self._buffers[key[1]][key[0]]
         if not positions:
             return
-        self._store(key, self._pending(key))
+        self._store(key, self._pending(key[1], payloads, positions))
         self.rows += len(payloads)
         payloads.clear()
         del positions[:]
@@ -104,9 +104,8 @@ class Spill:
         file.write(chunk[1])
         self._chunks[key].append((offset, len(chunk[0]), len(chunk[1])))
 
-    def _pending(self, key: Key) -> Chunk:
-        payloads, positions = self._buffers[key[1]][key[0]]
-        if key[1] in self.lines:
+    def _pending(self, kind: str, payloads: list[Any], positions: array[int]) -> Chunk:
+        if kind in self.lines:
             data = b"".join(payloads)
             if data.count(b"\n") != len(payloads):
                 # The file's last line may lack its newline; every stored line ends in one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, TypeGuard
 
 OUTCOMES = ("ok", "fail", "info")
@@ -79,12 +80,8 @@ def pair_operations(history: list[dict[str, Any]], origin: float | None = None,
         _make(history[at], at, history[done] if done is not None else None, origin)
         for at, done in zip(invokes, completions, strict=True)
     ]
-    ops.sort(key=_index_of)
+    ops.sort(key=attrgetter("index"))
     return ops
-
-
-def _index_of(op: Operation) -> int:
-    return op.index
 
 
 def _make(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.jsonl import DECODE, read_jsonl
+from harness.jsonl import load_document, read_jsonl
 
 SUMMARY = "summary.json"
 HISTORY = "history.jsonl"
@@ -106,12 +106,8 @@ def _read_json(path: Path) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror}") from None
-    try:  # msgspec first: a ten-million-op check's summary.json is 40 MB (0.6 s with json)
-        return DECODE(raw)
-    except (ValueError, RecursionError):  # json's verdict and words, and its leniency (NaN)
-        pass
     try:
-        return json.loads(raw.decode("utf-8"))
+        return load_document(raw)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except UnicodeDecodeError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from harness.checkers import compose, standard_checkers, verdict
 from harness.checkers.registry import BUILTIN, CheckerEntry, merges_of
 from harness.checkers.scaled import judge_files
 from harness.errors import UsageError
+from harness.jsonl import load_document
 from harness.ledger_behind import LEDGER_BEHIND, copy_prefix, covered_ops
 from harness.runner.evidence import read_faults
 from harness.runner.parts import merge_parts_counting, part_paths
@@ -87,8 +87,8 @@ def _kind_of(document: bytes) -> Any:
         return msgspec.json.decode(document, type=_Kind).kind
     except (ValueError, RecursionError):  # not an object, or JSON only json reads (NaN)
         try:
-            loaded = json.loads(document.decode("utf-8", "replace"))
-        except (ValueError, RecursionError):
+            loaded = load_document(document)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
             return None
         return loaded.get("kind") if isinstance(loaded, dict) else None
 
