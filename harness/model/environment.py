@@ -144,6 +144,7 @@ class RunStats:
     first_violation_s: float | None = None
     creates: int = 0
     creates_failed: int = 0
+    creates_failed_last: int = 0  # POST /payments failed in a row at the end (0: the last held)
 
     def reset(self) -> None:
         """Start counting afresh, in place (a progress display may hold this object)."""
@@ -161,6 +162,7 @@ class RunStats:
             "first_violation_s": self.first_violation_s,
             "creates": self.creates,
             "creates_failed": self.creates_failed,
+            "creates_failed_last": self.creates_failed_last,
         }
 
 

@@ -30,6 +30,7 @@ from harness.model.machine import PaymentModel, model_for
 from harness.model.minimize import minimize
 from harness.model.program import program_from_notes
 from harness.targets.registry import quiet_provider_logs
+from harness.targets.spec import TargetSpec
 
 DEFAULT_STEPS = 8
 # Hypothesis shrinks for at most this long; payrace's own step deletion finishes the job.
@@ -268,8 +269,12 @@ def explore(
     examples = env.tally.examples
     if work.validity != "valid" or _stopped_creating(env):
         # Examples that could create nothing hold every invariant trivially: a target that
-        # died mid-search (half its creates or more failed) is never vouched for.
+        # died mid-search (half its creates or more failed, or its last ones) is never
+        # vouched for.
         return ExploreResult("inconclusive", checks, env.stats.as_dict(), _too_little(env, work))
+    gone = target_gone(env.target.spec)
+    if gone:  # it died in the last examples, too late for its creates to say so
+        return ExploreResult("inconclusive", checks, env.stats.as_dict(), gone)
     if cut_short and examples < max_examples // 2:
         # Too few of the asked examples ran to vouch for the target.
         return ExploreResult("inconclusive", checks, env.stats.as_dict(), reason)
@@ -277,10 +282,34 @@ def explore(
     return ExploreResult("verified", checks, env.stats.as_dict(), reason)
 
 
+# POST /payments failing in a row at the end of a search that say the target stopped creating
+# payments, however many held before: a few examples' worth, more than a database connection
+# kill costs a target whose pool recovers.
+STOPPED_AFTER = 10
+
+
 def _stopped_creating(env: Environment) -> bool:
-    """Half the run's POST /payments or more failed: the target stopped creating payments."""
+    """The target stopped creating payments: half the run's POST /payments or more failed, or
+    the last STOPPED_AFTER of them did (it died late in the search)."""
     stats = env.stats
-    return stats.creates_failed > 0 and stats.creates_failed * 2 >= stats.creates
+    return (stats.creates_failed > 0 and stats.creates_failed * 2 >= stats.creates) or (
+        stats.creates_failed_last >= STOPPED_AFTER)
+
+
+def target_gone(spec: TargetSpec) -> str:
+    """Why the target is gone at the end of a search ("" when it is not, or cannot tell):
+    an HTTP target that no longer accepts connections died mid-search, however few of the
+    examples after it noticed. (An in-process target cannot be gone: its creates say it.)"""
+    url = spec.url
+    if url is None:
+        return ""
+    from harness.runner.stack import is_up
+
+    if is_up(url, timeout=5.0):  # a busy service still accepts at once; a dead one refuses
+        return ""
+    return (f"the target stopped answering: nothing accepts connections at {url} any more, so "
+            "the last examples may have tested nothing; judged on the examples that ran, it "
+            "is not vouched for")
 
 
 def _too_little(env: Environment, work: CheckResult) -> str:
@@ -294,10 +323,11 @@ def _too_little(env: Environment, work: CheckResult) -> str:
         if env.connections_dropped
         else ""
     )
-    return (
-        f"{work.summary}; the target stopped creating payments: {stats.creates_failed} of "
-        f"{stats.creates} POST /payments failed{hint}"
-    )
+    failed = (f"its last {stats.creates_failed_last} POST /payments failed "
+              f"({stats.creates_failed} of {stats.creates} in all)"
+              if stats.creates_failed_last >= STOPPED_AFTER
+              else f"{stats.creates_failed} of {stats.creates} POST /payments failed")
+    return f"{work.summary}; the target stopped creating payments: {failed}{hint}"
 
 
 def _late_duplicates(env: Environment) -> ExploreResult | None:

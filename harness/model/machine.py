@@ -259,12 +259,15 @@ class PaymentModel(RuleBasedStateMachine):
         outcome = self.env.clients[0].create_payment(amount, "usd", customer, process="w0.0")
         step.outcomes.append(outcome.type)
         payment_id = outcome.value.get("id") if outcome.value is not None else None
-        self.env.stats.creates += 1
+        stats = self.env.stats
+        stats.creates += 1
         if outcome.type != "ok" or not isinstance(payment_id, str):
-            self.env.stats.creates_failed += 1
+            stats.creates_failed += 1
+            stats.creates_failed_last += 1
             # Nothing to charge, but the bundle still gets a value: which rules can run must
             # not depend on a foreign target's answers, or Hypothesis's replays diverge.
             return UNCREATED
+        stats.creates_failed_last = 0
         step.payment_id = payment_id
         self.env.note_payment(self.example, payment_id)
         if self.example.webhook_fault is not None:

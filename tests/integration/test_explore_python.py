@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.model.explore import STOPPED_AFTER
 from harness.provision.postgres import Provisioned
 from tests.integration.run_helpers import payrace
 
@@ -164,3 +165,22 @@ def test_a_target_that_dies_mid_search_is_inconclusive_never_verified(
     assert "INCONCLUSIVE" in output and "stopped creating payments" in output, output
     stats = summary["stats"]
     assert isinstance(stats, dict) and stats["creates_failed"] * 2 >= stats["creates"]
+
+
+def test_a_target_that_dies_late_in_the_search_is_inconclusive_never_verified(
+    postgres_server: Provisioned, standin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gone after its 90th payment, when most of the search's creates have held: fewer than
+    half failed, but the last ones all did. The examples after the death tested nothing, so it
+    is inconclusive (exit 4) naming the failures in a row, never a pass."""
+    monkeypatch.chdir(REPO)
+    code, output, summary = _explore(
+        "dying_late", postgres_server, standin_url, tmp_path, "--max-examples", "60",
+        "--faults", "provider",
+    )
+    assert code == 4, output
+    assert "INCONCLUSIVE" in output and "stopped creating payments: its last" in output, output
+    stats = summary["stats"]
+    assert isinstance(stats, dict)
+    assert stats["creates"] - stats["creates_failed"] == 90, stats
+    assert stats["creates_failed_last"] == stats["creates_failed"] >= STOPPED_AFTER, stats
