@@ -15,7 +15,7 @@ from harness.checkers.evidence import Evidence
 from harness.checkers.pool import inherited_files
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
-from harness.checkers.spill import Location, Row, marshalled, read_rows
+from harness.checkers.spill import Location, marshalled, read_rows
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
 from harness.history import read_ops
@@ -70,21 +70,16 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
     rest = files[0]
     with gc_paused():
         evidence = PartEvidence(
-            history=_values(read_rows(
-                [(files[n], located) for n, located in group.history], read_ops)),
-            ledger=_values(read_rows([(rest, group.ledger)], parse_lines)),
-            db=None if group.db is None else _values(read_rows([(rest, group.db)], marshalled)),
+            history=read_rows(
+                [(files[n], located) for n, located in group.history], read_ops).values,
+            ledger=read_rows([(rest, group.ledger)], parse_lines).values,
+            db=None if group.db is None else read_rows([(rest, group.db)], marshalled).values,
             reconciled=settings.reconciled,
             settled_how=settings.settled_how,
             run_origin=settings.origin,
         )
         results = run_all(evidence, checkers=settings.checkers)
         return results, None if settings.tally is None else settings.tally(evidence)
-
-
-def _values(rows: list[Row]) -> list[Any]:
-    """The rows' values, in their order."""
-    return [value for _, value in rows]
 
 
 __all__ = ["Group", "PartEvidence", "Settings", "Tally", "judge_group"]

@@ -15,16 +15,18 @@ Anything with no payment id, or an id that cannot be hashed, goes to partition 0
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zlib import crc32
 
+import msgspec
+
 from harness.checkers.evidence import read_db
 from harness.checkers.spill import Spill
 from harness.history import Op, clock_origin
 from harness.jsonl import scan_jsonl
-from harness.ledger import is_money_charge
 
 HISTORY, LEDGER, DB = "history", "ledger", "db"
 KINDS = (HISTORY, LEDGER, DB)
@@ -202,6 +204,44 @@ class HistoryRouter:
         self._last.clear()
 
 
+class LedgerFacts(msgspec.Struct, gc=False):
+    """What routing reads of a ledger entry, each field as `entry.get(name, default)` reads
+    it (`wall` UNSET when the key is missing). Any JSON object decodes straight to one in C,
+    its other keys skipped unbuilt: about half the time of building the entry's dict and
+    asking it, which the judging process does anyway. `from_entry` makes one from a dict."""
+
+    kind: Any = None
+    payment_id: Any = None
+    id: Any = None
+    latest_charge: Any = None
+    charge: Any = None
+    seq: Any = None
+    status: Any = "succeeded"
+    replayed: Any = False
+    wall: Any = msgspec.UNSET
+    time: Any = None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> LedgerFacts:
+        """The facts of an entry parsed the general way (a line msgspec's decoder refused)."""
+        return cls(**{name: entry[name] for name in cls.__struct_fields__ if name in entry})
+
+    @property
+    def wall_time(self) -> Any:
+        """`entry.get("wall", entry.get("time"))`: when the entry happened, as written."""
+        return self.time if self.wall is msgspec.UNSET else self.wall
+
+    @property
+    def is_money_charge(self) -> bool:
+        """harness.ledger.is_money_charge of the entry."""
+        return self.kind == "charge" and self.status == "succeeded" and not self.replayed
+
+
+# Reads a ledger line to its LedgerFacts when it is a JSON object msgspec takes (ValueError
+# otherwise: scan_jsonl then reads it the general way and `from_entry` converts it).
+_decode_facts = msgspec.json.Decoder(LedgerFacts).decode
+
+
 class LedgerRouter:
     """Routes ledger entries in order; remembers where each money charge went, for links."""
 
@@ -211,24 +251,24 @@ class LedgerRouter:
         # Every key a checker finds a money charge by (its dedup key, id, latest_charge,
         # charge) → the partition of the first charge with it.
         self.charge_keys: dict[Any, int] = {}
-        self._refunds: list[tuple[int, bytes, dict[str, Any]]] = []  # of a charge not seen yet
+        self._refunds: list[tuple[int, bytes, LedgerFacts]] = []  # of a charge not seen yet
         self.origin: float | None = None  # the first entry's wall time, for a run without ops
 
-    def route(self, number: int, line: bytes, entry: dict[str, Any]) -> None:
+    def route(self, number: int, line: bytes, entry: LedgerFacts) -> None:
         parts = self._parts
-        p = parts.of(entry.get("payment_id"))
+        p = parts.of(entry.payment_id)
         if self.origin is None:
-            wall = entry.get("wall", entry.get("time"))
+            wall = entry.wall_time
             if isinstance(wall, int | float):
                 self.origin = float(wall)
-        kind = entry.get("kind")
-        if kind == "charge" and is_money_charge(entry):
-            charge_id = entry.get("id")
+        kind = entry.kind
+        if kind == "charge" and entry.is_money_charge:
+            charge_id = entry.id
             if not charge_id:  # found by refunds of "no charge id": those live in partition 0
                 parts.link(p, 0)
-            keys = [charge_id or ("seq", entry.get("seq"))]
-            keys += [entry.get(k) for k in ("id", "latest_charge", "charge")
-                     if isinstance(entry.get(k), str)]
+            keys = [charge_id or ("seq", entry.seq)]
+            keys += [key for key in (charge_id, entry.latest_charge, entry.charge)
+                     if isinstance(key, str)]
             for key in keys:
                 try:
                     first = self.charge_keys.setdefault(key, p)
@@ -237,7 +277,7 @@ class LedgerRouter:
                 if first != p:
                     parts.link(p, first)
         elif kind == "refund":
-            charge = entry.get("charge")
+            charge = entry.charge
             if not charge:
                 p = 0
             else:
@@ -254,8 +294,8 @@ class LedgerRouter:
     def finish(self) -> None:
         """Refunds listed before their charge go where it went (or stay by payment id)."""
         for number, line, entry in self._refunds:
-            known = self.charge_keys.get(entry.get("charge"))
-            p = known if known is not None else self._parts.of(entry.get("payment_id"))
+            known = self.charge_keys.get(entry.charge)
+            p = known if known is not None else self._parts.of(entry.payment_id)
             self._spill.add(p, LEDGER, number, line)
         self._refunds.clear()
 
@@ -281,7 +321,8 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
                  ) -> float | None:
     """The ledger's and the DB view's pass, into `spill`: the first ledger entry's wall time."""
     router = LedgerRouter(partitions, spill)
-    for number, line, entry in scan_jsonl(ledger, "ledger entry"):
+    for number, line, entry in scan_jsonl(ledger, "ledger entry", LedgerFacts.from_entry,
+                                          decode=_decode_facts):
         router.route(number, line, entry)
     router.finish()
     rows = read_db(db) if db is not None else None
@@ -292,5 +333,5 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
     return router.origin
 
 
-__all__ = ["DB", "HEAD", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerRouter",
-           "Partitions", "RoutedPart", "route_db", "route_ledger"]
+__all__ = ["DB", "HEAD", "HISTORY", "KINDS", "LEDGER", "HistoryRouter", "LedgerFacts",
+           "LedgerRouter", "Partitions", "RoutedPart", "route_db", "route_ledger"]

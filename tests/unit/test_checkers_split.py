@@ -66,8 +66,9 @@ def _rows(spills: list[Spill]) -> dict[int, list[tuple[int, Any]]]:
     for spill in spills:
         spill.flush()
     for p in range(PARTITIONS):
-        out[p] = read_rows([(spill.fileno(), spill.located([p], HISTORY)) for spill in spills],
-                           lines_of)
+        rows = read_rows([(spill.fileno(), spill.located([p], HISTORY)) for spill in spills],
+                         lines_of)
+        out[p] = list(zip(rows.positions, rows.values, strict=True))
     return out
 
 
