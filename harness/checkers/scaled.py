@@ -180,13 +180,13 @@ def _route(history: Path, ledger: Path, db: Path | None, parts: Partitions,
     ledger's process, into `rest` after the ledger."""
     ops, rest = spills
     with contextlib.ExitStack() as stack:
-        side = (stack.enter_context(side_pass(ledger, db, parts, rest,
-                                              None if tail is None else (history, tail)))
-                if aside else None)
-        later = [stack.enter_context(spawned(route_history_part, (history, *span), parts,
-                                             spill, f"payrace-route-history-{n}"))
-                 for n, (span, spill) in enumerate(zip(history_spans[1:], ops[1:], strict=True),
-                                                   2)]
+        # Each later part is numbered by its place after the first (harness.checkers.split).
+        last = None if tail is None else (history, tail, len(history_spans))
+        side = stack.enter_context(side_pass(ledger, db, parts, rest, last)) if aside else None
+        later = [stack.enter_context(spawned(route_history_part, (history, *span, place), parts,
+                                             spill, f"payrace-route-history-{place + 1}"))
+                 for place, (span, spill) in enumerate(
+                     zip(history_spans[1:], ops[1:], strict=True), 1)]
         ledger_origin = route_ledger(ledger, db, parts, rest) if side is None else None
         counts: JsonlRows[Any] = JsonlRows()
         router = HistoryRouter(parts, ops[0])

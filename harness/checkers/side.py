@@ -83,22 +83,24 @@ def spawned(work: Pass, args: tuple[Any, ...], partitions: Partitions, spill: Sp
 
 
 def side_pass(ledger: Path, db: Path | None, partitions: Partitions, spill: Spill,
-              history_tail: tuple[Path, int] | None = None) -> AbstractContextManager[SidePass]:
+              history_tail: tuple[Path, int, int] | None = None,
+              ) -> AbstractContextManager[SidePass]:
     """Route the ledger and DB view into `spill` from a spawned process, then the history
-    from byte `history_tail[1]` to its end if given (a later part: split.route_history_part);
-    `result()` is (the ledger's first wall time, what that part returned or None)."""
+    from byte `history_tail[1]` to its end if given, as the `history_tail[2]`th later part
+    (split.route_history_part); `result()` is (the ledger's first wall time, what that part
+    returned or None)."""
     return spawned(_ledger_pass, (ledger, db, history_tail), partitions, spill,
                    "payrace-route-ledger")
 
 
 def _ledger_pass(partitions: Partitions, spill: Spill, ledger: Path, db: Path | None,
-                 history_tail: tuple[Path, int] | None,
+                 history_tail: tuple[Path, int, int] | None,
                  ) -> tuple[float | None, tuple[RoutedPart, int] | None]:
     origin = route_ledger(ledger, db, partitions, spill)
     if history_tail is None:
         return origin, None
-    history, start = history_tail
-    return origin, route_history_part(partitions, spill, history, start, None)
+    history, start, place = history_tail
+    return origin, route_history_part(partitions, spill, history, start, None, place)
 
 
 def _side(work: Pass, args: tuple[Any, ...], count: int, kinds: Iterable[str],

@@ -112,21 +112,35 @@ def lines_before(path: Path, start: int) -> int:
     return count
 
 
+# A later part numbers its lines from `place * PLACE_STRIDE + 1`, not from the file's start:
+# counting the lines before it meant reading the whole file up to there (two seconds of a
+# ten-million-op history's tail). The numbers only order the rows, so a part's place among
+# the parts does as well; a damaged line's message is numbered from the file's start.
+PLACE_STRIDE = 1 << 40
+
+
 def route_history_part(partitions: Partitions, spill: Spill, history: Path, start: int,
-                       end: int | None) -> tuple[RoutedPart, int]:
-    """Route the ops from byte `start` to `end` as a later part (a side process's pass):
-    what the first part's router must join, and the torn lines at the end of the file."""
+                       end: int | None, place: int) -> tuple[RoutedPart, int]:
+    """Route the ops from byte `start` to `end` as a later part (a side process's pass), the
+    `place`th part (1 for the first after the first router's): what the first part's router
+    must join, and the torn lines at the end of the file."""
     counts: JsonlRows[object] = JsonlRows()
     router = HistoryRouter(partitions, spill, after=True)
     try:
-        span = (start, end, lines_before(history, start) + 1)
-        for number, line, op in scan_ops(history, counts=counts, span=span):
-            router.route(number, line, op)
+        try:
+            span = (start, end, place * PLACE_STRIDE + 1)
+            for number, line, op in scan_ops(history, counts=counts, span=span):
+                router.route(number, line, op)
+        except UsageError:  # a damaged line: say which, counted from the file's start
+            first = lines_before(history, start) + 1
+            for _ in scan_ops(history, span=(start, end, first)):
+                pass
+            raise
     except OSError as exc:  # the first part's words for it (harness.checkers.scaled)
         raise UsageError(
             f"Cannot read the history file {history}: {exc.strerror or exc}") from exc
     return router.part(), counts.torn_lines
 
 
-__all__ = ["LEDGER_COST", "MIN_PART_BYTES", "Span", "lines_before", "route_history_part",
-           "routing_spans", "spans"]
+__all__ = ["LEDGER_COST", "MIN_PART_BYTES", "PLACE_STRIDE", "Span", "lines_before",
+           "route_history_part", "routing_spans", "spans"]

@@ -61,18 +61,17 @@ def _history(seed: int, ops: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _rows(spills: list[Spill]) -> dict[int, list[tuple[int, Any]]]:
-    out = {}
+def _rows(spills: list[Spill]) -> dict[int, list[Any]]:
+    """Each partition's lines, in the order read_rows puts them (a later part's positions
+    are numbered by its place, so only the order they make is the one pass's)."""
     for spill in spills:
         spill.flush()
-    for p in range(PARTITIONS):
-        rows = read_rows([(spill.fileno(), spill.located([p], HISTORY)) for spill in spills],
-                         lines_of)
-        out[p] = list(zip(rows.positions, rows.values, strict=True))
-    return out
+    return {p: read_rows([(spill.fileno(), spill.located([p], HISTORY)) for spill in spills],
+                         lines_of).values
+            for p in range(PARTITIONS)}
 
 
-def _whole(path: Path) -> tuple[dict[int, list[tuple[int, Any]]], list[list[int]], float | None]:
+def _whole(path: Path) -> tuple[dict[int, list[Any]], list[list[int]], float | None]:
     parts, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
     router = HistoryRouter(parts, spill)
     for number, line, op in scan_ops(path):
@@ -82,7 +81,7 @@ def _whole(path: Path) -> tuple[dict[int, list[tuple[int, Any]]], list[list[int]
 
 
 def _in_parts(path: Path, cuts: list[int],
-              ) -> tuple[dict[int, list[tuple[int, Any]]], list[list[int]], float | None]:
+              ) -> tuple[dict[int, list[Any]], list[list[int]], float | None]:
     """The first part routed here, each later one by its own router, as side processes do."""
     parts, first = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
     bounds = [0, *cuts, None]
@@ -90,10 +89,10 @@ def _in_parts(path: Path, cuts: list[int],
     for number, line, op in scan_ops(path, span=(0, bounds[1], 1)):
         router.route(number, line, op)
     spills = [first]
-    for start, end in itertools.pairwise(bounds[1:]):
+    for place, (start, end) in enumerate(itertools.pairwise(bounds[1:]), 1):
         own, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
         assert start is not None
-        routed, torn = route_history_part(own, spill, path, start, end)
+        routed, torn = route_history_part(own, spill, path, start, end, place)
         assert torn == 0
         parts.adopt(own.roots())
         router.join(routed)
@@ -182,13 +181,29 @@ def test_a_damaged_line_at_the_end_of_a_part_is_refused_not_torn(tmp_path: Path)
     assert counts.torn_lines == 0
 
 
+def test_a_damaged_line_in_a_later_part_is_named_by_its_line_in_the_file(
+        tmp_path: Path) -> None:
+    """A later part numbers its rows by its place, not by counting the lines before it; a
+    damaged line there is still refused with its line number counted from the file's start."""
+    path = tmp_path / "history.jsonl"
+    write_jsonl(path, _history(7, 30))
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[21] = b'{"index": oops}\n'
+    path.write_bytes(b"".join(lines))
+    start = sum(len(line) for line in lines[:12])
+    with pytest.raises(UsageError, match=r"history\.jsonl line 22 is not a history op"):
+        route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), path, start, None,
+                           3)
+
+
 def test_an_unreadable_history_is_one_part_and_a_later_part_says_so(tmp_path: Path) -> None:
     """No history to cut: one part, for the first part's reading to name the problem; a
     later part that cannot read it says so in the same words, not with a traceback."""
     missing = tmp_path / "history.jsonl"
     assert spans(missing, 2) == [(0, None)]
     with pytest.raises(UsageError, match=r"Cannot read the history file .*history\.jsonl"):
-        route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), missing, 10, None)
+        route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), missing, 10, None,
+                           1)
 
 
 @settings(max_examples=200)
