@@ -291,6 +291,12 @@ def parse_lines(lines: bytes) -> list[Any]:
                       lambda rows: all(type(row) is dict for row in rows))
 
 
+def parse_values(lines: bytes) -> list[Any]:
+    """The JSON values of `lines` (see `read_chunk`), of any type, each as `load_document`
+    reads it: a DB view's rows, spilled as lines (harness.checkers.evidence.read_db_lines)."""
+    return read_chunk(lines, _DECODER.decode_lines, load_document)
+
+
 def scan_jsonl(
     path: str | Path,
     what: str,
@@ -449,6 +455,7 @@ __all__ = [
     "load_document",
     "parse_line",
     "parse_lines",
+    "parse_values",
     "read_chunk",
     "read_jsonl",
     "scan_jsonl",

@@ -10,6 +10,8 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from harness.errors import UsageError
 from harness.history import (
     Op,
@@ -223,6 +225,42 @@ def read_db(db_path: Path) -> list[Any] | None:
     return loaded
 
 
+class _Wrapped(msgspec.Struct):
+    """A db.json of the form {"payments": [...]} (its other keys unread)."""
+
+    payments: list[msgspec.Raw] | None = None
+
+
+# A db.json's rows, each left as its own bytes (never built): a list, or {"payments": [...]}.
+_RAW_ROWS = msgspec.json.Decoder(list[msgspec.Raw] | _Wrapped).decode
+
+
+def read_db_lines(db_path: Path) -> list[Any] | None:
+    """The rows of a `db.json` as `read_db` reads them, each as one line of JSON without its
+    newline (bytes, or a msgspec.Raw: a buffer of them), in order; None when there is none.
+
+    A row is its own bytes, not parsed into a dict: the routing pass of a large check only
+    sends rows on to their partition's judge, which parses them (`load_document` reads each
+    to the value read_db gives). In a document msgspec takes, a newline or carriage return
+    can only be whitespace between tokens (JSON strings hold them escaped): each becomes a
+    space, and no row holds one.
+    A document msgspec does not read whole (NaN, huge numbers) is read by read_db, errors and
+    all, and its rows written back by json, which reads them back as they were."""
+    if not db_path.is_file():
+        return None
+    raw = db_path.read_bytes()
+    try:
+        document = _RAW_ROWS(raw)
+        if b"\n" in raw or b"\r" in raw:  # as payrace writes it (indented): read once more
+            document = _RAW_ROWS(raw.replace(b"\n", b" ").replace(b"\r", b" "))
+    except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
+        document = None
+    rows = document.payments if isinstance(document, _Wrapped) else document
+    if rows is None:
+        return [json.dumps(row).encode() for row in read_db(db_path) or ()]
+    return rows
+
+
 __all__ = [
     "CHARGE_PATHS",
     "DbRow",
@@ -232,4 +270,5 @@ __all__ = [
     "is_money_charge",
     "load_evidence",
     "read_db",
+    "read_db_lines",
 ]

@@ -15,11 +15,11 @@ from harness.checkers.evidence import Evidence
 from harness.checkers.pool import inherited_files
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
-from harness.checkers.spill import Location, marshalled, read_rows
+from harness.checkers.spill import Location, read_rows
 from harness.checkers.suite import run_all
 from harness.gc_pause import gc_paused
 from harness.history import read_ops
-from harness.jsonl import parse_lines
+from harness.jsonl import parse_lines, parse_values
 
 Tally = Callable[[Evidence], Any]
 
@@ -73,7 +73,7 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
             history=read_rows(
                 [(files[n], located) for n, located in group.history], read_ops).values,
             ledger=read_rows([(rest, group.ledger)], parse_lines).values,
-            db=None if group.db is None else read_rows([(rest, group.db)], marshalled).values,
+            db=None if group.db is None else read_rows([(rest, group.db)], parse_values).values,
             reconciled=settings.reconciled,
             settled_how=settings.settled_how,
             run_origin=settings.origin,

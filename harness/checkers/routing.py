@@ -23,10 +23,10 @@ from zlib import crc32
 
 import msgspec
 
-from harness.checkers.evidence import read_db
+from harness.checkers.evidence import read_db_lines
 from harness.checkers.spill import Spill
 from harness.history import Op, clock_origin
-from harness.jsonl import scan_jsonl
+from harness.jsonl import load_document, scan_jsonl
 
 HISTORY, LEDGER, DB = "history", "ledger", "db"
 KINDS = (HISTORY, LEDGER, DB)
@@ -300,21 +300,43 @@ class LedgerRouter:
         self._refunds.clear()
 
 
-def route_db(rows: list[Any], partitions: Partitions, spill: Spill,
+class _RowKeys(msgspec.Struct, gc=False):
+    """What routing reads of a DB row: `row.get("id")`, `row.get("charge_id")`."""
+
+    id: Any = None
+    charge_id: Any = None
+
+
+_decode_row_keys = msgspec.json.Decoder(_RowKeys).decode
+
+
+def _row_keys(line: Any) -> _RowKeys | None:
+    """The keys of a DB row's line (evidence.read_db_lines); None when the row is not an
+    object. A line msgspec refuses (json wrote it: NaN) is read as the judge will read it."""
+    try:
+        return _decode_row_keys(line)
+    except (ValueError, RecursionError):  # not an object, or not msgspec's to read
+        row = load_document(bytes(line))
+        return _RowKeys(row.get("id"), row.get("charge_id")) if type(row) is dict else None
+
+
+def route_db(lines: list[Any], partitions: Partitions, spill: Spill,
              charge_keys: dict[Any, int]) -> None:
-    """Each DB row goes by its id, linked to the partition of the charge its charge_id names."""
-    for position, row in enumerate(rows):
-        if not isinstance(row, dict):
-            spill.add(0, DB, position, row)
+    """Each DB row (a line of read_db_lines) goes by its id, linked to the partition of the
+    charge its charge_id names; a row that is not an object, to partition 0."""
+    for position, line in enumerate(lines):
+        keys = _row_keys(line)
+        if keys is None:
+            spill.add(0, DB, position, line)
             continue
-        p = partitions.of(row.get("id"))
+        p = partitions.of(keys.id)
         try:
-            linked = charge_keys.get(row.get("charge_id"))
+            linked = charge_keys.get(keys.charge_id)
         except TypeError:
             linked = None
         if linked is not None and linked != p:
             partitions.link(p, linked)
-        spill.add(p, DB, position, row)
+        spill.add(p, DB, position, line)
 
 
 def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: Spill,
@@ -325,7 +347,7 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
                                           decode=_decode_facts):
         router.route(number, line, entry)
     router.finish()
-    rows = read_db(db) if db is not None else None
+    rows = read_db_lines(db) if db is not None else None
     if rows is not None:
         route_db(rows, partitions, spill, router.charge_keys)
         del rows

@@ -1,9 +1,10 @@
 """Rows routed to partitions, written in chunks to one temporary file, read back by partition.
 
-A history op or ledger entry is kept as the line it was read from: writing bytes costs
-almost nothing, and the process that judges the partition parses it again, in parallel with
-the others, instead of the routing pass marshalling every parsed row. A DB row (parsed from
-one JSON document, with no line of its own) is marshalled, which keeps it exactly.
+A history op or ledger entry is kept as the line it was read from, and a DB row as its own
+bytes in the document (harness.checkers.evidence.read_db_lines): writing bytes costs almost
+nothing, and the process that judges the partition parses them, in parallel with the others,
+instead of the routing pass marshalling every parsed row. Kinds of rows that are not lines
+are marshalled, which keeps them exactly.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ Key = tuple[int, str]  # (partition, kind)
 class Spill:
     """Per (partition, kind) chunk lists on disk, so memory holds one partition, not the run.
 
-    `lines` names the kinds whose rows are lines (bytes without a newline inside); the
-    others hold JSON-parsed values (dicts, lists, str, numbers, None), which marshal keeps
-    exactly. Another process may fill it (harness.checkers.side): it writes to the same
-    file (`file`, opened on this one's `fileno()`), then hands over its `index`.
+    `lines` names the kinds whose rows are lines (bytes, or a buffer of them, without a
+    newline inside: a file's line may end in its own); the others hold JSON-parsed values
+    (dicts, lists, str, numbers, None), which marshal keeps exactly. Another process may
+    fill it (harness.checkers.side): it writes to the same file (`file`, opened on this
+    one's `fileno()`), then hands over its `index`.
     """
 
     def __init__(self, partitions: int, kinds: Iterable[str], lines: Iterable[str] = (),
@@ -107,7 +109,10 @@ class Spill:
     def _pending(self, kind: str, payloads: list[Any], positions: array[int]) -> Chunk:
         if kind in self.lines:
             data = b"".join(payloads)
-            if data.count(b"\n") != len(payloads):
+            newlines = data.count(b"\n")
+            if newlines == 0:  # lines that were never a file's (a DB view's rows)
+                data = b"\n".join(payloads) + b"\n"
+            elif newlines != len(payloads):
                 # The file's last line may lack its newline; every stored line ends in one.
                 data = b"".join(line if line.endswith(b"\n") else line + b"\n"
                                 for line in payloads)
