@@ -145,8 +145,12 @@ def test_ctrl_c_while_the_processes_start_ends_none_of_them(tmp_path: Path) -> N
                             pass
                     time.sleep(0.05)
                 side.result()  # raises had the side process died
-                workers = [p for p in started if p.is_running()
-                           and p.status() != psutil.STATUS_ZOMBIE]
+                for _ in range(100):  # the side process ends once it has answered
+                    workers = [p for p in started if p.is_running()
+                               and p.status() != psutil.STATUS_ZOMBIE]
+                    if len(workers) <= 2:
+                        break
+                    time.sleep(0.05)
                 print(len(started), len(workers), sorted(pool.map(abs, [-1, -2])))
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
@@ -196,3 +200,60 @@ def test_a_daemonic_process_judges_in_itself(tmp_path: Path) -> None:
     process.join(60)
     assert process.exitcode == 0
     assert answer.get() == 1
+
+
+def test_a_workers_child_answers_raises_or_dies_as_said_and_is_reaped(tmp_path: Path) -> None:
+    """In a judging worker (a fresh interpreter, as the pool's are), judged_apart runs the
+    work in a forked child: its value comes back, its error is raised here as itself, its
+    death without an answer is an error naming it, and no child is left, not even a zombie.
+    What the child keeps for its exit is never freed object by object: a finaliser on it
+    never runs. Outside a worker the work runs in place."""
+    script = textwrap.dedent(f"""
+        import os, weakref
+        import psutil
+        from harness.checkers import pool
+
+        class Evidence:
+            pass
+
+        def freed(pid):
+            with open({str(tmp_path / "freed")!r}, "a") as out:
+                out.write(f"{{pid}} ")
+
+        def work():
+            kept = Evidence()
+            weakref.finalize(kept, freed, os.getpid())
+            pool.kept_until_exit(kept)
+            return os.getpid()
+
+        def fail():
+            raise ValueError("a checker's own error")
+
+        def die():
+            os._exit(3)
+
+        if __name__ == "__main__":
+            assert pool.judged_apart(work) == os.getpid()  # not a worker: here
+            pool._role.forks = True  # as _start_judging makes a pool's worker
+            child = pool.judged_apart(work)
+            assert child != os.getpid(), child
+            try:
+                pool.judged_apart(fail)
+            except ValueError as exc:
+                assert str(exc) == "a checker's own error"
+            else:
+                raise AssertionError("no error")
+            try:
+                pool.judged_apart(die)
+            except RuntimeError as exc:
+                assert "ended without an answer" in str(exc), exc
+            else:
+                raise AssertionError("no error")
+            assert psutil.Process().children() == []
+            print(os.getpid())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, text=True,
+                         capture_output=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    # In place, the finaliser ran as the work returned; in the child, never.
+    assert (tmp_path / "freed").read_text().split() == [out.stdout.strip()]
