@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 from harness.checkers.evidence import Evidence
-from harness.checkers.pool import inherited_files, judged_apart, kept_until_exit
+from harness.checkers.pool import inherited_files
 from harness.checkers.registry import Suite
 from harness.checkers.result import CheckResult
 from harness.checkers.spill import Location, read_rows
@@ -62,17 +62,11 @@ def judge_group(settings: Settings, group: Group, files: Sequence[int] | None = 
     """The suite's results over the group's evidence, and its tally (None without one).
 
     `files` are this process's descriptors of the spill files; a worker of `judging_pool`
-    has them already (`inherited_files`), and judges each group in a child of its own
-    (`judged_apart`), which leaves the evidence to the kernel instead of freeing it.
+    has them already (`inherited_files`).
 
     Every line was parsed and checked by the routing pass, so parsing it again cannot fail.
     """
-    return judged_apart(partial(_judged, settings, group,
-                                files if files is not None else inherited_files()))
-
-
-def _judged(settings: Settings, group: Group, files: Sequence[int],
-            ) -> tuple[list[CheckResult], Any]:
+    files = files if files is not None else inherited_files()
     rest = files[0]
     with gc_paused():
         evidence = PartEvidence(
@@ -85,9 +79,7 @@ def _judged(settings: Settings, group: Group, files: Sequence[int],
             run_origin=settings.origin,
         )
         results = run_all(evidence, checkers=settings.checkers)
-        tallied = None if settings.tally is None else settings.tally(evidence)
-        kept_until_exit(evidence)
-        return results, tallied
+        return results, None if settings.tally is None else settings.tally(evidence)
 
 
 __all__ = ["Group", "PartEvidence", "Settings", "Tally", "judge_group"]

@@ -2,18 +2,14 @@
 
 Workers are spawned, not forked: each starts as a fresh interpreter that imports the suite's
 functions by name, so nothing of the parent's state (its threads, its locks, gigabytes of
-routing tables) is copied. A worker then forks a child of its own per group (`judged_apart`)
-from that clean state, so that the group's objects go back to the kernel with the child
-instead of being freed one by one. A worker or child exits by itself within a second once
-its parent is gone, killed or not; a parent that raises terminates its workers on the way
-out.
+routing tables) is copied. A worker exits by itself within a second once its parent is gone,
+killed or not; a parent that raises terminates its workers on the way out.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import signal
 import threading
 import time
@@ -22,9 +18,7 @@ from contextlib import contextmanager
 from functools import partial
 from multiprocessing import reduction, resource_tracker
 from multiprocessing.pool import Pool
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 # Each worker holds one group's evidence as objects, a few hundred megabytes
 # (harness.checkers.scaled.PART_BYTES): this many stay within the memory goal (4 GiB).
@@ -63,17 +57,6 @@ def importable(function: Callable[..., Any] | None) -> bool:
 
 # In a worker: the descriptors of the files its parent gave it (judging_pool's `files`).
 _inherited: list[int] = []
-
-
-class _Role:
-    """What this process is to judging_apart: a worker that forks a child per group, or
-    such a child, which holds what it built until it exits."""
-
-    forks = False
-    kept: list[Any] | None = None  # in a child: what it built, for the kernel to free
-
-
-_role = _Role()
 
 
 @contextmanager
@@ -116,70 +99,11 @@ def _detached(dup: Any) -> int:
 def _start_judging(parent: int, files: list[int]) -> None:
     start_worker(parent)
     _inherited[:] = files
-    _role.forks = hasattr(os, "fork")
 
 
 def inherited_files() -> list[int]:
     """In a worker of `judging_pool`: its descriptors of the files the pool was given."""
     return list(_inherited)
-
-
-def kept_until_exit(value: Any) -> None:
-    """In a child of `judged_apart`: hold `value` until the child exits, so that it is never
-    freed object by object (elsewhere: nothing, it is freed as usual)."""
-    if _role.kept is not None:
-        _role.kept.append(value)
-
-
-def judged_apart(work: Callable[[], T]) -> T:
-    """`work()`, run in a child forked for it when this is a worker of `judging_pool` (else
-    here): the child sends its result and exits, freeing nothing it kept (`kept_until_exit`).
-
-    Freeing a group's evidence object by object cost as long as a tenth of judging it (0.6 s
-    of CPU per million ops); a process that ends hands its memory back to the kernel whole.
-    The worker forks from a clean state (it holds no evidence, only its imports and its
-    parent-watching thread, which the child replaces with one watching the worker), so the
-    child copies next to nothing. An error in `work` is raised here, as if it ran here.
-    """
-    if not _role.forks:
-        return work()
-    reading, writing = os.pipe()
-    worker = os.getpid()
-    child = os.fork()
-    if child == 0:  # the child: it ends in os._exit, never returns
-        code = 0
-        try:
-            os.close(reading)
-            _role.forks, _role.kept = False, []
-            start_worker(worker)
-            message: tuple[str, Any]
-            try:
-                message = ("done", work())
-            except Exception as exc:  # the worker's to raise
-                message = ("error", exc)
-            try:
-                payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # an error (or a value) that does not pickle: its words
-                failed = message[1] if message[0] == "error" else exc
-                payload = pickle.dumps(
-                    ("error", RuntimeError(f"{type(failed).__name__}: {failed}")))
-            with os.fdopen(writing, "wb") as out:
-                out.write(payload)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(writing)
-    with os.fdopen(reading, "rb") as answer:
-        payload = answer.read()
-    _, status = os.waitpid(child, 0)
-    if not payload:
-        raise RuntimeError(f"The process judging a group ended without an answer (exit code "
-                           f"{os.waitstatus_to_exitcode(status)})")
-    kind, value = pickle.loads(payload)
-    if kind == "error":
-        raise value
-    return value  # type: ignore[no-any-return]
 
 
 @contextmanager
@@ -228,5 +152,4 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 __all__ = ["MAX_WORKERS", "WATCH_SECONDS", "Inherited", "importable", "inherited_files",
-           "judged_apart", "judging_pool", "kept_until_exit", "may_start_processes",
-           "sigint_held", "start_worker", "usable_cpus"]
+           "judging_pool", "may_start_processes", "sigint_held", "start_worker", "usable_cpus"]
