@@ -222,7 +222,18 @@ def read_db(db_path: Path) -> list[Any] | None:
         raise UsageError(
             f"{db_path} must hold a list of payment rows, got {type(loaded).__name__}"
         )
+    for position, row in enumerate(loaded):
+        if not isinstance(row, dict):
+            raise not_a_row(db_path, position, row)
     return loaded
+
+
+def not_a_row(db_path: Path, position: int, row: Any) -> UsageError:
+    """The one-line refusal of a DB view whose row `position` (from 0) is not an object."""
+    shown = json.dumps(row)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return UsageError(f"{db_path}: row {position + 1} is {shown}, not a payment row; expected "
+                      "a JSON object per row (id, status, charge_id, amount, currency)")
 
 
 class _Wrapped(msgspec.Struct):
@@ -269,6 +280,7 @@ __all__ = [
     "charge_endpoint",
     "is_money_charge",
     "load_evidence",
+    "not_a_row",
     "read_db",
     "read_db_lines",
 ]

@@ -23,7 +23,7 @@ from zlib import crc32
 
 import msgspec
 
-from harness.checkers.evidence import read_db_lines
+from harness.checkers.evidence import not_a_row, read_db_lines
 from harness.checkers.spill import Spill
 from harness.history import Op, clock_origin
 from harness.jsonl import load_document, scan_jsonl
@@ -310,25 +310,24 @@ class _RowKeys(msgspec.Struct, gc=False):
 _decode_row_keys = msgspec.json.Decoder(_RowKeys).decode
 
 
-def _row_keys(line: Any) -> _RowKeys | None:
-    """The keys of a DB row's line (evidence.read_db_lines); None when the row is not an
-    object. A line msgspec refuses (json wrote it: NaN) is read as the judge will read it."""
+def _row_keys(db: Path, position: int, line: Any) -> _RowKeys:
+    """The keys of DB row `position`'s line (evidence.read_db_lines); UsageError when the row
+    is not an object. A line msgspec refuses (json wrote it: NaN) is read as the judge will."""
     try:
         return _decode_row_keys(line)
     except (ValueError, RecursionError):  # not an object, or not msgspec's to read
         row = load_document(bytes(line))
-        return _RowKeys(row.get("id"), row.get("charge_id")) if type(row) is dict else None
+        if type(row) is not dict:
+            raise not_a_row(db, position, row) from None
+        return _RowKeys(row.get("id"), row.get("charge_id"))
 
 
-def route_db(lines: list[Any], partitions: Partitions, spill: Spill,
+def route_db(db: Path, lines: list[Any], partitions: Partitions, spill: Spill,
              charge_keys: dict[Any, int]) -> None:
-    """Each DB row (a line of read_db_lines) goes by its id, linked to the partition of the
-    charge its charge_id names; a row that is not an object, to partition 0."""
+    """Each row of the DB view `db` (a line of read_db_lines) goes by its id, linked to the
+    partition of the charge its charge_id names; a row that is not an object is refused."""
     for position, line in enumerate(lines):
-        keys = _row_keys(line)
-        if keys is None:
-            spill.add(0, DB, position, line)
-            continue
+        keys = _row_keys(db, position, line)
         p = partitions.of(keys.id)
         try:
             linked = charge_keys.get(keys.charge_id)
@@ -348,8 +347,8 @@ def route_ledger(ledger: Path, db: Path | None, partitions: Partitions, spill: S
         router.route(number, line, entry)
     router.finish()
     rows = read_db_lines(db) if db is not None else None
-    if rows is not None:
-        route_db(rows, partitions, spill, router.charge_keys)
+    if db is not None and rows is not None:
+        route_db(db, rows, partitions, spill, router.charge_keys)
         del rows
     router.charge_keys.clear()  # links are made; the map is the pass's largest object
     return router.origin

@@ -140,6 +140,20 @@ def test_a_directory_that_is_not_evidence_is_one_line_naming_what_is_missing(
     assert code == 2 and "is not a directory" in err
 
 
+def test_a_db_view_row_that_is_not_an_object_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A DB view as payrace writes it (indented), one of its rows not an object: refused in
+    one line naming the row and what is accepted, nothing written."""
+    ev = evidence(tmp_path, "safe")
+    rows = json.loads((ev / "db.json").read_text())
+    rows.insert(2, "pay_x")
+    (ev / "db.json").write_text(json.dumps(rows, indent=1))
+    code, out, err = check(str(ev))
+    assert code == 2 and out == ""
+    assert err == (f"payrace: {ev / 'db.json'}: row 3 is \"pay_x\", not a payment row; "
+                   "expected a JSON object per row (id, status, charge_id, amount, currency)\n")
+    assert not (ev / "summary.json").exists()
+
+
 @pytest.mark.parametrize(("previous", "refused"), [
     ('{"kind": "check", "stats": {"x": NaN}}', False),  # json's NaN: still a check's
     ('{"kind": "run", "kind": "check"}', False),  # the last of a repeated key, as json reads it
