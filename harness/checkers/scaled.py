@@ -126,9 +126,8 @@ def _judge(history: Path, ledger: Path, db: Path | None, settings: Settings,
     # The workers start (a fresh interpreter each) while this process routes the files.
     with gc_paused(), contextlib.ExitStack() as stack:
         rest = stack.enter_context(contextlib.closing(
-            Spill(count, (LEDGER, DB) if tail is None else (LEDGER, DB, HISTORY),
-                  (LEDGER, DB, HISTORY))))
-        ops = [stack.enter_context(contextlib.closing(Spill(count, (HISTORY,), (HISTORY,))))
+            Spill(count, (LEDGER, DB) if tail is None else (LEDGER, DB, HISTORY))))
+        ops = [stack.enter_context(contextlib.closing(Spill(count, (HISTORY,))))
                for _ in history_spans]
         # The spill files, where the workers read the chunks: the ledger's, then the history's.
         spills = (rest, *ops)

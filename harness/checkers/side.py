@@ -67,8 +67,8 @@ def spawned(work: Pass, args: tuple[Any, ...], partitions: Partitions, spill: Sp
     answers, sending = context.Pipe(duplex=False)
     process = context.Process(
         target=_side,
-        args=(work, args, partitions.count, tuple(spill.kinds), tuple(spill.lines),
-              Inherited(spill.fileno()), sending, os.getpid()),
+        args=(work, args, partitions.count, tuple(spill.kinds), Inherited(spill.fileno()),
+              sending, os.getpid()),
         name=name, daemon=True)
     with sigint_held():
         process.start()
@@ -103,12 +103,12 @@ def _ledger_pass(partitions: Partitions, spill: Spill, ledger: Path, db: Path | 
     return origin, route_history_part(partitions, spill, history, start, None, place)
 
 
-def _side(work: Pass, args: tuple[Any, ...], count: int, kinds: Iterable[str],
-          lines: Iterable[str], file: int, answers: Connection, parent: int) -> None:
+def _side(work: Pass, args: tuple[Any, ...], count: int, kinds: Iterable[str], file: int,
+          answers: Connection, parent: int) -> None:
     """The side process: route onto the shared file, then answer with the index and links."""
     start_worker(parent)
     partitions = Partitions(count)
-    spill = Spill(count, kinds, lines, file=os.fdopen(file, "r+b"))
+    spill = Spill(count, kinds, file=os.fdopen(file, "r+b"))
     try:
         with gc_paused():
             value = work(partitions, spill, *args)

@@ -1,20 +1,18 @@
 """Rows routed to partitions, written in chunks to one temporary file, read back by partition.
 
-A history op or ledger entry is kept as the line it was read from, and a DB row as its own
-bytes in the document (harness.checkers.evidence.read_db_lines): writing bytes costs almost
-nothing, and the process that judges the partition parses them, in parallel with the others,
-instead of the routing pass marshalling every parsed row. Kinds of rows that are not lines
-are marshalled, which keeps them exactly.
+Every row is a line of JSON: a history op or ledger entry as the line it was read from, a
+DB row as its own bytes in the document (harness.checkers.evidence.read_db_lines). Writing
+bytes costs almost nothing, and the process that judges the partition parses them, in
+parallel with the others, instead of the routing pass marshalling every parsed row.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -23,7 +21,7 @@ import numpy as np
 CHUNK_ROWS = 4096
 
 # One chunk as stored: (payload, positions as array("q") bytes). The payload is the lines,
-# each ending in one newline, or a marshalled list of rows.
+# each ending in one newline.
 Chunk = tuple[bytes, bytes]
 Location = tuple[int, int, int]  # a chunk on the file: (offset, payload size, positions size)
 Key = tuple[int, str]  # (partition, kind)
@@ -32,18 +30,15 @@ Key = tuple[int, str]  # (partition, kind)
 class Spill:
     """Per (partition, kind) chunk lists on disk, so memory holds one partition, not the run.
 
-    `lines` names the kinds whose rows are lines (bytes, or a buffer of them, without a
-    newline inside: a file's line may end in its own); the others hold JSON-parsed values
-    (dicts, lists, str, numbers, None), which marshal keeps exactly. Another process may
-    fill it (harness.checkers.side): it writes to the same file (`file`, opened on this
-    one's `fileno()`), then hands over its `index`.
+    A row is a line: bytes, or a buffer of them, without a newline inside (a file's line may
+    end in its own). Another process may fill it (harness.checkers.side): it writes to the
+    same file (`file`, opened on this one's `fileno()`), then hands over its `index`.
     """
 
-    def __init__(self, partitions: int, kinds: Iterable[str], lines: Iterable[str] = (),
+    def __init__(self, partitions: int, kinds: Iterable[str],
                  file: IO[bytes] | None = None) -> None:
         self.partitions = partitions
         self.kinds = tuple(kinds)
-        self.lines = frozenset(lines)
         self._file = file  # made at the first chunk stored, unless given
         keys = [(p, kind) for p in range(partitions) for kind in self.kinds]
         # Per kind, per partition: the rows not yet written, as (payloads, positions). Looked
@@ -55,7 +50,7 @@ class Spill:
         self.rows = 0
 
     def add(self, partition: int, kind: str, position: int, payload: Any) -> None:
-        """One row; a line's payload is its bytes, its newline included or not."""
+        """One row: a line's bytes, its newline included or not."""
         payloads, positions = self._buffers[kind][partition]
         payloads.append(payload)
         positions.append(position)
@@ -66,7 +61,7 @@ class Spill:
         payloads, positions = self._buffers[key[1]][key[0]]
         if not positions:
             return
-        self._store(key, self._pending(key[1], payloads, positions))
+        self._store(key, self._pending(payloads, positions))
         self.rows += len(payloads)
         payloads.clear()
         del positions[:]
@@ -106,18 +101,14 @@ class Spill:
         file.write(chunk[1])
         self._chunks[key].append((offset, len(chunk[0]), len(chunk[1])))
 
-    def _pending(self, kind: str, payloads: list[Any], positions: array[int]) -> Chunk:
-        if kind in self.lines:
-            data = b"".join(payloads)
-            newlines = data.count(b"\n")
-            if newlines == 0:  # lines that were never a file's (a DB view's rows)
-                data = b"\n".join(payloads) + b"\n"
-            elif newlines != len(payloads):
-                # The file's last line may lack its newline; every stored line ends in one.
-                data = b"".join(line if line.endswith(b"\n") else line + b"\n"
-                                for line in payloads)
-        else:
-            data = marshal.dumps(payloads)
+    def _pending(self, payloads: list[Any], positions: array[int]) -> Chunk:
+        data = b"".join(payloads)
+        newlines = data.count(b"\n")
+        if newlines == 0:  # lines that were never a file's (a DB view's rows)
+            data = b"\n".join(payloads) + b"\n"
+        elif newlines != len(payloads):
+            # The file's last line may lack its newline; every stored line ends in one.
+            data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in payloads)
         return data, positions.tobytes()
 
     def located(self, partitions: Iterable[int], kind: str) -> list[Location]:
@@ -147,11 +138,6 @@ def read_chunks(fd: int, locations: Iterable[Location]) -> Iterator[Chunk]:
         yield data[:size], data[size:]
 
 
-def marshalled(payload: bytes) -> list[Any]:
-    """A chunk's rows that are not lines (a `values` for `read_rows`)."""
-    return cast(list[Any], marshal.loads(payload))
-
-
 class Rows(NamedTuple):
     """Rows read back, in file order: their positions (ascending) and their values."""
 
@@ -163,7 +149,7 @@ def read_rows(sources: Iterable[tuple[int, Iterable[Location]]],
               values: Callable[[bytes], list[Any]]) -> Rows:
     """The rows at each (descriptor, locations) of `sources`, in file order (by position),
     each chunk's payload turned into its rows' values by `values` as it is read (one value
-    per row: harness.jsonl.lines_of, `marshalled`, or a parser of a chunk of lines such as
+    per row: harness.jsonl.lines_of, or a parser of a chunk of lines such as
     harness.history.read_ops). A chunk at a time, so that a group's raw bytes are never all
     held at once, and a whole chunk is parsed in one call."""
     positions: array[int] = array("q")
@@ -197,4 +183,4 @@ def in_file_order(positions: array[int], values: list[Any]) -> Rows:
 
 
 __all__ = ["CHUNK_ROWS", "Chunk", "Key", "Location", "Rows", "Spill", "in_file_order",
-           "marshalled", "read_chunks", "read_rows"]
+           "read_chunks", "read_rows"]

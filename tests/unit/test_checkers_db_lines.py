@@ -73,7 +73,7 @@ def test_a_row_that_is_not_an_object_is_refused_naming_it(tmp_path: Path, row: A
         read_db(path)
     lines = read_db_lines(path)
     assert lines is not None
-    spill = Spill(1, (DB,), (DB,))
+    spill = Spill(1, (DB,))
     with pytest.raises(UsageError, match=re.escape(said)):
         route_db(path, lines, Partitions(1), spill, {})
     spill.close()

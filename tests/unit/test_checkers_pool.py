@@ -132,7 +132,7 @@ def test_ctrl_c_while_the_processes_start_ends_none_of_them(tmp_path: Path) -> N
         from harness.checkers.side import side_pass
         from harness.checkers.spill import Spill
         if __name__ == "__main__":
-            spill = Spill(2, (LEDGER, DB), (LEDGER,))
+            spill = Spill(2, (LEDGER, DB))
             with judging_pool(2, [spill.fileno()]) as pool, side_pass(
                     Path({str(tmp_path / "ledger.jsonl")!r}), None, Partitions(2), spill) as side:
                 started = [p for p in psutil.Process().children()

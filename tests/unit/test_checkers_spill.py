@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.checkers.spill import CHUNK_ROWS, Rows, Spill, in_file_order, marshalled, read_rows
+from harness.checkers.spill import CHUNK_ROWS, Rows, Spill, in_file_order, read_rows
 from harness.jsonl import lines_of, parse_lines
 
 
@@ -21,19 +21,20 @@ def test_lines_and_values_come_back_in_file_order_across_chunks_and_spills() -> 
     rng = random.Random(7)
     positions = list(range(3 * CHUNK_ROWS + 5))
     rng.shuffle(positions)
-    with contextlib.closing(Spill(2, ("h", "d"), ("h",))) as first, \
-            contextlib.closing(Spill(2, ("h",), ("h",))) as second:
+    with contextlib.closing(Spill(2, ("h", "d"))) as first, \
+            contextlib.closing(Spill(2, ("h",))) as second:
         for n, position in enumerate(positions):
             spill = first if n % 3 else second
             spill.add(position % 2, "h", position, b'{"n":%d}\n' % position)
-            first.add(position % 2, "d", position, {"n": position, "x": [None, 1.5]})
+            # A DB view's row: its bytes without a newline (evidence.read_db_lines).
+            first.add(position % 2, "d", position, b'{"n":%d,"x":[null,1.5]}' % position)
         first.flush()
         second.flush()
         for p in (0, 1):
             sources = [(s.fileno(), s.located([p], "h")) for s in (first, second)]
             lines = _pairs(read_rows(sources, lines_of))
             parsed = _pairs(read_rows(sources, parse_lines))
-            values = _pairs(read_rows([(first.fileno(), first.located([p], "d"))], marshalled))
+            values = _pairs(read_rows([(first.fileno(), first.located([p], "d"))], parse_lines))
             mine = sorted(x for x in positions if x % 2 == p)
             assert [n for n, _ in lines] == mine
             assert [line for _, line in lines] == [b'{"n":%d}' % n for n in mine]
@@ -42,7 +43,7 @@ def test_lines_and_values_come_back_in_file_order_across_chunks_and_spills() -> 
 
 
 def test_a_line_without_its_newline_gets_one_and_a_short_file_is_an_error() -> None:
-    with contextlib.closing(Spill(1, ("h",), ("h",))) as spill:
+    with contextlib.closing(Spill(1, ("h",))) as spill:
         spill.add(0, "h", 1, b'{"a":1}')  # the file's last line, cut before its newline
         spill.add(0, "h", 0, b'{"a":0}\n')
         spill.flush()

@@ -72,7 +72,7 @@ def _rows(spills: list[Spill]) -> dict[int, list[Any]]:
 
 
 def _whole(path: Path) -> tuple[dict[int, list[Any]], list[list[int]], float | None]:
-    parts, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
+    parts, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,))
     router = HistoryRouter(parts, spill)
     for number, line, op in scan_ops(path):
         router.route(number, line, op)
@@ -83,14 +83,14 @@ def _whole(path: Path) -> tuple[dict[int, list[Any]], list[list[int]], float | N
 def _in_parts(path: Path, cuts: list[int],
               ) -> tuple[dict[int, list[Any]], list[list[int]], float | None]:
     """The first part routed here, each later one by its own router, as side processes do."""
-    parts, first = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
+    parts, first = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,))
     bounds = [0, *cuts, None]
     router = HistoryRouter(parts, first)
     for number, line, op in scan_ops(path, span=(0, bounds[1], 1)):
         router.route(number, line, op)
     spills = [first]
     for place, (start, end) in enumerate(itertools.pairwise(bounds[1:]), 1):
-        own, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,), (HISTORY,))
+        own, spill = Partitions(PARTITIONS), Spill(PARTITIONS, (HISTORY,))
         assert start is not None
         routed, torn = route_history_part(own, spill, path, start, end, place)
         assert torn == 0
@@ -192,7 +192,7 @@ def test_a_damaged_line_in_a_later_part_is_named_by_its_line_in_the_file(
     path.write_bytes(b"".join(lines))
     start = sum(len(line) for line in lines[:12])
     with pytest.raises(UsageError, match=r"history\.jsonl line 22 is not a history op"):
-        route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), path, start, None,
+        route_history_part(Partitions(2), Spill(2, (HISTORY,)), path, start, None,
                            3)
 
 
@@ -202,7 +202,7 @@ def test_an_unreadable_history_is_one_part_and_a_later_part_says_so(tmp_path: Pa
     missing = tmp_path / "history.jsonl"
     assert spans(missing, 2) == [(0, None)]
     with pytest.raises(UsageError, match=r"Cannot read the history file .*history\.jsonl"):
-        route_history_part(Partitions(2), Spill(2, (HISTORY,), (HISTORY,)), missing, 10, None,
+        route_history_part(Partitions(2), Spill(2, (HISTORY,)), missing, 10, None,
                            1)
 
 
